@@ -1,0 +1,50 @@
+# Kho's set-up. Two commands do everything on a fresh machine:
+#   make run    - install into .venv and serve Kho on its embedded default (SQLite + local folder)
+#   make test   - install everything the tests need (system packages too) and run the whole suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Debian packages the tests drive: a real browser, and the IIPImage peer for benchmarks.
+APT_PACKAGES := chromium chromium-driver
+
+.PHONY: run test install install-test system-deps viewer benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed viewer
+
+install-test: $(VENV)/.installed-test system-deps viewer
+
+# Installs Debian packages only when one is missing, so repeated runs stay fast.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# Mirador from the npm registry, bundled into iiif/ so the viewer works with no internet.
+viewer:
+	@if [ -f iiif/package.json ] && [ ! -d iiif/node_modules ]; then cd iiif && npm ci --no-audit --no-fund --silent; fi
+
+run: install
+	$(BIN)/kho serve
+
+test: install-test
+	$(BIN)/python -m pytest
+
+benchmark: install-test
+	$(BIN)/python benchmarks/validate.py
+
+clean:
+	rm -rf $(VENV) kho-data iiif/node_modules

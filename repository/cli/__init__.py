@@ -1,0 +1,59 @@
+"""The `kho` command: a thin door that turns argv into room calls and results into text.
+
+Each area's commands live in their own module here; this one builds the group.
+Exit codes: 0 success, 1 the thing checked is bad (invalid bag, fixity failure), 2 usage.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from repository.errors import KhoError, NotFound, UsageError
+
+COMMAND_MODULES = ("validate", "serve", "ingest", "storage", "catalog", "users",
+                   "fixity", "audit")
+
+
+class KhoGroup(click.Group):
+    """Turns Kho's own usage errors into exit 2 and other KhoErrors into exit 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (UsageError, NotFound) as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except KhoError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=KhoGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kho")
+def kho() -> None:
+    """Kho: a digital preservation repository for BagIt deposits."""
+
+
+def _register() -> None:
+    import importlib
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"repository.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"repository.cli.{name}":
+                raise
+            continue  # that area is not built yet
+        for command in getattr(module, "COMMANDS", ()):
+            kho.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    kho(prog_name="kho")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Every setting Kho reads: its default and its environment variable, in one place.
+
+A setting is read from the environment once, when :func:`load_settings` is called (the
+app factory and each CLI command call it); nothing reads ``os.environ`` elsewhere.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+def _setting(env: str, default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Kho's configuration. Field metadata names the environment variable."""
+
+    data_dir: Path = _setting(
+        "KHO_DATA_DIR", Path("kho-data"),
+        "Everything Kho writes on the embedded default: database, storage, staging.")
+    database_url: str = _setting(
+        "KHO_DATABASE_URL", "",
+        "SQLAlchemy URL of the catalogue; empty means SQLite at DATA_DIR/kho.sqlite3.")
+    storage_config_dir: Path = _setting(
+        "KHO_STORAGE_CONFIG", Path("storage_config"),
+        "Folder of storage location files (*.toml).")
+    default_location: str = _setting(
+        "KHO_DEFAULT_LOCATION", "local",
+        "Storage location that ingest writes to when none is named.")
+    host: str = _setting("KHO_HOST", "127.0.0.1", "Address `kho serve` listens on.")
+    port: int = _setting("KHO_PORT", 5000, "Port `kho serve` listens on.")
+    base_url: str = _setting(
+        "KHO_BASE_URL", "",
+        "Public URL of the server, used in IIIF ids; empty means taken from each request.")
+    # Safe unpacking caps (ingest/unpack.py).
+    unpack_max_entries: int = _setting(
+        "KHO_UNPACK_MAX_ENTRIES", 200_000, "Most entries an archive may hold.")
+    unpack_max_bytes: int = _setting(
+        "KHO_UNPACK_MAX_BYTES", 200 * 1024**3, "Most bytes an archive may unpack to.")
+    unpack_max_ratio: float = _setting(
+        "KHO_UNPACK_MAX_RATIO", 200.0,
+        "Highest unpacked/packed size ratio, per entry and in total (zip bombs).")
+    fetch_max_bytes: int = _setting(
+        "KHO_FETCH_MAX_BYTES", 10 * 1024**3, "Largest file --allow-fetch downloads.")
+    validate_processes: int = _setting(
+        "KHO_VALIDATE_PROCESSES", 0, "Hashing processes for validation; 0 means one per core.")
+    # Web and API.
+    max_upload_bytes: int = _setting(
+        "KHO_MAX_UPLOAD_BYTES", 20 * 1024**3, "Largest deposit upload, answered 413 beyond.")
+    drop_folder: Path | None = _setting(
+        "KHO_DROP_FOLDER", None, "Server-side folder whose bags may be deposited by path.")
+    public_read: bool = _setting(
+        "KHO_PUBLIC_READ", True, "Whether public AIPs can be read without a token.")
+    default_access: str = _setting(
+        "KHO_DEFAULT_ACCESS", "public",
+        "Access of a new AIP when ingest names none: public, restricted, embargoed:DATE.")
+    holding_institution: str = _setting(
+        "KHO_INSTITUTION", "Thư viện tỉnh",
+        "Name of the holding library, used in IIIF requiredStatement and provider.")
+    # Fixity.
+    fixity_interval_days: int = _setting(
+        "KHO_FIXITY_INTERVAL_DAYS", 90, "Every AIP is checked at least once in this many days.")
+    fixity_nightly_bytes: int = _setting(
+        "KHO_FIXITY_NIGHTLY_BYTES", 0, "Most bytes one scheduled batch checks; 0 means spread evenly.")
+    redis_url: str = _setting(
+        "KHO_REDIS_URL", "redis://127.0.0.1:6379/0", "Celery broker for `kho worker`.")
+    smtp_host: str = _setting("KHO_SMTP_HOST", "", "SMTP server for alerts; empty: no email.")
+    smtp_port: int = _setting("KHO_SMTP_PORT", 25, "SMTP port for alerts.")
+    alert_email_to: str = _setting("KHO_ALERT_EMAIL", "", "Where fixity alerts are mailed.")
+    alert_email_from: str = _setting("KHO_ALERT_FROM", "kho@localhost", "Sender of alert mail.")
+    alert_webhook: str = _setting("KHO_ALERT_WEBHOOK", "", "URL that fixity alerts are POSTed to.")
+    alert_error_after_s: int = _setting(
+        "KHO_ALERT_ERROR_AFTER", 3600, "Seconds an unreachable location is tolerated before alerting.")
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.data_dir / "staging"
+
+    @property
+    def derivatives_dir(self) -> Path:
+        return self.data_dir / "derivatives"
+
+    @property
+    def local_storage_root(self) -> Path:
+        return self.data_dir / "storage"
+
+    @property
+    def catalog_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kho.sqlite3').resolve()}"
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with some settings changed (tests and the app factory use this)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _convert(raw: str, default: Any, name: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, Path) or name.endswith(("_dir", "_folder", "_config")):
+        return Path(raw) if raw else None
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment (``os.environ`` by default), then ``overrides``."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        env = f.metadata["env"]
+        if env in environ:
+            values[f.name] = _convert(environ[env], f.default, f.name)
+    values.update(overrides)
+    return Settings(**values)
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) of every setting, for docs and --help."""
+    return [(f.metadata["env"], str(f.default), f.metadata["doc"])
+            for f in dataclasses.fields(Settings)]

@@ -1,0 +1,115 @@
+"""Kho's typed errors and the validation problem record.
+
+Rooms raise these; the doors (CLI, web) turn them into exit codes, text or JSON.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or worth a warning) with a package: stable code, path, sentence."""
+
+    code: str
+    path: str
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "path": self.path, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.code} {self.path}: {self.message}"
+
+
+@dataclass
+class ValidationReport:
+    """Every problem found in one package, errors and warnings apart."""
+
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def error(self, code: str, path: str, message: str) -> None:
+        self.errors.append(Problem(code, path, message, "error"))
+
+    def warn(self, code: str, path: str, message: str) -> None:
+        self.warnings.append(Problem(code, path, message, "warning"))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for p in problems:
+            (self.errors if p.severity == "error" else self.warnings).append(p)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"valid": self.valid,
+                "errors": [p.as_dict() for p in self.errors],
+                "warnings": [p.as_dict() for p in self.warnings]}
+
+
+class KhoError(Exception):
+    """Base of every error Kho raises on purpose."""
+
+
+class UsageError(KhoError):
+    """The request cannot be understood: no such path, unknown archive type, bad option."""
+
+
+class NotFound(KhoError):
+    """The named thing (AIP, file, location, collection, user) does not exist."""
+
+
+class PermissionDenied(KhoError):
+    """The caller is known but lacks the role or right."""
+
+
+class ConfigurationError(KhoError):
+    """A setting or storage location file is wrong."""
+
+
+class PackageInvalid(KhoError):
+    """A submission failed validation; ``report`` holds every problem."""
+
+    def __init__(self, report: ValidationReport, message: str = "the package is not valid"):
+        super().__init__(message)
+        self.report = report
+
+
+class UnsafeArchive(KhoError):
+    """An archive tried to escape staging or exceeded a cap (links, '..', bombs)."""
+
+    def __init__(self, path: str, message: str, code: str = "K-UNPACK"):
+        super().__init__(f"{path}: {message}")
+        self.path, self.message, self.code = path, message, code
+
+
+class DuplicatePackage(KhoError):
+    """The same bag (External-Identifier and payload) is already held."""
+
+    def __init__(self, message: str, existing_aip: str):
+        super().__init__(message)
+        self.existing_aip = existing_aip
+
+
+class StorageError(KhoError):
+    """Storage could not do what was asked."""
+
+
+class StorageUnavailable(StorageError):
+    """The location cannot be reached or read now: retry later, this is not a fixity failure."""
+
+
+class DigestMismatch(StorageError):
+    """Bytes written or read do not have the digest they were expected to have."""
+
+    def __init__(self, key: str, algorithm: str, expected: str, actual: str):
+        super().__init__(f"{key}: {algorithm} expected {expected}, got {actual}")
+        self.key, self.algorithm, self.expected, self.actual = key, algorithm, expected, actual
+
+
+class CatalogError(KhoError):
+    """The catalogue refused or failed a change."""

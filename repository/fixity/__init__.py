@@ -1,0 +1,1 @@
+"""fixity room."""
