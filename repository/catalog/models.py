@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Date, DateTime, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Date, DateTime, ForeignKey, Index, Integer, MetaData,
+                        String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -16,9 +16,21 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Named constraints, so Alembic's batch mode can later drop or alter them on SQLite
+# (an unnamed constraint cannot be addressed by a migration).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
 class Base(DeclarativeBase):
     """Declarative base shared by every room's models (catalog, ingest, fixity)."""
 
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
 
 
@@ -45,7 +57,7 @@ class Aip(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     identifier: Mapped[str] = mapped_column(String(64), unique=True)  # public, URL-safe
     ocfl_id: Mapped[str] = mapped_column(String(200), unique=True)
-    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"))
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"), index=True)
     location: Mapped[str] = mapped_column(String(100))
     object_root: Mapped[str] = mapped_column(String(500))  # key prefix inside the location
     current_version: Mapped[int] = mapped_column(Integer, default=1)

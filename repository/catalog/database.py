@@ -1,0 +1,147 @@
+"""Opening the catalogue database and bringing its schema up to date (Alembic).
+
+SQLite is the embedded default; PostgreSQL (``postgresql+psycopg://``) is for production.
+Sessions are opened at the door (web request, CLI command) and passed into the rooms.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+import repository
+
+# The package is installed editable, so the migrations folder sits beside it in the checkout.
+MIGRATIONS_DIR = Path(repository.__file__).resolve().parents[1] / "migrations"
+ALEMBIC_INI = MIGRATIONS_DIR.parent / "alembic.ini"
+
+# Rooms whose models share Base.metadata; imported so Alembic knows every table.
+MODEL_MODULES = ("repository.catalog.models", "repository.ingest.models",
+                 "repository.fixity.models")
+
+_MIGRATION_LOCK_KEY = 0x4B484F2D4D494752  # "KHO-MIGR"
+
+# Seconds a SQLite writer waits for another writer before "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+class Catalog:
+    """One catalogue database: its engine, its session factory, its schema upgrades."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden (safe to print)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits when the block ends and rolls back if it raises."""
+        with self._sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def current_revision(self) -> str | None:
+        """The Alembic revision the database is at (None for an empty database)."""
+        from alembic.runtime.migration import MigrationContext
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def is_up_to_date(self) -> bool:
+        return self.current_revision() in head_revisions()
+
+    def upgrade(self, revision: str = "head") -> str | None:
+        """Run Alembic ``upgrade`` to ``revision``; cheap (one query) when already at head."""
+        if revision == "head":
+            current = self.current_revision()
+            if current in head_revisions():
+                return current
+        from alembic import command
+        config = alembic_config()  # the URL is not needed: env.py gets the connection
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # `kho serve` and `kho ingest` may start together: one migrates, the other
+                # waits here, then finds the database at head.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
+            # env.py uses this connection, so SQLite gets the same pragmas as the app.
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+        return self.current_revision()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(url: str | None = None):
+    """An Alembic Config for Kho's migrations, usable from any working directory."""
+    from alembic.config import Config
+    config = Config(str(ALEMBIC_INI)) if ALEMBIC_INI.is_file() else Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        # ConfigParser treats "%" as interpolation; URL-encoded passwords contain it.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def load_all_models():
+    """Import every room's models (skipping rooms not built yet); returns Base.metadata."""
+    import importlib
+    for module in MODEL_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    from repository.catalog.models import Base
+    return Base.metadata
+
+
+@lru_cache(maxsize=1)
+def _heads() -> tuple[str, ...]:
+    from alembic.script import ScriptDirectory
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def head_revisions() -> tuple[str, ...]:
+    """The newest revision(s) in migrations/versions (read once per process)."""
+    return _heads()
+
+
+def open_catalog(url: str, **engine_options) -> Catalog:
+    """Open the catalogue at ``url`` (does not create tables: call ``.upgrade()``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine_options.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+        engine = create_engine(parsed, **engine_options)
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine_options.setdefault("pool_pre_ping", True)
+        engine = create_engine(parsed, **engine_options)
+    return Catalog(engine)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # SQLite leaves foreign keys off unless asked, per connection; WAL lets readers work
+    # while one writer writes (https://www.sqlite.org/wal.html).
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    finally:
+        cursor.close()

@@ -1,0 +1,41 @@
+"""`kho audit …`: checks an auditor runs on the repository's own records."""
+from __future__ import annotations
+
+import click
+
+from repository.config import load_settings
+
+
+@click.group()
+def audit() -> None:
+    """Audit the repository's records."""
+
+
+@audit.command()
+@click.option("--expected-head", default=None, metavar="HEX",
+              help="A chain head recorded elsewhere (e.g. in storage) that the log must contain.")
+def verify(expected_head: str | None) -> None:
+    """Check the PREMIS event log's hash chain; exit 1 naming the first bad event."""
+    from repository.catalog import open_catalog, verify_chain
+    from repository.catalog.events import as_utc
+    db = open_catalog(load_settings().catalog_url)
+    try:
+        db.upgrade()
+        with db.session() as session:
+            result = verify_chain(session, expected_head=expected_head)
+            if result.ok:
+                click.echo(f"ok: {result.checked} events, chain head {result.head or '(empty)'}")
+                return
+            bad = result.first_bad
+            if bad is None:
+                click.echo(f"FAILED after {result.checked} good events: {result.reason}")
+            else:
+                click.echo(f"FAILED at event id {bad.id}, identifier {bad.identifier}, "
+                           f"type {bad.event_type}, time {as_utc(bad.event_datetime).isoformat()}: "
+                           f"{result.reason} ({result.checked} events before it verified)")
+    finally:
+        db.dispose()
+    click.get_current_context().exit(1)
+
+
+COMMANDS = (audit,)

@@ -1,0 +1,46 @@
+"""`kho catalog …`: the catalogue database (schema upgrades)."""
+from __future__ import annotations
+
+import click
+
+from repository.config import load_settings
+
+
+@click.group()
+def catalog() -> None:
+    """The catalogue database: bring it up to date, rebuild it from storage."""
+
+
+@catalog.command()
+def upgrade() -> None:
+    """Apply every Alembic migration not yet applied (KHO_DATABASE_URL, else the SQLite file)."""
+    from repository.catalog import open_catalog
+    db = open_catalog(load_settings().catalog_url)
+    try:
+        before = db.current_revision()
+        after = db.upgrade()
+    finally:
+        db.dispose()
+    if before == after:
+        click.echo(f"catalogue {db.url} already at revision {after}")
+    else:
+        click.echo(f"catalogue {db.url} upgraded from {before or 'empty'} to {after}")
+
+
+@catalog.command()
+@click.option("--force", is_flag=True, help="Clear the AIPs and events already catalogued first.")
+def rebuild(force: bool) -> None:
+    """Recreate the catalogue from the OCFL objects in every storage location."""
+    from repository.catalog import open_catalog
+    from repository.catalog.rebuild import rebuild_catalog
+    settings = load_settings()
+    db = open_catalog(settings.catalog_url)
+    db.upgrade()
+    report = rebuild_catalog(settings, db, force=force)
+    for problem in report.problems:
+        click.echo(f"error: {problem}", err=True)
+    click.echo(f"rebuilt {report.aips} AIPs and {report.events} events from storage")
+    raise SystemExit(1 if report.problems else 0)
+
+
+COMMANDS = (catalog,)

@@ -1,0 +1,62 @@
+"""`kho user …`: people and systems allowed to use the API, with their roles and tokens."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import click
+
+from repository.catalog.users import ROLES
+from repository.config import load_settings
+
+
+@contextmanager
+def _session():
+    from repository.catalog import open_catalog
+    db = open_catalog(load_settings().catalog_url)
+    try:
+        db.upgrade()
+        with db.session() as session:
+            yield session
+    finally:
+        db.dispose()
+
+
+@click.group()
+def user() -> None:
+    """Add, list and remove users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES),
+              help="What the user may do.")
+def add(name: str, role: str) -> None:
+    """Add a user and print their API token (shown once, on the last line)."""
+    from repository.catalog import add_user
+    with _session() as session:
+        new, token = add_user(session, name, role)
+        click.echo(f"added user {new.name} ({new.role}); their API token, shown only now:")
+    click.echo(token)  # only after the commit succeeded
+
+
+@user.command("list")
+def list_() -> None:
+    """List users with their roles."""
+    from repository.catalog import list_users
+    with _session() as session:
+        for u in list_users(session):
+            state = "" if u.active else " (inactive)"
+            click.echo(f"{u.name}\t{u.role}\t{u.created_at:%Y-%m-%d}{state}")
+
+
+@user.command("remove")
+@click.argument("name")
+def remove(name: str) -> None:
+    """Remove a user; their token stops working."""
+    from repository.catalog import remove_user
+    with _session() as session:
+        remove_user(session, name)
+    click.echo(f"removed user {name}")
+
+
+COMMANDS = (user,)

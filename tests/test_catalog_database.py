@@ -1,0 +1,43 @@
+"""Opening the catalogue: sessions commit or roll back as a whole; the schema is enforced."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from repository.catalog import Aip, Collection, head_revisions, open_catalog
+from repository.cli import kho
+
+
+def test_session_commits_on_success_and_rolls_back_on_error(catalog):
+    with catalog.session() as session:
+        session.add(Collection(name="kept"))
+    with pytest.raises(RuntimeError):
+        with catalog.session() as session:
+            session.add(Collection(name="discarded"))
+            session.flush()
+            raise RuntimeError("boom")
+    with catalog.session() as session:
+        assert session.scalars(select(Collection.name)).all() == ["kept"]
+
+
+def test_an_aip_must_belong_to_an_existing_collection(catalog):
+    # SQLite enforces this only with PRAGMA foreign_keys=ON, set on every connection.
+    with pytest.raises(IntegrityError):
+        with catalog.session() as session:
+            session.add(Aip(identifier="orphan", ocfl_id="urn:kho:orphan", collection_id=999,
+                            location="local", object_root="orphan", payload_digest="0" * 64))
+    with catalog.session() as session:
+        assert session.scalar(select(func.count()).select_from(Aip)) == 0
+
+
+def test_kho_catalog_upgrade_creates_then_reports_up_to_date(tmp_path):
+    url = f"sqlite:///{tmp_path / 'data' / 'kho.sqlite3'}"
+    runner = CliRunner()
+    first = runner.invoke(kho, ["catalog", "upgrade"], env={"KHO_DATABASE_URL": url})
+    assert first.exit_code == 0, first.output
+    assert f"upgraded from empty to {head_revisions()[0]}" in first.output
+    second = runner.invoke(kho, ["catalog", "upgrade"], env={"KHO_DATABASE_URL": url})
+    assert "already at revision" in second.output
+    assert open_catalog(url).current_revision() == head_revisions()[0]
