@@ -62,6 +62,16 @@ class Settings:
     holding_institution: str = _setting(
         "KHO_INSTITUTION", "Thư viện tỉnh",
         "Name of the holding library, used in IIIF requiredStatement and provider.")
+    # IIIF Image API (access/image_service.py).
+    iiif_max_width: int = _setting(
+        "KHO_IIIF_MAX_WIDTH", 0, "Widest image the Image API renders (info.json maxWidth); 0: no limit.")
+    iiif_max_height: int = _setting(
+        "KHO_IIIF_MAX_HEIGHT", 0, "Tallest image the Image API renders (maxHeight); 0: as maxWidth.")
+    iiif_max_area: int = _setting(
+        "KHO_IIIF_MAX_AREA", 25_000_000, "Most pixels in one rendered image (info.json maxArea); 0: no limit.")
+    iiif_cache_bytes: int = _setting(
+        "KHO_IIIF_CACHE_BYTES", 128 * 1024**2,
+        "Bytes of rendered images kept in memory per process; 0 turns the cache off.")
     # Fixity.
     fixity_interval_days: int = _setting(
         "KHO_FIXITY_INTERVAL_DAYS", 90, "Every AIP is checked at least once in this many days.")
