@@ -72,11 +72,33 @@ class Settings:
     iiif_cache_bytes: int = _setting(
         "KHO_IIIF_CACHE_BYTES", 128 * 1024**2,
         "Bytes of rendered images kept in memory per process; 0 turns the cache off.")
+    iiif_collection_page_size: int = _setting(
+        "KHO_IIIF_COLLECTION_PAGE_SIZE", 100,
+        "Manifests per page of a IIIF collection; larger collections become pages (docs/iiif.md).")
     # Fixity.
     fixity_interval_days: int = _setting(
         "KHO_FIXITY_INTERVAL_DAYS", 90, "Every AIP is checked at least once in this many days.")
     fixity_nightly_bytes: int = _setting(
         "KHO_FIXITY_NIGHTLY_BYTES", 0, "Most bytes one scheduled batch checks; 0 means spread evenly.")
+    fixity_nightly_seconds: int = _setting(
+        "KHO_FIXITY_NIGHTLY_SECONDS", 0,
+        "Most seconds one scheduled batch may run before it stops starting new AIPs; 0: no limit.")
+    fixity_tick_s: int = _setting(
+        "KHO_FIXITY_TICK", 86400, "Seconds between scheduled batches (one night by default).")
+    fixity_threads: int = _setting(
+        "KHO_FIXITY_THREADS", 0, "Hashing threads per check; 0: one per core (local), more on S3.")
+    fixity_digests: str = _setting(
+        "KHO_FIXITY_DIGESTS", "all",
+        "all: recompute every recorded algorithm; fastest: one when all sources agree.")
+    fixity_lease_s: int = _setting(
+        "KHO_FIXITY_LEASE", 3600, "Seconds a check holds its AIP's lease (a crashed one expires).")
+    fixity_executor: str = _setting(
+        "KHO_FIXITY_EXECUTOR", "inprocess",
+        "inprocess: the scheduler checks AIPs itself; celery: it enqueues them for `kho worker`.")
+    fixity_scheduler_in_serve: bool = _setting(
+        "KHO_FIXITY_IN_SERVE", True, "Whether `kho serve` runs the fixity scheduler in-process.")
+    celery_queue: str = _setting(
+        "KHO_CELERY_QUEUE", "kho-fixity", "Celery queue that fixity checks are sent to.")
     redis_url: str = _setting(
         "KHO_REDIS_URL", "redis://127.0.0.1:6379/0", "Celery broker for `kho worker`.")
     smtp_host: str = _setting("KHO_SMTP_HOST", "", "SMTP server for alerts; empty: no email.")

@@ -11,7 +11,8 @@ from repository.config import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("KHO_SHARED", ROOT.parent / "shared")).resolve()
 
-pytest_plugins = ["tests.fixtures.bags", "tests.fixtures.s3", "tests.fixtures.databases"]
+pytest_plugins = ["tests.fixtures.bags", "tests.fixtures.s3", "tests.fixtures.databases",
+                  "tests.fixtures.aips"]
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.Column("object_root", sa.String(length=500), nullable=False),
         sa.Column("current_version", sa.Integer(), nullable=False),
         sa.Column("external_identifier", sa.String(length=500), nullable=True),
-        sa.Column("payload_digest", sa.String(length=64), nullable=False),
+        sa.Column("payload_digest", sa.String(length=200), nullable=False),
         sa.Column("access", sa.String(length=20), nullable=False),
         sa.Column("embargo_until", sa.Date(), nullable=True),
         sa.Column("total_size", sa.BigInteger(), nullable=False),

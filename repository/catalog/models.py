@@ -62,8 +62,8 @@ class Aip(Base):
     object_root: Mapped[str] = mapped_column(String(500))  # key prefix inside the location
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     external_identifier: Mapped[str | None] = mapped_column(String(500), index=True)
-    # sha256 over the sorted payload manifest: with external_identifier, spots a re-deposit.
-    payload_digest: Mapped[str] = mapped_column(String(64), index=True)
+    # "ALG:sha256 hex" over the sorted payload manifest: with external_identifier, spots a re-deposit.
+    payload_digest: Mapped[str] = mapped_column(String(200), index=True)
     access: Mapped[str] = mapped_column(String(20), default="public")
     embargo_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     total_size: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -84,6 +84,11 @@ class Storage(abc.ABC):
     def delete(self, key: str) -> None:
         """Remove ``key``; absent keys are not an error."""
 
+    def list_info(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Like `list`, with size and time of each key (one listing where the kind allows)."""
+        for key in self.list(prefix):
+            yield self.head(key)
+
     def delete_prefix(self, prefix: str) -> int:
         """Remove every key under ``prefix``; returns how many."""
         keys = list(self.list(prefix))
@@ -91,6 +96,32 @@ class Storage(abc.ABC):
             self.delete(key)
         return len(keys)
 
+    def describe(self) -> str:
+        """Where the location keeps its objects, for people (a folder, an s3:// URL)."""
+        return self.name
+
     @abc.abstractmethod
     def check_reachable(self) -> None:
         """Raise StorageUnavailable with the reason if the location cannot be used now."""
+
+
+def check_key(key: str, *, prefix: bool = False) -> str:
+    """``key`` NFC-normalised, or StorageError if it is absolute, empty or has '.'/'..'/empty parts.
+
+    With ``prefix=True`` an empty string and a trailing '/' are allowed (list/delete_prefix).
+    """
+    import unicodedata
+    from repository.errors import StorageError
+
+    key = unicodedata.normalize("NFC", key)
+    if prefix:
+        if key == "":
+            return key
+        body = key[:-1] if key.endswith("/") else key
+    else:
+        body = key
+    if not body or body.startswith("/") or "\\" in body or "\0" in body:
+        raise StorageError(f"unsafe storage key {key!r}")
+    if any(part in ("", ".", "..") for part in body.split("/")):
+        raise StorageError(f"unsafe storage key {key!r}")
+    return key

@@ -1,0 +1,7 @@
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY . /app
+RUN pip install --no-cache-dir -e . && (cd iiif && npm ci --no-audit --no-fund)
+EXPOSE 5000
+CMD ["kho", "serve", "--host", "0.0.0.0"]

@@ -1,0 +1,92 @@
+"""`kho ingest`: validate a bag and store it as an AIP."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from repository.config import load_settings
+from repository.errors import PackageInvalid, UnsafeArchive
+
+# Below this many payload bytes a progress bar only flickers.
+PROGRESS_MIN_BYTES = 64 * 1024 * 1024
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=str))
+@click.option("--collection", required=True, help="Collection the AIP belongs to (created if new).")
+@click.option("--location", default=None, help="Storage location name (default KHO_DEFAULT_LOCATION).")
+@click.option("--access", default=None, metavar="public|restricted|embargoed:YYYY-MM-DD",
+              help="Who may read the AIP (default KHO_DEFAULT_ACCESS).")
+@click.option("--new-version", is_flag=True,
+              help="Store a re-deposit of a held bag as that AIP's next version.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def ingest(path: str, collection: str, location: str | None, access: str | None,
+           new_version: bool, as_json: bool) -> None:
+    """Validate the bag at PATH and store it as an AIP; prints the AIP identifier last."""
+    from pathlib import Path
+
+    from repository.catalog import open_catalog
+    from repository.ingest.pipeline import ingest_package
+
+    settings = load_settings()
+    catalog = open_catalog(settings.catalog_url)
+    catalog.upgrade()
+    bar = _ProgressBar(Path(path)) if sys.stderr.isatty() and not as_json else None
+    try:
+        result = ingest_package(Path(path), settings=settings, catalog=catalog,
+                                collection=collection, location=location, access=access,
+                                new_version=new_version, progress=bar.update if bar else None,
+                                on_step=bar.step if bar else None)
+    except (PackageInvalid, UnsafeArchive) as exc:
+        report = exc.report if isinstance(exc, PackageInvalid) else None
+        if report is None:
+            from repository.errors import ValidationReport
+            report = ValidationReport()
+            report.error(exc.code, exc.path, exc.message)
+        if as_json:
+            click.echo(json.dumps({"ingested": False, **report.as_dict()}, ensure_ascii=False,
+                                  indent=2))
+        else:
+            for problem in report.errors + report.warnings:
+                click.echo(str(problem), err=True)
+        raise SystemExit(1)
+    finally:
+        if bar:
+            bar.close()
+    if as_json:
+        click.echo(json.dumps({"ingested": True, **result.as_dict()}, ensure_ascii=False, indent=2))
+        return
+    for warning in result.warnings:
+        click.echo(str(warning), err=True)
+    click.echo(f"stored {result.file_count} files ({result.total_bytes} bytes) as version "
+               f"v{result.version} in location {result.location!r} at {result.object_root}")
+    click.echo(result.identifier)
+
+
+class _ProgressBar:
+    """A byte-counting bar on stderr for large bags; silent for small ones."""
+
+    def __init__(self, path):
+        total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) \
+            if path.is_dir() else path.stat().st_size if path.exists() else 0
+        self._bar = click.progressbar(length=total, label="storing", file=sys.stderr) \
+            if total >= PROGRESS_MIN_BYTES else None
+        if self._bar:
+            self._bar.__enter__()
+
+    def step(self, name: str) -> None:
+        if self._bar:
+            self._bar.label = name
+
+    def update(self, n: int) -> None:
+        if self._bar:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar:
+            self._bar.__exit__(None, None, None)
+
+
+COMMANDS = (ingest,)

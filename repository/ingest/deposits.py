@@ -1,0 +1,112 @@
+"""Deposits over HTTP: record one, then carry it through ingest, keeping its status current."""
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select
+
+from repository.config import Settings
+from repository.errors import KhoError, NotFound, PackageInvalid, UnsafeArchive, UsageError
+from repository.ingest.models import Deposit
+from repository.ingest.pipeline import ingest_package
+
+# Pipeline steps as the deposit states a depositor sees.
+STEP_STATES = {"validating": "validating", "characterising": "validating",
+               "storing": "storing", "registering": "storing"}
+
+
+def upload_path(settings: Settings, deposit_id: str, filename: str) -> Path:
+    """Where an uploaded archive waits for ingest (inside staging, removed afterwards)."""
+    suffix = "".join(Path(filename).suffixes[-2:]) if filename else ".zip"
+    folder = settings.staging_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder / f"{deposit_id}{suffix}"
+
+
+def drop_folder_path(settings: Settings, relative: str) -> Path:
+    """A bag inside the configured drop folder, refusing anything that leaves it."""
+    if settings.drop_folder is None:
+        raise UsageError("no drop folder is configured (KHO_DROP_FOLDER)")
+    root = Path(settings.drop_folder).resolve()
+    candidate = (root / relative).resolve()
+    if candidate != root and root not in candidate.parents:
+        raise UsageError(f"{relative!r} is outside the drop folder")
+    if not candidate.exists():
+        raise NotFound(f"{relative!r} is not in the drop folder")
+    return candidate
+
+
+def create_deposit(catalog, *, source: str, collection: str, depositor: str,
+                   access: str | None = None, location: str | None = None,
+                   new_version: bool = False, identifier: str | None = None) -> str:
+    """Record a received deposit; returns its identifier."""
+    identifier = identifier or str(uuid.uuid4())
+    with catalog.session() as session:
+        session.add(Deposit(identifier=identifier, status="received", source=source,
+                            collection=collection, access=access, location=location,
+                            new_version=new_version, depositor=depositor))
+    return identifier
+
+
+def set_status(catalog, identifier: str, status: str, **fields) -> None:
+    with catalog.session() as session:
+        deposit = session.scalar(select(Deposit).where(Deposit.identifier == identifier))
+        deposit.status = status
+        for name, value in fields.items():
+            setattr(deposit, name, value)
+
+
+def get_deposit(catalog, identifier: str) -> dict:
+    with catalog.session() as session:
+        deposit = session.scalar(select(Deposit).where(Deposit.identifier == identifier))
+        if deposit is None:
+            raise NotFound(f"no deposit {identifier!r}")
+        return {"identifier": deposit.identifier, "status": deposit.status,
+                "collection": deposit.collection, "source": Path(deposit.source).name,
+                "depositor": deposit.depositor, "aip": deposit.aip_identifier,
+                "message": deposit.message, "report": deposit.report,
+                "created": deposit.created_at.isoformat(),
+                "updated": deposit.updated_at.isoformat()}
+
+
+def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
+                remove_after: bool) -> None:
+    """Ingest a recorded deposit; every outcome ends in state done or failed, never lost."""
+    with catalog.session() as session:
+        deposit = session.scalar(select(Deposit).where(Deposit.identifier == identifier))
+        params = dict(collection=deposit.collection, access=deposit.access,
+                      location=deposit.location, new_version=deposit.new_version,
+                      agent=deposit.depositor)
+    last = {"state": "received"}
+
+    def on_step(step: str) -> None:
+        state = STEP_STATES.get(step, last["state"])
+        if state != last["state"]:
+            last["state"] = state
+            set_status(catalog, identifier, state)
+
+    try:
+        result = ingest_package(path, settings=settings, catalog=catalog, on_step=on_step,
+                                **params)
+    except PackageInvalid as exc:
+        set_status(catalog, identifier, "failed", message=str(exc), report=exc.report.as_dict())
+    except UnsafeArchive as exc:
+        set_status(catalog, identifier, "failed", message=str(exc), report={
+            "valid": False, "warnings": [],
+            "errors": [{"code": exc.code, "path": exc.path, "message": exc.message}]})
+    except KhoError as exc:
+        set_status(catalog, identifier, "failed", message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - the depositor must see a final state
+        set_status(catalog, identifier, "failed", message=f"internal error: {exc!r}")
+        raise
+    else:
+        set_status(catalog, identifier, "done", aip_identifier=result.identifier,
+                   message=f"stored as AIP {result.identifier} v{result.version}")
+    finally:
+        if remove_after:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)

@@ -1,0 +1,380 @@
+"""Ingest as a sequence of small steps on one package: receive, validate, characterise,
+store as an OCFL object, register in the catalogue.
+
+All or nothing: any failure after storing removes the stored object (or the new version),
+and the catalogue is written in one transaction, last.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+from repository import __version__
+from repository.access.rights import parse_access
+from repository.catalog import (Aip, AipFile, AipVersion, DublinCoreRecord,
+                                get_or_create_collection, record_event)
+from repository.config import Settings
+from repository.errors import (DigestMismatch, DuplicatePackage, PackageInvalid, Problem,
+                               ValidationReport)
+from repository.ingest.bag import Bag
+from repository.ingest.characterise import FileFormat, identify_formats
+from repository.ingest.unpack import serialization_of, unpacked
+from repository.ingest.validate import BagValidation, validate_bag
+from repository.metadata import primary_title, search_text
+from repository.storage import OcflStore, SourceFile, get_location
+from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
+                                           FORMATS_FILE, METADATA_DIR, AipDescription,
+                                           dump_json, ocfl_id_for)
+
+SOFTWARE_AGENT = f"Kho {__version__}"
+# Strongest first: the payload fingerprint uses the best algorithm the bag's manifests have.
+FINGERPRINT_ALGORITHMS = ("sha512", "sha384", "sha256", "sha224", "sha1", "md5")
+Progress = Callable[[int], None]  # called with the number of bytes just stored
+
+
+@dataclass
+class IngestResult:
+    """What ingest made: the AIP's identifier and where it went."""
+
+    identifier: str
+    ocfl_id: str
+    version: int
+    location: str
+    collection: str
+    object_root: str
+    file_count: int
+    total_bytes: int
+    warnings: list[Problem] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"identifier": self.identifier, "ocfl_id": self.ocfl_id, "version": self.version,
+                "location": self.location, "collection": self.collection,
+                "object_root": self.object_root, "files": self.file_count,
+                "bytes": self.total_bytes,
+                "warnings": [w.as_dict() for w in self.warnings]}
+
+
+@dataclass
+class PendingEvent:
+    """An event decided during ingest, written to storage first, then to the catalogue."""
+
+    event_type: str
+    outcome: str
+    detail: str
+    when: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    identifier: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def as_dict(self, agent: str) -> dict[str, str]:
+        return {"identifier": self.identifier, "type": self.event_type, "outcome": self.outcome,
+                "detail": self.detail, "datetime": self.when.isoformat(), "agent": agent}
+
+
+def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
+                   location: str | None = None, access: str | None = None,
+                   new_version: bool = False, agent: str = "", progress: Progress | None = None,
+                   on_step: Callable[[str], None] | None = None) -> IngestResult:
+    """Validate the bag at ``path`` (folder or archive) and store it as an AIP."""
+    step = on_step or (lambda _name: None)
+    policy = parse_access(access or settings.default_access)
+    location_name = location or settings.default_location
+    storage = get_location(settings, location_name)
+    with unpacked(Path(path), settings) as bag_root:
+        step("validating")
+        validation = validate_bag(bag_root, settings=settings,
+                                  serialization=serialization_of(Path(path)),
+                                  verify_payload=False)
+        require_ingestable(validation)
+        bag = validation.bag
+        fingerprint = payload_fingerprint(bag)
+        previous = find_previous(catalog, bag, fingerprint, new_version=new_version)
+        step("characterising")
+        formats = identify_formats(f.path for f in bag.payload)
+        step("storing")
+        identifier = previous.identifier if previous else str(uuid.uuid4())
+        description = AipDescription(
+            identifier=identifier, collection=unicodedata.normalize("NFC", collection.strip()),
+            access=str(policy), external_identifier=external_identifier(bag),
+            payload_fingerprint=fingerprint, bagit_version=bag.version)
+        events = ingest_events(validation, formats)
+        who = agent_name(agent)
+        store = OcflStore(storage)
+        sources = bag_sources(bag, progress) + metadata_sources(
+            description, validation.dublin_core, formats, bag, events, who)
+        ocfl_id = ocfl_id_for(identifier)
+        try:
+            if previous:
+                old_state = store.inventory(ocfl_id).state()
+                new_paths = {s.logical_path for s in sources}
+                inventory = store.add_version(
+                    ocfl_id, sources, remove=[p for p in old_state if p not in new_paths],
+                    message=f"New deposit of {external_identifier(bag) or bag_root.name}",
+                    user_name=who, fixity_algorithms=tuple(bag.manifests))
+            else:
+                inventory = store.create_object(
+                    ocfl_id, sources, message=f"Ingest of {bag_root.name}", user_name=who,
+                    fixity_algorithms=tuple(bag.manifests))
+        except DigestMismatch as exc:
+            report = ValidationReport()
+            report.error("K303", relative_to_bag(exc.key),
+                         f"{exc.algorithm} digest is {exc.actual}, the manifest says "
+                         f"{exc.expected}; nothing was stored")
+            raise PackageInvalid(report, "a payload file does not match its manifest") from exc
+        version = int(inventory.head[1:])
+        step("registering")
+        try:
+            register_aip(catalog, description=description, record=validation.dublin_core,
+                         inventory=inventory, formats=formats, bag=bag, sources=sources,
+                         events=events,
+                         agent=who, location=location_name,
+                         object_root=store.object_root(ocfl_id), version=version,
+                         policy=policy)
+        except BaseException:
+            undo_store(store, ocfl_id, version)
+            raise
+        # Fixity hook: the event-chain head goes to storage with each version (tamper
+        # evidence for removed events; see repository/fixity/chain.py).
+        from repository.fixity.chain import record_chain_head
+        record_chain_head(catalog, [storage])
+        payload_bytes = sum(f.size for f in bag.payload)
+        return IngestResult(identifier=identifier, ocfl_id=ocfl_id, version=version,
+                            location=location_name, collection=description.collection,
+                            object_root=store.object_root(ocfl_id),
+                            file_count=len(bag.payload), total_bytes=payload_bytes,
+                            warnings=list(validation.report.warnings))
+
+
+def require_ingestable(validation: BagValidation) -> None:
+    """Beyond a valid bag, ingest needs the bag complete, titled and clear of Kho's own folder."""
+    report = validation.report
+    bag = validation.bag
+    if report.valid:
+        if bag.incomplete:
+            report.error("K801", "fetch.txt",
+                         "the bag lists files to fetch that are not present; "
+                         "fetch them (kho validate --allow-fetch) before ingest")
+        if (bag.root / METADATA_DIR).exists():
+            report.error("K802", METADATA_DIR,
+                         f"the folder name {METADATA_DIR!r} is reserved for Kho's own metadata")
+        if validation.dublin_core is None or not primary_title(validation.dublin_core):
+            report.error("K803", "bag-info.txt",
+                         "ingest needs a title: add metadata/dc.json, metadata/dc.xml or a "
+                         "DC-Title line in bag-info.txt")
+    if not report.valid:
+        raise PackageInvalid(report)
+
+
+def external_identifier(bag: Bag) -> str | None:
+    values = bag.bag_info.get("External-Identifier") or []
+    return values[0].strip() if values and values[0].strip() else None
+
+
+def payload_fingerprint(bag: Bag) -> str:
+    """sha256 over the sorted payload manifest in the strongest algorithm the bag has."""
+    algorithm = next((a for a in FINGERPRINT_ALGORITHMS if a in bag.manifests),
+                     sorted(bag.manifests)[0] if bag.manifests else "none")
+    digest = hashlib.sha256(algorithm.encode())
+    for item in sorted(bag.payload, key=lambda f: f.logical_path):
+        digest.update(f"\n{item.logical_path}\t{item.digests.get(algorithm, '')}".encode())
+    return f"{algorithm}:{digest.hexdigest()}"
+
+
+def find_previous(catalog, bag: Bag, fingerprint: str, *, new_version: bool) -> Aip | None:
+    """The AIP this deposit repeats, if any; refuses a repeat unless ``new_version``."""
+    from sqlalchemy import select
+    ext_id = external_identifier(bag)
+    with catalog.session() as session:
+        query = select(Aip)
+        query = query.where(Aip.external_identifier == ext_id) if ext_id else \
+            query.where(Aip.payload_digest == fingerprint)
+        existing = session.scalars(query.order_by(Aip.id)).first()
+        if existing is None:
+            return None
+        session.expunge(existing)
+    if new_version:
+        return existing
+    same = existing.payload_digest == fingerprint
+    what = (f"External-Identifier {ext_id!r}" if ext_id else "this payload")
+    raise DuplicatePackage(
+        f"Kho already holds {what} as AIP {existing.identifier}"
+        f"{' with the same payload' if same and ext_id else ''}; "
+        "ingest with --new-version to store this deposit as its next version",
+        existing.identifier)
+
+
+def agent_name(user: str) -> str:
+    return f"{SOFTWARE_AGENT} for {user}" if user else SOFTWARE_AGENT
+
+
+def ingest_events(validation: BagValidation, formats: dict[Path, FileFormat]) -> list[PendingEvent]:
+    """The PREMIS events this ingest records, in the order they happened."""
+    bag = validation.bag
+    warnings = "; ".join(str(w) for w in validation.report.warnings)
+    events = [PendingEvent(
+        "validation", "success",
+        f"BagIt {bag.version} bag, Payload-Oxum {bag.payload_oxum}, manifests "
+        f"{', '.join(sorted(bag.manifests))}" + (f"; warnings: {warnings}" if warnings else ""))]
+    counts: dict[str, int] = {}
+    for fmt in formats.values():
+        counts[fmt.pronom_id or "UNKNOWN"] = counts.get(fmt.pronom_id or "UNKNOWN", 0) + 1
+    events.append(PendingEvent(
+        "format identification", "success",
+        "Siegfried (PRONOM): " + ", ".join(f"{k} ×{v}" for k, v in sorted(counts.items()))))
+    events.append(PendingEvent(
+        "message digest calculation", "success",
+        f"sha512 and {', '.join(sorted(bag.manifests))} computed for {len(bag.payload)} payload "
+        "files while storing; each matched the bag's manifests"))
+    events.append(PendingEvent("ingestion", "success", "stored as an OCFL 1.1 object"))
+    return events
+
+
+class _CountingReader(io.RawIOBase):
+    """Reports bytes read to a progress callback while passing them through."""
+
+    def __init__(self, stream: BinaryIO, progress: Progress):
+        self._stream, self._progress = stream, progress
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        if data:
+            self._progress(len(data))
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def _opener(path: Path, progress: Progress | None) -> Callable[[], BinaryIO]:
+    if progress is None:
+        return lambda: open(path, "rb")
+    return lambda: _CountingReader(open(path, "rb"), progress)  # type: ignore[return-value]
+
+
+def bag_sources(bag: Bag, progress: Progress | None) -> list[SourceFile]:
+    """The bag as deposited: payload with its manifest digests, then every tag file."""
+    sources = [SourceFile(item.logical_path, _opener(item.path, progress), item.size,
+                          dict(item.digests)) for item in bag.payload]
+    for path in sorted(tag_file_paths(bag.root)):
+        name = path.relative_to(bag.root).as_posix()
+        sources.append(SourceFile(unicodedata.normalize("NFC", name), path, path.stat().st_size,
+                                  dict(tag_digests(bag, name))))
+    return sources
+
+
+def tag_file_paths(root: Path) -> list[Path]:
+    """Every file of the bag outside data/ (bagit.txt, manifests, metadata/…), however deep."""
+    found = []
+    for path in root.iterdir():
+        if path.name == "data" and path.is_dir():
+            continue
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(p for p in path.rglob("*") if p.is_file())
+    return found
+
+
+def tag_digests(bag: Bag, name: str) -> dict[str, str]:
+    return {alg: table[name] for alg, table in bag.tag_manifests.items() if name in table}
+
+
+def metadata_sources(description: AipDescription, record: dict | None,
+                     formats: dict[Path, FileFormat], bag: Bag, events: list[PendingEvent],
+                     agent: str) -> list[SourceFile]:
+    """Kho's own metadata files for this version, as in-memory sources (they are small)."""
+    by_path = {item.logical_path: formats.get(item.path) for item in bag.payload}
+    documents = {
+        AIP_FILE: description.as_dict(),
+        DUBLIN_CORE_FILE: record or {},
+        FORMATS_FILE: {path: fmt.as_dict() for path, fmt in sorted(by_path.items()) if fmt},
+        EVENTS_FILE: [e.as_dict(agent) for e in events],
+    }
+    sources = []
+    for path, document in documents.items():
+        data = dump_json(document)
+        sources.append(SourceFile(path, (lambda d=data: io.BytesIO(d)), len(data)))
+    return sources
+
+
+def register_aip(catalog, *, description: AipDescription, record: dict | None, inventory,
+                 formats: dict[Path, FileFormat], bag: Bag, sources: list[SourceFile],
+                 events: list[PendingEvent],
+                 agent: str, location: str, object_root: str, version: int, policy) -> None:
+    """One catalogue transaction: the AIP, its version, files, description and events."""
+    from sqlalchemy import select
+    by_logical = {item.logical_path: formats.get(item.path) for item in bag.payload}
+    sizes = {source.logical_path: source.size or 0 for source in sources}
+    now = datetime.now(timezone.utc)
+    with catalog.session() as session:
+        collection = get_or_create_collection(session, description.collection)
+        aip = session.scalar(select(Aip).where(Aip.identifier == description.identifier))
+        if aip is None:
+            aip = Aip(identifier=description.identifier,
+                      ocfl_id=ocfl_id_for(description.identifier), created_at=now)
+            session.add(aip)
+        aip.collection = collection
+        aip.location, aip.object_root, aip.current_version = location, object_root, version
+        aip.external_identifier = description.external_identifier
+        aip.payload_digest = description.payload_fingerprint
+        aip.access, aip.embargo_until = policy.level, policy.embargo_until
+        aip.updated_at = now
+        head = inventory.versions[inventory.head]
+        session.add(AipVersion(aip=aip, number=version, message=head.get("message", ""),
+                               agent=agent, created_at=now))
+        state = inventory.state()
+        payload = {item.logical_path for item in bag.payload}
+        for logical_path, sha512 in sorted(state.items()):
+            content_path = inventory.manifest[sha512][0]
+            fmt = by_logical.get(logical_path)
+            fixity = inventory.fixity_of(content_path)
+            session.add(AipFile(
+                aip=aip, version=version, logical_path=logical_path,
+                content_path=content_path, size=sizes[logical_path],
+                sha512=sha512, digests={k: v for k, v in fixity.items() if k != "sha512"},
+                pronom_id=fmt.pronom_id if fmt else None,
+                format_name=fmt.format_name if fmt else None,
+                mime_type=fmt.mime_type if fmt else None,
+                width=fmt.width if fmt else None, height=fmt.height if fmt else None,
+                role=("payload" if logical_path in payload else
+                      "metadata" if logical_path.startswith(METADATA_DIR + "/") else "tag")))
+        total = sum(item.size for item in bag.payload)
+        aip.total_size, aip.file_count = total, len(bag.payload)
+        if aip.dublin_core is None:
+            aip.dublin_core = DublinCoreRecord(record=record or {})
+        aip.dublin_core.record = record or {}
+        aip.dublin_core.title = primary_title(record or {})
+        aip.dublin_core.search_text = search_text(record or {})
+        aip.dublin_core.updated_at = now
+        for event in events:
+            record_event(session, event_type=event.event_type, agent=agent,
+                         outcome=event.outcome, detail=event.detail,
+                         aip_identifier=description.identifier, when=event.when,
+                         identifier=event.identifier)
+
+
+def undo_store(store: OcflStore, ocfl_id: str, version: int) -> None:
+    """Remove what this ingest stored: the whole object for v1, else the new version."""
+    if version == 1:
+        store.delete_object(ocfl_id)
+    else:
+        store.rollback_version(ocfl_id, f"v{version}")
+
+
+def relative_to_bag(key: str) -> str:
+    """'…/v1/content/data/x.tif' → 'data/x.tif', for messages that name the bag's file."""
+    marker = "/content/"
+    return key.split(marker, 1)[1] if marker in key else key

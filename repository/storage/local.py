@@ -1,0 +1,204 @@
+"""LocalStorage: a storage location that is a folder on a local (or mounted) file system."""
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO, Iterator, Mapping
+
+from repository.errors import NotFound, StorageError, StorageUnavailable
+
+from .base import CHUNK_SIZE, ObjectInfo, PutResult, Storage, check_key
+from .digests import MultiHasher, algorithms_for, check_expected
+
+TEMP_PREFIX = ".kho-tmp-"
+
+
+class RangeReader(io.RawIOBase):
+    """A read-only view of bytes ``start``..``end`` (inclusive) of an open file."""
+
+    def __init__(self, raw: BinaryIO, start: int, end: int):
+        super().__init__()
+        self._raw = raw
+        self._raw.seek(start)
+        self._left = max(0, end - start + 1)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: self._left]
+        n = self._raw.readinto(view)
+        self._left -= n or 0
+        return n or 0
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class LocalStorage(Storage):
+    """Objects are files under ``root``; a key is the file's '/'-separated relative path."""
+
+    kind = "local"
+
+    def __init__(self, name: str, root: Path | str):
+        self.name = name
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({self.name!r}, {str(self.root)!r})"
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*check_key(key).split("/"))
+
+    def put(self, key: str, stream: BinaryIO, *, size: int | None = None,
+            algorithms: tuple[str, ...] = ("sha512",),
+            expected: Mapping[str, str] | None = None) -> PutResult:
+        key = check_key(key)
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"{self.name}: cannot create {path.parent}: {exc}") from exc
+        # Same folder as the target, so os.replace is an atomic rename on one file system.
+        temp = path.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+        hasher = MultiHasher(algorithms_for(algorithms, expected))
+        try:
+            with open(temp, "xb") as out:
+                while chunk := stream.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            digests = hasher.hexdigests()
+            if size is not None and hasher.size != size:
+                raise StorageError(f"{key}: expected {size} bytes, got {hasher.size}")
+            check_expected(key, expected, digests)
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+        return PutResult(key, hasher.size, digests)
+
+    def open(self, key: str, *, start: int | None = None, end: int | None = None) -> BinaryIO:
+        path = self._path(key)
+        try:
+            handle = open(path, "rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise NotFound(f"{self.name}: no object {key!r}") from None
+        if start is None and end is None:
+            return handle
+        size = os.fstat(handle.fileno()).st_size
+        first = start or 0
+        last = size - 1 if end is None else min(end, size - 1)
+        if first < 0 or (end is not None and end < first) or (first >= size and size > 0):
+            handle.close()
+            raise StorageError(f"{key}: byte range {start}-{end} not satisfiable (size {size})")
+        return io.BufferedReader(RangeReader(handle, first, last), CHUNK_SIZE)
+
+    def head(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"{self.name}: no object {key!r}") from None
+        if not path.is_file():
+            raise NotFound(f"{self.name}: no object {key!r}")
+        return _info(key, st)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        for info in self.list_info(prefix):
+            yield info.key
+
+    def list_info(self, prefix: str = "", *, include_temp: bool = False) -> Iterator[ObjectInfo]:
+        """Every file under ``prefix`` (a string prefix of keys), skipping staging temp files."""
+        prefix = check_key(prefix, prefix=True)
+        folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        base = self.root.joinpath(*folder.split("/")) if folder else self.root
+        if not base.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            rel = "" if rel == "." else rel + "/"
+            for fname in sorted(filenames):
+                if fname.startswith(TEMP_PREFIX) and not include_temp:
+                    continue
+                key = rel + fname
+                if key.startswith(prefix):
+                    try:
+                        yield _info(key, os.stat(os.path.join(dirpath, fname)))
+                    except FileNotFoundError:
+                        continue  # removed while listing
+
+    def copy(self, source_key: str, dest_key: str) -> None:
+        source = self._path(source_key)
+        if not source.is_file():
+            raise NotFound(f"{self.name}: no object {source_key!r}")
+        with open(source, "rb") as stream:
+            self.put(dest_key, stream, algorithms=())
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        self._prune(path.parent)
+
+    def delete_prefix(self, prefix: str) -> int:
+        count = 0
+        for info in list(self.list_info(prefix, include_temp=True)):
+            path = self._path(info.key)
+            path.unlink(missing_ok=True)
+            self._prune(path.parent)
+            count += 1
+        return count
+
+    def _prune(self, folder: Path) -> None:
+        # OCFL 1.1 §4.3 (E073): empty directories must not be left in a storage root.
+        root = self.root.resolve()
+        folder = folder.resolve()
+        while folder != root and root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+            folder = folder.parent
+
+    def check_reachable(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f"{TEMP_PREFIX}probe-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageUnavailable(f"{self.name}: {self.root} is not writable: {exc}") from exc
+
+
+def _info(key: str, st: os.stat_result) -> ObjectInfo:
+    return ObjectInfo(key=key, size=st.st_size, etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
+                      last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc))
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

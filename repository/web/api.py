@@ -1,0 +1,201 @@
+"""HTTP API v1 (read side, and metadata/access changes): collections, AIPs, files, PREMIS."""
+from __future__ import annotations
+
+import json
+from datetime import date
+from importlib import resources
+
+from flask import Blueprint, Response, current_app, request, stream_with_context
+from sqlalchemy import select
+
+from repository.access.rights import check_read_access, parse_access
+from repository.catalog import (AipFile, events_for_aip, get_aip, list_aips, list_collections,
+                                premis_xml, record_event, search_aips)
+from repository.errors import NotFound, UsageError
+from repository.storage import get_location
+from repository.web.auth import current_user, require_roles
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def services():
+    return current_app.extensions["kho"]
+
+
+def readable_aip(session, identifier: str):
+    """The AIP, if the caller may read it (401/403/404 otherwise)."""
+    aip = get_aip(session, identifier)
+    check_read_access(aip, current_user(), today=date.today(),
+                      public_read=services().settings.public_read)
+    return aip
+
+
+def aip_summary(aip) -> dict:
+    dc = aip.dublin_core
+    return {"identifier": aip.identifier, "title": dc.title if dc else "",
+            "collection": aip.collection.name, "access": _access_text(aip),
+            "version": aip.current_version, "files": aip.file_count, "bytes": aip.total_size,
+            "created": aip.created_at.isoformat(), "updated": aip.updated_at.isoformat(),
+            "links": {"self": f"/api/v1/aips/{aip.identifier}",
+                      "manifest": f"/iiif/3/{aip.identifier}/manifest",
+                      "viewer": f"/view/{aip.identifier}"}}
+
+
+def _access_text(aip) -> str:
+    return f"embargoed:{aip.embargo_until.isoformat()}" if aip.access == "embargoed" \
+        and aip.embargo_until else aip.access
+
+
+def _int_arg(name: str, default: int) -> int:
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number") from None
+
+
+@blueprint.get("/collections")
+def collections():
+    with services().catalog.session() as session:
+        return {"collections": [
+            {"name": c.name, "title": c.title, "access": c.access, "aips": len(c.aips),
+             "links": {"aips": f"/api/v1/aips?collection={c.name}",
+                       "iiif": f"/iiif/3/collection/{c.name}"}}
+            for c in list_collections(session)]}
+
+
+@blueprint.get("/aips")
+def aips():
+    page, per_page = _int_arg("page", 1), _int_arg("per_page", 50)
+    query = request.args.get("q", "").strip()
+    with services().catalog.session() as session:
+        if query:
+            result = search_aips(session, query, page=page, per_page=per_page)
+        else:
+            result = list_aips(session, collection=request.args.get("collection"), page=page,
+                               per_page=per_page)
+        user, today = current_user(), date.today()
+        items = []
+        for aip in result.items:
+            try:
+                check_read_access(aip, user, today=today,
+                                  public_read=services().settings.public_read)
+            except Exception:  # noqa: BLE001 - hidden from this caller, not an error
+                continue
+            items.append(aip_summary(aip))
+        return {"aips": items, "page": page, "per_page": per_page, "total": result.total}
+
+
+@blueprint.get("/aips/<identifier>")
+def aip_detail(identifier: str):
+    with services().catalog.session() as session:
+        aip = readable_aip(session, identifier)
+        files = session.scalars(select(AipFile).where(
+            AipFile.aip_id == aip.id, AipFile.version == aip.current_version)
+            .order_by(AipFile.logical_path))
+        body = aip_summary(aip)
+        body.update({
+            "external_identifier": aip.external_identifier,
+            "location": aip.location,
+            "ocfl_id": aip.ocfl_id,
+            "dublin_core": aip.dublin_core.record if aip.dublin_core else {},
+            "versions": [{"number": v.number, "created": v.created_at.isoformat(),
+                          "message": v.message, "agent": v.agent} for v in aip.versions],
+            "files": [{"path": f.logical_path, "size": f.size, "sha512": f.sha512,
+                       "digests": f.digests, "pronom_id": f.pronom_id,
+                       "format": f.format_name, "mime_type": f.mime_type,
+                       "width": f.width, "height": f.height, "role": f.role,
+                       "url": f"/api/v1/aips/{aip.identifier}/files/{f.logical_path}"}
+                      for f in files],
+            "events": [{"identifier": e.identifier, "type": e.event_type,
+                        "datetime": e.event_datetime.isoformat(), "agent": e.agent,
+                        "outcome": e.outcome, "detail": e.detail, "file": e.file_path}
+                       for e in events_for_aip(session, aip.identifier)],
+        })
+        return body
+
+
+@blueprint.patch("/aips/<identifier>")
+@require_roles("archivist")
+def change_aip(identifier: str):
+    """Change who may read an AIP ({"access": "restricted"}); recorded as an event."""
+    body = request.get_json(silent=True) or {}
+    if "access" not in body:
+        raise UsageError('send a JSON body such as {"access": "restricted"}')
+    policy = parse_access(str(body["access"]))
+    with services().catalog.session() as session:
+        aip = get_aip(session, identifier)
+        before = _access_text(aip)
+        aip.access, aip.embargo_until = policy.level, policy.embargo_until
+        record_event(session, event_type="metadata modification", agent=current_user().name,
+                     outcome="success", detail=f"access changed from {before} to {policy}",
+                     aip_identifier=aip.identifier)
+        return aip_summary(aip)
+
+
+@blueprint.get("/aips/<identifier>/premis.xml")
+def aip_premis(identifier: str):
+    with services().catalog.session() as session:
+        aip = readable_aip(session, identifier)
+        return Response(premis_xml(session, aip), mimetype="application/xml")
+
+
+@blueprint.get("/aips/<identifier>/files/<path:logical_path>")
+def aip_file(identifier: str, logical_path: str):
+    """The file's bytes, streamed from storage, with Range and ETag (sha512)."""
+    settings = services().settings
+    with services().catalog.session() as session:
+        aip = readable_aip(session, identifier)
+        item = session.scalar(select(AipFile).where(
+            AipFile.aip_id == aip.id, AipFile.version == aip.current_version,
+            AipFile.logical_path == _nfc(logical_path)))
+        if item is None:
+            raise NotFound(f"AIP {identifier} has no file {logical_path!r}")
+        key = f"{aip.object_root}/{item.content_path}"
+        location, size, etag = aip.location, item.size, item.sha512[:32]
+        mime = item.mime_type or "application/octet-stream"
+        modified = aip.updated_at
+    storage = get_location(settings, location)
+    response = Response(mimetype=mime)
+    response.set_etag(etag)
+    response.last_modified = modified
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Content-Disposition"] = _content_disposition(logical_path)
+    if request.if_none_match.contains(etag):
+        response.status_code = 304
+        return response
+    byte_range = request.range if request.if_range.etag in (None, etag) or \
+        not request.if_range else None
+    if byte_range and byte_range.units == "bytes" and len(byte_range.ranges) == 1:
+        span = byte_range.range_for_length(size)
+        if span is None:
+            response.status_code = 416
+            response.headers["Content-Range"] = f"bytes */{size}"
+            return response
+        start, stop = span
+        response.status_code = 206
+        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        response.content_length = stop - start
+        response.response = stream_with_context(
+            storage.iter_chunks(key, start=start, end=stop - 1)) if stop > start else []
+        return response
+    response.content_length = size
+    response.response = storage.iter_chunks(key)
+    return response
+
+
+def _nfc(text: str) -> str:
+    import unicodedata
+    return unicodedata.normalize("NFC", text)
+
+
+def _content_disposition(logical_path: str) -> str:
+    from urllib.parse import quote
+    name = logical_path.rsplit("/", 1)[-1]
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "")
+    return f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+@blueprint.get("/openapi.json")
+def openapi():
+    text = resources.files("repository.web").joinpath("openapi.json").read_text("utf-8")
+    return Response(text, mimetype="application/json")

@@ -1,0 +1,99 @@
+"""Deposits over HTTP: a streamed upload or a drop-folder path in, a status URL out."""
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from flask import Blueprint, Flask, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from repository.errors import UsageError
+from repository.ingest.deposits import (create_deposit, drop_folder_path, get_deposit,
+                                        run_deposit, upload_path)
+from repository.web.auth import current_user, require_roles
+
+blueprint = Blueprint("deposit", __name__, url_prefix="/api/v1/deposits")
+
+ARCHIVE_TYPES = {"application/zip": ".zip", "application/x-tar": ".tar",
+                 "application/gzip": ".tar.gz", "application/x-gzip": ".tar.gz",
+                 "application/x-gtar": ".tar.gz"}
+CHUNK = 1024 * 1024
+
+
+def init_app(app: Flask) -> None:
+    # One ingest at a time per process: ingest already uses every core for hashing.
+    app.extensions["kho"].extras["deposit_executor"] = ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="kho-deposit")
+
+
+def _flag(value) -> bool:
+    return str(value).lower() in {"1", "true", "yes", "on"}
+
+
+@blueprint.post("")
+@require_roles("archivist")
+def deposit():
+    """Accept a zip/tar body (streamed to staging) or {"path": …} in the drop folder: 202."""
+    services = current_app.extensions["kho"]
+    settings = services.settings
+    deposit_id = str(uuid.uuid4())
+    if request.mimetype == "application/json":
+        body = request.get_json(silent=True) or {}
+        params = body
+        source = drop_folder_path(settings, str(body.get("path", "")))
+        remove_after = False
+    else:
+        params = request.args
+        source = _receive_upload(settings, deposit_id)
+        remove_after = True
+    collection = str(params.get("collection", "")).strip()
+    if not collection:
+        if remove_after:
+            source.unlink(missing_ok=True)
+        raise UsageError("a deposit needs a collection (?collection=NAME or \"collection\")")
+    create_deposit(services.catalog, source=str(source), collection=collection,
+                   depositor=current_user().name, access=params.get("access"),
+                   location=params.get("location"),
+                   new_version=_flag(params.get("new_version", False)), identifier=deposit_id)
+    services.extras["deposit_executor"].submit(
+        run_deposit, deposit_id, source, settings=settings, catalog=services.catalog,
+        remove_after=remove_after)
+    url = f"/api/v1/deposits/{deposit_id}"
+    return {"identifier": deposit_id, "status": "received", "url": url}, 202, {"Location": url}
+
+
+def _receive_upload(settings, deposit_id: str) -> Path:
+    """Stream the request body to staging, refusing (413) past the configured cap."""
+    cap = settings.max_upload_bytes
+    if request.content_length is not None and request.content_length > cap:
+        raise RequestEntityTooLarge(f"deposits are limited to {cap} bytes")
+    filename = request.args.get("filename", "")
+    suffix = ARCHIVE_TYPES.get(request.mimetype)
+    if filename:
+        suffix = None
+    elif suffix is None:
+        raise UsageError("send the bag as application/zip, application/x-tar or "
+                         "application/gzip, or give ?filename=NAME.zip|.tar|.tar.gz|.tgz")
+    target = upload_path(settings, deposit_id, filename or f"upload{suffix}")
+    received = 0
+    try:
+        with open(target, "wb") as out:
+            while chunk := request.stream.read(CHUNK):
+                received += len(chunk)
+                if received > cap:
+                    raise RequestEntityTooLarge(f"deposits are limited to {cap} bytes")
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    if received == 0:
+        target.unlink(missing_ok=True)
+        raise UsageError("the request body is empty: send the bag archive as the body")
+    return target
+
+
+@blueprint.get("/<identifier>")
+@require_roles("archivist")
+def deposit_status(identifier: str):
+    return get_deposit(current_app.extensions["kho"].catalog, identifier)

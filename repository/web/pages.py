@@ -1,0 +1,57 @@
+"""The web interface for people: search the holdings, look at one AIP, open it in the viewer."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, current_app, render_template, request
+from sqlalchemy import select
+
+from repository.access.rights import check_read_access
+from repository.catalog import (AipFile, events_for_aip, get_aip, list_aips, list_collections,
+                                search_aips)
+from repository.errors import KhoError
+from repository.web.auth import current_user
+
+blueprint = Blueprint("pages", __name__, template_folder="templates")
+PER_PAGE = 25
+
+
+def _readable(aip) -> bool:
+    try:
+        check_read_access(aip, current_user(), today=date.today(),
+                          public_read=current_app.extensions["kho"].settings.public_read)
+        return True
+    except KhoError:
+        return False
+
+
+@blueprint.get("/")
+def home():
+    """Holdings, newest first; the search ignores diacritics and case."""
+    query = request.args.get("q", "").strip()
+    collection = request.args.get("collection") or None
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    with current_app.extensions["kho"].catalog.session() as session:
+        result = search_aips(session, query, page=page, per_page=PER_PAGE) if query else \
+            list_aips(session, collection=collection, page=page, per_page=PER_PAGE)
+        aips = [a for a in result.items if _readable(a)]
+        return render_template("pages/home.html", aips=aips, query=query, page=page,
+                               total=result.total, per_page=PER_PAGE, collection=collection,
+                               collections=list_collections(session))
+
+
+@blueprint.get("/aips/<identifier>")
+def aip_page(identifier: str):
+    with current_app.extensions["kho"].catalog.session() as session:
+        aip = get_aip(session, identifier)
+        check_read_access(aip, current_user(), today=date.today(),
+                          public_read=current_app.extensions["kho"].settings.public_read)
+        files = list(session.scalars(select(AipFile).where(
+            AipFile.aip_id == aip.id, AipFile.version == aip.current_version,
+            AipFile.role == "payload").order_by(AipFile.logical_path)))
+        events = events_for_aip(session, aip.identifier)
+        return render_template("pages/aip.html", aip=aip, files=files, events=events,
+                               record=aip.dublin_core.record if aip.dublin_core else {})

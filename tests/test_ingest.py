@@ -1,0 +1,222 @@
+"""Ingest: a bag becomes an OCFL object in storage and an AIP in the catalogue, or nothing."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, text
+
+from repository.catalog import Aip, AipFile, PremisEvent, verify_chain
+from repository.cli import kho
+from repository.errors import DuplicatePackage, PackageInvalid, StorageUnavailable
+from repository.storage import OcflStore, get_location
+from repository.storage.aip_layout import AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE
+from tests.fixtures.aips import TITLE_VI, make_page_bag
+from tests.fixtures.bags import make_bag, tar_folder, zip_folder
+from tests.fixtures.s3 import ACCESS_ENV, SECRET_ENV, assert_valid_ocfl_object
+
+
+def count(catalog, model) -> int:
+    with catalog.session() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def stored_keys(storage) -> list[str]:
+    """Object keys, leaving out the storage root's own declaration and layout files."""
+    return [k for k in storage.list("") if k.count("/") >= 4]
+
+
+@pytest.mark.parametrize("location", ["local", "s3"])
+def test_ingested_bag_is_a_valid_ocfl_object_with_the_bag_exactly_as_deposited(
+        location, ingest_bag, request, tmp_path):
+    if location == "s3":
+        request.getfixturevalue("s3_location")
+    bag = make_page_bag(tmp_path / "bag", pages=3)
+    result = ingest_bag(bag, location=location)
+    storage = get_location(ingest_bag.settings, location)
+    assert_valid_ocfl_object(storage, result.object_root, tmp_path)
+    store = OcflStore(storage)
+    inventory = store.inventory(result.ocfl_id)
+    state = inventory.state()
+    assert inventory.data["digestAlgorithm"] == "sha512"
+    # Every file of the bag, byte for byte, under its own path; the sha256 of the bag's
+    # manifest in the fixity block.
+    for path in bag.rglob("*"):
+        if path.is_file():
+            logical = path.relative_to(bag).as_posix()
+            assert logical in state
+            with store.open_file(result.ocfl_id, logical) as stream:
+                assert stream.read() == path.read_bytes()
+    assert "sha256" in inventory.fixity
+    with store.open_file(result.ocfl_id, AIP_FILE) as stream:
+        assert json.load(stream)["identifier"] == result.identifier
+    with store.open_file(result.ocfl_id, DUBLIN_CORE_FILE) as stream:
+        assert json.load(stream)["title"][0]["value"] == TITLE_VI
+    with store.open_file(result.ocfl_id, EVENTS_FILE) as stream:
+        assert [e["type"] for e in json.load(stream)][-1] == "ingestion"
+
+
+def test_ingest_catalogues_files_formats_dublin_core_and_events(ingest_bag, tmp_path):
+    bag = make_page_bag(tmp_path / "bag", pages=2, size=(300, 500))
+    result = ingest_bag(bag)
+    with ingest_bag.catalog.session() as session:
+        aip = session.scalar(select(Aip).where(Aip.identifier == result.identifier))
+        assert aip.collection.name == "Hán-Nôm"
+        assert aip.dublin_core.title == TITLE_VI
+        assert "ha noi" in aip.dublin_core.search_text
+        assert aip.file_count == 2 and aip.external_identifier == "HN-0001"
+        page = session.scalar(select(AipFile).where(AipFile.logical_path == "data/trang 1.jpg"))
+        assert page.pronom_id and page.pronom_id.startswith("fmt/")
+        assert page.mime_type == "image/jpeg"
+        assert (page.width, page.height) == (300, 500)
+        assert page.digests["sha256"] and len(page.sha512) == 128
+        types = [e.event_type for e in session.scalars(
+            select(PremisEvent).where(PremisEvent.aip_identifier == result.identifier))]
+        assert types == ["validation", "format identification", "message digest calculation",
+                         "ingestion"]
+        assert verify_chain(session).ok
+
+
+def test_cli_ingest_prints_the_identifier_on_the_last_line(tmp_path, settings):
+    bag = make_page_bag(tmp_path / "Địa bạ", pages=1)
+    env = {"KHO_DATA_DIR": str(settings.data_dir), "KHO_STORAGE_CONFIG": str(tmp_path / "none")}
+    result = CliRunner().invoke(kho, ["ingest", str(bag), "--collection", "Địa bạ"], env=env)
+    assert result.exit_code == 0, result.output
+    identifier = result.stdout.strip().splitlines()[-1]
+    as_json = CliRunner().invoke(kho, ["ingest", str(bag), "--collection", "Địa bạ", "--json"],
+                                 env=env)
+    assert as_json.exit_code == 1  # the same bag again is refused
+    assert identifier in as_json.output
+    listing = CliRunner().invoke(kho, ["ingest", str(bag), "--collection", "x", "--new-version",
+                                       "--json"], env=env)
+    assert listing.exit_code == 0, listing.output
+    assert json.loads(listing.stdout)["identifier"] == identifier
+    assert json.loads(listing.stdout)["version"] == 2
+
+
+@pytest.mark.parametrize("packer", [zip_folder, tar_folder], ids=["zip", "tar.gz"])
+def test_archives_are_ingested_and_staging_is_emptied(packer, ingest_bag, tmp_path):
+    bag = make_page_bag(tmp_path / "bag", pages=1)
+    archive = packer(bag, tmp_path / ("bag.zip" if packer is zip_folder else "bag.tar.gz"))
+    result = ingest_bag(archive)
+    assert result.file_count == 1
+    staging = ingest_bag.settings.staging_dir
+    assert not staging.exists() or not any(staging.iterdir())
+
+
+@pytest.mark.parametrize("location", ["local", "s3"])
+def test_ingest_of_bag_with_bad_checksum_stores_nothing(location, ingest_bag, request, tmp_path):
+    if location == "s3":
+        request.getfixturevalue("s3_location")
+    bag = make_page_bag(tmp_path / "bag", pages=2)
+    # Same size, different bytes: only the digest check while storing can see it.
+    page = bag / "data" / "trang 2.jpg"
+    data = bytearray(page.read_bytes())
+    data[-10] ^= 0xFF
+    page.write_bytes(bytes(data))
+    with pytest.raises(PackageInvalid) as caught:
+        ingest_bag(bag, location=location)
+    problem = caught.value.report.errors[0]
+    assert problem.path == "data/trang 2.jpg" and "manifest" in problem.message
+    assert stored_keys(get_location(ingest_bag.settings, location)) == []
+    assert count(ingest_bag.catalog, Aip) == 0
+    assert count(ingest_bag.catalog, PremisEvent) == 0
+
+
+def test_invalid_bag_is_refused_with_every_problem_and_nothing_stored(ingest_bag, tmp_path):
+    bag = make_page_bag(tmp_path / "bag", pages=2)
+    (bag / "data" / "trang 1.jpg").unlink()
+    (bag / "data" / "stray.txt").write_text("not in the manifest")
+    with pytest.raises(PackageInvalid) as caught:
+        ingest_bag(bag)
+    paths = {p.path for p in caught.value.report.errors}
+    assert {"data/trang 1.jpg", "data/stray.txt"} <= paths
+    assert stored_keys(get_location(ingest_bag.settings, "local")) == []
+
+
+def test_bag_without_title_is_refused_by_ingest(ingest_bag, tmp_path):
+    bag = make_bag(tmp_path / "bag", {"data/a.txt": b"x"})
+    with pytest.raises(PackageInvalid) as caught:
+        ingest_bag(bag)
+    assert [p.code for p in caught.value.report.errors] == ["K803"]
+
+
+def test_reingest_is_refused_unless_new_version_which_reuses_unchanged_content(
+        ingest_bag, tmp_path):
+    first = make_page_bag(tmp_path / "one", pages=2, external_id="HN-7")
+    result = ingest_bag(first)
+    with pytest.raises(DuplicatePackage) as caught:
+        ingest_bag(first)
+    assert caught.value.existing_aip == result.identifier
+    second = make_page_bag(tmp_path / "two", pages=3, external_id="HN-7")
+    again = ingest_bag(second, new_version=True)
+    assert (again.identifier, again.version) == (result.identifier, 2)
+    storage = get_location(ingest_bag.settings, "local")
+    keys = stored_keys(storage)
+    # Pages 1 and 2 are the same bytes: stored once, in v1; only page 3 is new in v2.
+    assert sum("/content/data/trang 1.jpg" in k for k in keys) == 1
+    assert any(k.endswith("v2/content/data/trang 3.jpg") for k in keys)
+    with ingest_bag.catalog.session() as session:
+        aip = session.scalar(select(Aip).where(Aip.identifier == result.identifier))
+        assert aip.current_version == 2 and aip.file_count == 3
+        assert [v.number for v in aip.versions] == [1, 2]
+
+
+def test_catalogue_failure_removes_the_stored_object(ingest_bag, tmp_path):
+    # A real database refusal, raised by a trigger in the middle of the registration.
+    statements = {
+        "sqlite": ["CREATE TRIGGER refuse BEFORE INSERT ON aip_files "
+                   "BEGIN SELECT RAISE(ABORT, 'disk full'); END"],
+        "postgresql": ["CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                       "RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql",
+                       "CREATE TRIGGER refuse BEFORE INSERT ON aip_files "
+                       "FOR EACH ROW EXECUTE FUNCTION refuse()"],
+    }[ingest_bag.catalog.engine.dialect.name]
+    with ingest_bag.catalog.engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    with pytest.raises(Exception, match="disk full"):
+        ingest_bag(make_page_bag(tmp_path / "bag", pages=1))
+    assert stored_keys(get_location(ingest_bag.settings, "local")) == []
+    assert count(ingest_bag.catalog, Aip) == 0
+
+
+def test_s3_server_killed_mid_upload_leaves_nothing_after_gc(
+        fresh_s3_server, kho_settings, tmp_path, monkeypatch):
+    from repository.catalog import open_catalog
+    from repository.ingest.pipeline import ingest_package
+    from repository.storage.locations import location_toml
+    monkeypatch.setenv(ACCESS_ENV, fresh_s3_server.access_key)
+    monkeypatch.setenv(SECRET_ENV, fresh_s3_server.secret_key)
+    bucket = fresh_s3_server.new_bucket()
+    folder = kho_settings.storage_config_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "fault.toml").write_text(
+        location_toml("fault", fresh_s3_server.location_table(
+            bucket, connect_timeout=2, read_timeout=5, max_attempts=2)), encoding="utf-8")
+    catalog = open_catalog(kho_settings.catalog_url)
+    catalog.upgrade()
+    bag = make_bag(tmp_path / "bag", {f"data/tờ {n}.bin": bytes([n]) * 3_000_000
+                                      for n in range(4)},
+                   bag_info={"DC-Title": "Báo cũ", "External-Identifier": "B-1"})
+    seen = {"bytes": 0}
+
+    def kill_midway(n: int) -> None:
+        seen["bytes"] += n
+        if seen["bytes"] > 5_000_000 and fresh_s3_server.process is not None:
+            fresh_s3_server.kill()
+
+    with pytest.raises(StorageUnavailable):
+        ingest_package(bag, settings=kho_settings, catalog=catalog, collection="Báo",
+                       location="fault", progress=kill_midway)
+    assert count(catalog, Aip) == 0
+    fresh_s3_server.start()
+    storage = get_location(kho_settings, "fault")
+    runner = CliRunner()
+    env = {"KHO_DATA_DIR": str(kho_settings.data_dir),
+           "KHO_STORAGE_CONFIG": str(folder), "KHO_DATABASE_URL": kho_settings.catalog_url}
+    result = runner.invoke(kho, ["storage", "gc", "--location", "fault", "--older-than", "0s"],
+                           env=env)
+    assert result.exit_code == 0, result.output
+    assert stored_keys(storage) == []
