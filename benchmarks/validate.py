@@ -62,7 +62,7 @@ def build_bag(root: Path, files: list[tuple[str, int]], algorithm: str, seed: in
     return root
 
 
-def run(cmd: list[str]) -> tuple[float, float, int, float]:
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, float]:
     """(seconds, peak RSS in MB, exit code, CPU seconds) of one subprocess and its workers.
 
     Measured through /usr/bin/time: Linux keeps a process's peak RSS across exec, so a
@@ -70,7 +70,7 @@ def run(cmd: list[str]) -> tuple[float, float, int, float]:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         start = time.perf_counter()
         proc = subprocess.run(["/usr/bin/time", "-o", out.name, "-f", "%M %U %S", *cmd],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         elapsed = time.perf_counter() - start
         max_kb, user, system = out.read().split()[-3:]
     if proc.returncode != 0:

@@ -49,6 +49,9 @@ class Settings:
         "KHO_FETCH_MAX_BYTES", 10 * 1024**3, "Largest file --allow-fetch downloads.")
     validate_processes: int = _setting(
         "KHO_VALIDATE_PROCESSES", 0, "Hashing processes for validation; 0 means one per core.")
+    store_workers: int = _setting(
+        "KHO_STORE_WORKERS", 0,
+        "Files ingest copies into storage at once; 0: one per core (local), two per core (S3).")
     # Web and API.
     max_upload_bytes: int = _setting(
         "KHO_MAX_UPLOAD_BYTES", 20 * 1024**3, "Largest deposit upload, answered 413 beyond.")

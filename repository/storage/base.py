@@ -42,11 +42,12 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def put(self, key: str, stream: BinaryIO, *, size: int | None = None,
             algorithms: tuple[str, ...] = ("sha512",),
-            expected: Mapping[str, str] | None = None) -> PutResult:
+            expected: Mapping[str, str] | None = None, durable: bool = True) -> PutResult:
         """Stream ``stream`` to ``key``, hashing with ``algorithms`` in the same pass.
 
         If any ``expected`` digest differs, nothing is left under ``key`` and
-        :class:`~repository.errors.DigestMismatch` is raised.
+        :class:`~repository.errors.DigestMismatch` is raised. ``durable=False`` lets the
+        bytes reach stable storage later, at the next :meth:`sync`.
         """
 
     @abc.abstractmethod
@@ -99,6 +100,9 @@ class Storage(abc.ABC):
     def describe(self) -> str:
         """Where the location keeps its objects, for people (a folder, an s3:// URL)."""
         return self.name
+
+    def sync(self) -> None:
+        """Make every earlier ``durable=False`` put durable (S3: already is, on completion)."""
 
     @abc.abstractmethod
     def check_reachable(self) -> None:

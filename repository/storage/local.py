@@ -62,7 +62,7 @@ class LocalStorage(Storage):
 
     def put(self, key: str, stream: BinaryIO, *, size: int | None = None,
             algorithms: tuple[str, ...] = ("sha512",),
-            expected: Mapping[str, str] | None = None) -> PutResult:
+            expected: Mapping[str, str] | None = None, durable: bool = True) -> PutResult:
         key = check_key(key)
         path = self._path(key)
         try:
@@ -78,7 +78,10 @@ class LocalStorage(Storage):
                     hasher.update(chunk)
                     out.write(chunk)
                 out.flush()
-                os.fsync(out.fileno())
+                if durable:
+                    os.fsync(out.fileno())
+                elif hasher.size >= WRITEBACK_MIN_BYTES:
+                    _start_writeback(out.fileno())
             digests = hasher.hexdigests()
             if size is not None and hasher.size != size:
                 raise StorageError(f"{key}: expected {size} bytes, got {hasher.size}")
@@ -87,8 +90,25 @@ class LocalStorage(Storage):
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        _fsync_dir(path.parent)
+        if durable:
+            _fsync_dir(path.parent)
         return PutResult(key, hasher.size, digests)
+
+    def sync(self) -> None:
+        """Flush the whole file system holding the root at once (Linux syncfs).
+
+        One flush for a bag of 20,000 files costs far less than 20,000 fsyncs, and
+        OCFL's commit point (the root inventory) is written only after it.
+        """
+        try:
+            fd = os.open(self.root, os.O_RDONLY)
+        except OSError as exc:
+            raise StorageUnavailable(f"{self.name}: cannot open {self.root}: {exc}") from exc
+        try:
+            if _syncfs is None or _syncfs(fd) != 0:
+                os.sync()
+        finally:
+            os.close(fd)
 
     def open(self, key: str, *, start: int | None = None, end: int | None = None) -> BinaryIO:
         path = self._path(key)
@@ -189,6 +209,39 @@ class LocalStorage(Storage):
 def _info(key: str, st: os.stat_result) -> ObjectInfo:
     return ObjectInfo(key=key, size=st.st_size, etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
                       last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc))
+
+
+def _load_syncfs():
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+
+
+_syncfs = _load_syncfs()
+# Larger files start their way to disk as soon as written, so the disk works while the
+# next file is hashed and the final sync has little left to do.
+WRITEBACK_MIN_BYTES = 1024 * 1024
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _load_sync_file_range():
+    try:
+        import ctypes
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+        function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+        return function
+    except (OSError, AttributeError):
+        return None
+
+
+_sync_file_range = _load_sync_file_range()
+
+
+def _start_writeback(fd: int) -> None:
+    if _sync_file_range is not None:
+        _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
 
 
 def _fsync_dir(folder: Path) -> None:

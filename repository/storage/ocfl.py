@@ -39,6 +39,8 @@ _ROOT_PATTERN = re.compile(r"^[0-9a-f]{3}/[0-9a-f]{3}/[0-9a-f]{3}/[0-9a-f]{64}$"
 _VERSION_PATTERN = re.compile(r"^v([1-9][0-9]*)$")
 # OCFL 1.1 §3.5.6: fixity algorithms from the spec and its digest-algorithm extension.
 FIXITY_ALGORITHMS = {"md5", "sha1", "sha256", "sha512", "blake2b-512"}
+# Files at least this large are stored by worker threads (see OcflStore._store_many).
+PARALLEL_MIN_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Inventory:
 
     def __init__(self, data: dict[str, Any]):
         self.data = data
+        self._by_path: dict[str, dict[str, str]] | None = None
 
     id = property(lambda self: self.data["id"])
     head = property(lambda self: self.data["head"])
@@ -99,12 +102,25 @@ class Inventory:
 
     def fixity_of(self, content_path: str) -> dict[str, str]:
         """Every digest the inventory records for one content path (manifest and fixity)."""
-        found = {DIGEST_ALGORITHM: d for d, paths in self.manifest.items() if content_path in paths}
-        for alg, table in self.fixity.items():
-            for digest, paths in table.items():
-                if content_path in paths:
-                    found[alg] = digest
-        return found
+        return dict(self.digests_by_content_path().get(content_path, {}))
+
+    def digests_by_content_path(self) -> dict[str, dict[str, str]]:
+        """content path -> {algorithm: digest} for the whole inventory, built once.
+
+        Looking each path up in the manifest and fixity tables would cost a scan per file:
+        quadratic for a bag of 20,000 files.
+        """
+        if self._by_path is None:
+            index: dict[str, dict[str, str]] = {}
+            for digest, paths in self.manifest.items():
+                for path in paths:
+                    index.setdefault(path, {})[DIGEST_ALGORITHM] = digest
+            for alg, table in self.fixity.items():
+                for digest, paths in table.items():
+                    for path in paths:
+                        index.setdefault(path, {})[alg] = digest
+            self._by_path = index
+        return self._by_path
 
     def as_dict(self) -> dict[str, Any]:
         return copy.deepcopy(self.data)
@@ -164,8 +180,10 @@ def _check_conflicts(paths: Iterable[str]) -> None:
 class OcflStore:
     """OCFL objects in one storage location."""
 
-    def __init__(self, storage: Storage):
+    def __init__(self, storage: Storage, *, workers: int = 1):
         self.storage = storage
+        # Files stored at once: hashing and I/O release the GIL, so threads use every core.
+        self.workers = max(1, workers)
 
     # -- storage root -------------------------------------------------------------------
 
@@ -208,18 +226,19 @@ class OcflStore:
         state: dict[str, list[str]] = {}
         fixity: dict[str, dict[str, list[str]]] = {}
         try:
-            logical_paths = set()
+            logical_paths: dict[str, SourceFile] = {}
             for source in files:
                 path = check_logical_path(source.logical_path)
                 if path in logical_paths:
                     raise UsageError(f"logical path {path!r} given twice")
-                logical_paths.add(path)
-                content_path = f"v1/content/{path}"
-                digests = self._store_content(root, content_path, source, fixity_algs)
+                logical_paths[path] = source
+            _check_conflicts(logical_paths)
+            jobs = [(f"v1/content/{path}", source) for path, source in logical_paths.items()]
+            for (content_path, _), path, digests in zip(
+                    jobs, logical_paths, self._store_many(root, jobs, fixity_algs)):
                 manifest.setdefault(digests[DIGEST_ALGORITHM], []).append(content_path)
                 state.setdefault(digests[DIGEST_ALGORITHM], []).append(path)
                 self._add_fixity(fixity, content_path, digests)
-            _check_conflicts(logical_paths)
             inventory = {
                 "id": object_id, "type": INVENTORY_TYPE, "digestAlgorithm": DIGEST_ALGORITHM,
                 "head": "v1", "contentDirectory": "content", "manifest": manifest,
@@ -261,14 +280,17 @@ class OcflStore:
                 raise NotFound(f"{object_id}: no file {path!r} to remove")
             del current[path]
         try:
+            jobs: list[tuple[str, SourceFile]] = []
             for source in files:
                 path = check_logical_path(source.logical_path)
                 known = {normalise_algorithm(a): v.lower() for a, v in source.expected.items()}
                 if known.get(DIGEST_ALGORITHM) in manifest:
                     current[path] = known[DIGEST_ALGORITHM]
                     continue
-                content_path = f"{version}/content/{path}"
-                digests = self._store_content(root, content_path, source, fixity_algs)
+                jobs.append((f"{version}/content/{path}", source))
+            stored = self._store_many(root, jobs, fixity_algs)
+            for (content_path, _), digests in zip(jobs, stored):
+                path = content_path.split("/content/", 1)[1]
                 digest = digests[DIGEST_ALGORITHM]
                 if digest in manifest:
                     # Same bytes already stored: keep the old content path, drop the new copy.
@@ -296,12 +318,42 @@ class OcflStore:
     def _fixity_algorithms(self, algorithms: Iterable[str]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(normalise_algorithm(a) for a in algorithms))
 
+    def _store_many(self, root: str, jobs: list[tuple[str, SourceFile]],
+                    fixity_algs: tuple[str, ...]) -> list[dict[str, str]]:
+        """Store every (content path, source); digests in job order.
+
+        Large files go to ``workers`` threads (hashing and I/O release the GIL); small ones
+        are stored by this thread meanwhile, since for them thread hand-offs cost more than
+        they save. The first failure stops the files not yet started and is raised.
+        """
+        def store(job: tuple[str, SourceFile]) -> dict[str, str]:
+            return self._store_content(root, job[0], job[1], fixity_algs)
+
+        large = [i for i, (_, source) in enumerate(jobs)
+                 if source.size is None or source.size >= PARALLEL_MIN_BYTES]
+        if self.workers == 1 or len(large) < 2:
+            return [store(job) for job in jobs]
+        from concurrent.futures import ThreadPoolExecutor
+        results: list[dict[str, str] | None] = [None] * len(jobs)
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ocfl-put")
+        try:
+            futures = {i: pool.submit(store, jobs[i]) for i in large}
+            for i, job in enumerate(jobs):
+                if i not in futures:
+                    results[i] = store(job)
+            for i, future in futures.items():
+                results[i] = future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return results  # type: ignore[return-value]
+
     def _store_content(self, root: str, content_path: str, source: SourceFile,
                        fixity_algs: tuple[str, ...]) -> dict[str, str]:
         algorithms = (DIGEST_ALGORITHM, *fixity_algs)
         with source.open() as stream:
             result = self.storage.put(f"{root}/{content_path}", stream, size=source.size,
-                                      algorithms=algorithms, expected=source.expected)
+                                      algorithms=algorithms, expected=source.expected,
+                                      durable=False)
         return dict(result.digests)
 
     @staticmethod
@@ -314,6 +366,7 @@ class OcflStore:
             fixity.setdefault(name, {}).setdefault(digest, []).append(content_path)
 
     def _commit(self, root: str, inventory: dict[str, Any], *, first: bool) -> None:
+        self.storage.sync()  # content is durable before any inventory names it
         body = json.dumps(inventory, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
         sidecar = f"{hashlib.sha512(body).hexdigest()} {INVENTORY}\n".encode()
         head = inventory["head"]

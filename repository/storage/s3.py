@@ -120,7 +120,7 @@ class S3Storage(Storage):
 
     def put(self, key: str, stream: BinaryIO, *, size: int | None = None,
             algorithms: tuple[str, ...] = ("sha512",),
-            expected: Mapping[str, str] | None = None) -> PutResult:
+            expected: Mapping[str, str] | None = None, durable: bool = True) -> PutResult:
         key = check_key(key)
         s3key = self._key(key)
         hasher = MultiHasher(algorithms_for(algorithms, expected))

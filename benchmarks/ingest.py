@@ -1,0 +1,136 @@
+"""Time `kho ingest` against its peers on the same bag, in the same run.
+
+  * local: `kho ingest` into a local location ÷ `bagit.py --validate --processes 2` alone
+    (target ≤ 1.2: validation and storage for little more than validation's price)
+  * s3: `kho ingest` into SeaweedFS ÷ plain boto3 `upload_file` of the same files to the same
+    server, with as many threads as Kho uses (target ≤ 1.15)
+  * many: a 20,000-file bag into the local location, seconds per file
+  * peak RSS of every `kho ingest` (target < 200 MB)
+
+    .venv/bin/python benchmarks/ingest.py --scale 0.1     # quick check
+    .venv/bin/python benchmarks/ingest.py                 # 1 GB, 200 x 5 MB
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from validate import VENV_BIN, build_bag, run  # noqa: E402  (the same bags and timer)
+
+TARGETS = {"local": 1.2, "s3": 1.15}
+RSS_LIMIT_MB = 200
+
+
+def titled(bag: Path, algorithm: str) -> Path:
+    """Give the benchmark bag the title ingest requires, keeping its tag manifest right."""
+    with open(bag / "bag-info.txt", "a", encoding="utf-8") as info:
+        info.write("DC-Title: Báo cũ – bản số hoá\n")
+    names = ("bagit.txt", "bag-info.txt", f"manifest-{algorithm}.txt")
+    (bag / f"tagmanifest-{algorithm}.txt").write_text("".join(
+        f"{hashlib.new(algorithm, (bag / n).read_bytes()).hexdigest()}  {n}\n" for n in names))
+    return bag
+
+
+def kho_ingest(bag: Path, data_dir: Path, config_dir: Path, location: str,
+               env_extra: dict[str, str]) -> tuple[float, float, int, float]:
+    env = {**os.environ, "KHO_DATA_DIR": str(data_dir), "KHO_STORAGE_CONFIG": str(config_dir),
+           **env_extra}
+    return run([str(VENV_BIN / "kho"), "ingest", str(bag), "--collection", "bench",
+                "--location", location], env=env)
+
+
+def boto3_upload(server, bucket: str, bag: Path, workers: int) -> float:
+    """The peer: plain boto3 upload_file of every file of the bag, `workers` at a time."""
+    client = server.client()
+    files = [p for p in bag.rglob("*") if p.is_file()]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda p: client.upload_file(
+            str(p), bucket, f"peer/{p.relative_to(bag).as_posix()}"), files))
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full sizes")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each; the best counts")
+    parser.add_argument("--no-s3", action="store_true", help="skip the S3 comparison")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="kho-bench-ingest-"))
+    failed = False
+    try:
+        count = max(2, int(200 * args.scale))
+        large = titled(build_bag(work / "large", [(f"trang-{i:04d}.tif", 5 * 1024**2)
+                                                  for i in range(count)], "sha512", 1), "sha512")
+        size_mb = count * 5
+        print(f"bag: {count} x 5 MB = {size_mb} MB, sha512 manifest")
+
+        bagit = min(run([str(VENV_BIN / "python"), str(VENV_BIN / "bagit.py"), "--validate",
+                         "--processes", "2", str(large)])[0] for _ in range(args.repeat))
+        config = work / "config"
+        config.mkdir()
+        best = None
+        for n in range(args.repeat):
+            data = work / f"data-local-{n}"
+            result = kho_ingest(large, data, config, "local", {})
+            shutil.rmtree(data)
+            best = result if best is None or result[0] < best[0] else best
+        ratio = best[0] / bagit
+        failed |= ratio > TARGETS["local"] or best[1] > RSS_LIMIT_MB
+        print(f"local: kho ingest {best[0]:.2f} s, bagit.py --validate --processes 2 "
+              f"{bagit:.2f} s, ratio {ratio:.2f} (target ≤ {TARGETS['local']}), "
+              f"peak RSS {best[1]:.0f} MB")
+
+        if not args.no_s3:
+            from tests.fixtures.s3 import S3Server
+            from repository.storage.locations import location_toml
+            server = S3Server(work / "seaweedfs")
+            server.start()
+            try:
+                workers = (os.cpu_count() or 1) * 2
+                s3_best, peer_best = None, None
+                for n in range(args.repeat):
+                    bucket = server.new_bucket()
+                    peer = boto3_upload(server, bucket, large, workers)
+                    peer_best = peer if peer_best is None else min(peer_best, peer)
+                    (config / "s3.toml").write_text(location_toml("s3", server.location_table(
+                        bucket, access_key_env="BENCH_S3_KEY", secret_key_env="BENCH_S3_SECRET")))
+                    result = kho_ingest(large, work / f"data-s3-{n}", config, "s3",
+                                        {"BENCH_S3_KEY": server.access_key,
+                                         "BENCH_S3_SECRET": server.secret_key})
+                    s3_best = result if s3_best is None or result[0] < s3_best[0] else s3_best
+                ratio = s3_best[0] / peer_best
+                failed |= ratio > TARGETS["s3"] or s3_best[1] > RSS_LIMIT_MB
+                print(f"s3: kho ingest {s3_best[0]:.2f} s, boto3 upload_file x{workers} threads "
+                      f"{peer_best:.2f} s, ratio {ratio:.2f} (target ≤ {TARGETS['s3']}), "
+                      f"peak RSS {s3_best[1]:.0f} MB")
+            finally:
+                server.stop()
+                (config / "s3.toml").unlink(missing_ok=True)
+
+        files = max(100, int(20_000 * args.scale))
+        many = titled(build_bag(work / "many", [(f"so-{i // 1000:02d}/to-{i:05d}.txt",
+                                                 1024 + (i % 3) * 1024) for i in range(files)],
+                                "sha256", 2), "sha256")
+        seconds, rss, _, _ = kho_ingest(many, work / "data-many", config, "local", {})
+        failed |= rss > RSS_LIMIT_MB
+        print(f"many: {files} files in {seconds:.2f} s = {1000 * seconds / files:.2f} ms per file, "
+              f"peak RSS {rss:.0f} MB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("targets met" if not failed else "some targets missed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
