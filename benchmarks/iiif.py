@@ -8,6 +8,10 @@ factors 1, 2, 4 and 8, with caches off and on. Prints tiles/s, Kho ÷ IIPImage a
     .venv/bin/python benchmarks/iiif.py [--duration 10] [--keep DIR]
 
 Needs Debian's iipimage-server, lighttpd and wrk. Takes about a minute.
+
+    .venv/bin/python benchmarks/iiif.py manifest [--pages 1000]
+
+measures warm IIIF manifest requests/s for a 1,000-page AIP instead (see the section at the end).
 """
 from __future__ import annotations
 
@@ -251,5 +255,79 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+# --- Presentation API: warm manifest requests/s for a 1,000-page AIP (access room) ---------
+#     .venv/bin/python benchmarks/iiif.py manifest [--pages 1000] [--seconds 5]
+# The AIP is registered straight in a fresh SQLite catalogue (the manifest reads only the
+# catalogue), then served in process through Flask's test client: the figure is Kho's own
+# cost per request (catalogue lookup + access check + cached body), without a network.
+
+def register_book(settings, pages: int) -> str:
+    """A catalogue entry for a ``pages``-page book with 2,480×3,508 page images (A4, 300 dpi)."""
+    import hashlib
+    import uuid
+
+    from repository.catalog import (Aip, AipFile, AipVersion, DublinCoreRecord,
+                                    get_or_create_collection, open_catalog)
+    catalog = open_catalog(settings.catalog_url)
+    catalog.upgrade()
+    identifier = str(uuid.uuid4())
+    record = {"title": [{"value": "Đại Nam nhất thống chí", "lang": "vi"}],
+              "type": [{"value": "Text"}]}
+    with catalog.session() as session:
+        aip = Aip(identifier=identifier, ocfl_id=f"urn:uuid:{identifier}", location="local",
+                  object_root=f"bench/{identifier}", payload_digest="bench",
+                  collection=get_or_create_collection(session, "Benchmark"))
+        aip.versions.append(AipVersion(number=1))
+        aip.dublin_core = DublinCoreRecord(record=record, title="Đại Nam nhất thống chí")
+        for n in range(1, pages + 1):
+            sha = hashlib.sha512(f"{identifier}/{n}".encode()).hexdigest()
+            aip.files.append(AipFile(version=1, logical_path=f"data/trang {n}.tif",
+                                     content_path=f"v1/content/data/trang {n}.tif", size=1,
+                                     sha512=sha, mime_type="image/tiff", width=2480,
+                                     height=3508, role="payload"))
+        session.add(aip)
+    catalog.dispose()
+    return identifier
+
+
+def manifest_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="warm IIIF manifest requests/s")
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    from repository.config import load_settings
+    from repository.web import create_app
+    work = Path(tempfile.mkdtemp(prefix="kho-manifest-bench-"))
+    try:
+        settings = load_settings({}, data_dir=work / "kho-data",
+                                 storage_config_dir=work / "storage_config")
+        identifier = register_book(settings, args.pages)
+        app = create_app(settings)
+        client = app.test_client()
+        url = f"/iiif/3/{identifier}/manifest"
+        t = time.perf_counter()
+        first = client.get(url)
+        cold = time.perf_counter() - t
+        assert first.status_code == 200, first.get_data(as_text=True)[:500]
+        etag = first.headers["ETag"]
+        print(f"{args.pages}-page manifest: {len(first.data) / 1024:.0f} KiB, "
+              f"cold build {cold * 1000:.0f} ms")
+        for label, headers, status in (("warm 200", {}, 200),
+                                       ("warm 304", {"If-None-Match": etag}, 304)):
+            count, deadline = 0, time.perf_counter() + args.seconds
+            start = time.perf_counter()
+            while time.perf_counter() < deadline:
+                assert client.get(url, headers=headers).status_code == status
+                count += 1
+            rate = count / (time.perf_counter() - start)
+            print(f"{label}: {rate:8.0f} requests/s (one thread, in process)")
+        app.extensions["kho"].catalog.dispose()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["manifest"]:  # (access room) the Presentation API section above
+        manifest_main(sys.argv[2:])
+    else:
+        main()
