@@ -14,11 +14,25 @@ def audit() -> None:
 @audit.command()
 @click.option("--expected-head", default=None, metavar="HEX",
               help="A chain head recorded elsewhere (e.g. in storage) that the log must contain.")
-def verify(expected_head: str | None) -> None:
-    """Check the PREMIS event log's hash chain; exit 1 naming the first bad event."""
+@click.option("--ignore-stored-head", is_flag=True,
+              help="Do not read the chain head that storage records (e.g. after a catalogue rebuild).")
+def verify(expected_head: str | None, ignore_stored_head: bool) -> None:
+    """Check the PREMIS event log's hash chain; exit 1 naming the first bad event.
+
+    Unless told otherwise, the newest chain head recorded in storage (written after each
+    ingest and fixity run) must be in the log too, so removed newest events are caught.
+    """
     from repository.catalog import open_catalog, verify_chain
     from repository.catalog.events import as_utc
-    db = open_catalog(load_settings().catalog_url)
+    settings = load_settings()
+    if expected_head is None and not ignore_stored_head:
+        from repository.catalog.chain_store import newest_stored_head
+        from repository.storage import load_locations
+        stored = newest_stored_head(load_locations(settings).values())
+        if stored:
+            expected_head = stored[0]
+            click.echo(f"chain head recorded in storage location {stored[1]}: {expected_head}")
+    db = open_catalog(settings.catalog_url)
     try:
         db.upgrade()
         with db.session() as session:

@@ -14,6 +14,11 @@ def serve(host: str | None, port: int | None) -> None:
     from repository.web import create_app
     settings = load_settings()
     app = create_app(settings)
+    if settings.fixity_scheduler_in_serve:
+        # Fixity hook: the scheduler runs in-process on the embedded default; leases in the
+        # catalogue keep several server processes from checking the same AIP at once.
+        from repository.fixity.schedule import start_background_scheduler
+        start_background_scheduler(settings, app.extensions["kho"].catalog)
     app.run(host=host or settings.host, port=port or settings.port, threaded=True)
 
 

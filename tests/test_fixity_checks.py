@@ -1,0 +1,180 @@
+"""Fixity checks catch every kind of damage, on a local folder and on a real S3 server."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from repository.catalog import AipFile, PremisEvent, open_catalog
+from repository.fixity import (CHANGED, DISAGREE, ERROR, INVENTORY_ALTERED, MISSING, OK,
+                               SIZE_CHANGED, UNEXPECTED, FixityResult, check_aips)
+from repository.ingest.pipeline import ingest_package
+from repository.storage import get_location
+from tests.fixtures.aips import make_page_bag
+
+PAGE = "v1/content/data/trang 2.jpg"
+
+
+@pytest.fixture
+def stored_aip(request, settings, tmp_path):
+    """One small AIP ingested into the local location or the S3 server; SQLite catalogue."""
+    kind = request.param
+    if kind == "s3":
+        request.getfixturevalue("s3_location")
+    catalog = open_catalog(settings.catalog_url)
+    catalog.upgrade()
+    bag = make_page_bag(tmp_path / "bag", pages=3, size=(60, 80))
+    result = ingest_package(bag, settings=settings, catalog=catalog, collection="Hán-Nôm",
+                            location="local" if kind == "local" else "s3")
+    storage = get_location(settings, result.location)
+    yield result, storage, catalog, settings
+    catalog.dispose()
+
+
+both = pytest.mark.parametrize("stored_aip", ["local", "s3"], indirect=True)
+
+
+def put(storage, key: str, data: bytes) -> None:
+    storage.put(key, io.BytesIO(data), algorithms=())
+
+
+def read(storage, key: str) -> bytes:
+    with storage.open(key) as stream:
+        return stream.read()
+
+
+def run(stored) -> list:
+    result, storage, catalog, settings = stored
+    summary = check_aips(settings, catalog, [result.identifier])
+    assert len(summary.checks) == 1
+    return summary.checks[0]
+
+
+def problems(check) -> dict[str, object]:
+    return {r.path: r for r in check.results if r.outcome != OK}
+
+
+@both
+def test_untouched_aip_passes_and_is_recorded_with_a_premis_event(stored_aip):
+    result, storage, catalog, _ = stored_aip
+    check = run(stored_aip)
+    assert check.outcome == "success", problems(check)
+    assert check.files_checked >= 3 + 4  # pages, tag files, Kho's metadata
+    with catalog.session() as session:
+        rows = session.scalars(select(FixityResult)).all()
+        assert {r.outcome for r in rows} == {OK}
+        page = next(r for r in rows if r.path == PAGE)
+        assert page.location == result.location and page.version == 1
+        assert page.algorithm and page.expected == page.actual and page.duration_s >= 0
+        events = session.scalars(select(PremisEvent).where(
+            PremisEvent.event_type == "fixity check")).all()
+        assert [(e.aip_identifier, e.outcome) for e in events] == [(result.identifier, "success")]
+
+
+@both
+def test_edited_file_is_reported_as_changed_with_expected_and_actual(stored_aip):
+    result, storage, *_ = stored_aip
+    key = f"{result.object_root}/{PAGE}"
+    original = read(storage, key)
+    put(storage, key, bytes([original[0] ^ 0xFF]) + original[1:])  # same size, one byte differs
+    check = run(stored_aip)
+    found = problems(check)
+    assert check.outcome == "failure"
+    assert found[PAGE].outcome == CHANGED
+    assert found[PAGE].expected and found[PAGE].actual and found[PAGE].expected != found[PAGE].actual
+    assert list(found) == [PAGE]
+
+
+@both
+def test_truncated_file_is_reported_as_size_changed(stored_aip):
+    result, storage, *_ = stored_aip
+    key = f"{result.object_root}/{PAGE}"
+    put(storage, key, read(storage, key)[:100])
+    found = problems(run(stored_aip))
+    assert found[PAGE].outcome == SIZE_CHANGED
+    assert "100 bytes" in found[PAGE].detail
+
+
+@both
+def test_deleted_file_is_reported_as_missing(stored_aip):
+    result, storage, *_ = stored_aip
+    storage.delete(f"{result.object_root}/{PAGE}")
+    found = problems(run(stored_aip))
+    assert found[PAGE].outcome == MISSING and found[PAGE].expected
+
+
+@both
+def test_added_file_is_reported_as_in_no_inventory(stored_aip):
+    result, storage, *_ = stored_aip
+    put(storage, f"{result.object_root}/v1/content/data/lạ.txt", b"not deposited")
+    found = problems(run(stored_aip))
+    assert found["v1/content/data/lạ.txt"].outcome == UNEXPECTED
+    assert list(found) == ["v1/content/data/lạ.txt"]
+
+
+@both
+def test_altered_inventory_is_caught_by_its_sidecar(stored_aip):
+    result, storage, *_ = stored_aip
+    key = f"{result.object_root}/inventory.json"
+    data = json.loads(read(storage, key))
+    data["versions"]["v1"]["message"] = "rewritten history"
+    put(storage, key, json.dumps(data).encode())
+    found = problems(run(stored_aip))
+    assert found["inventory.json"].outcome == INVENTORY_ALTERED
+    assert found["inventory.json"].expected != found["inventory.json"].actual
+
+
+@both
+def test_catalogue_that_disagrees_with_inventory_and_bag_manifest_is_named(stored_aip):
+    result, storage, catalog, _ = stored_aip
+    with catalog.session() as session:
+        row = session.scalar(select(AipFile).where(AipFile.content_path == PAGE))
+        row.digests = {**row.digests, "sha256": "0" * 64}
+    found = problems(run(stored_aip))
+    assert found[PAGE].outcome == DISAGREE
+    assert "catalogue" in found[PAGE].detail and found[PAGE].expected == "0" * 64
+
+
+@pytest.mark.parametrize("stored_aip", ["local"], indirect=True)
+def test_unmounted_local_location_is_an_error_not_a_failure(stored_aip, tmp_path):
+    result, storage, catalog, _ = stored_aip
+    moved = tmp_path / "unmounted"
+    Path(storage.root).rename(moved)
+    try:
+        check = run(stored_aip)
+    finally:
+        moved.rename(storage.root)
+    assert check.outcome == "error"
+    assert {r.outcome for r in check.results} == {ERROR}
+
+
+def test_stopped_s3_server_is_an_error_and_the_aip_stays_due(fresh_s3_server, settings, tmp_path):
+    from repository.fixity import FixityAipStatus
+    from repository.storage.locations import location_toml
+    bucket = fresh_s3_server.new_bucket()
+    folder = Path(settings.storage_config_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    table = fresh_s3_server.location_table(bucket, max_attempts=1, connect_timeout=1)
+    table["access_key_env"], table["secret_key_env"] = "KHO_FX_KEY", "KHO_FX_SECRET"
+    import os
+    os.environ["KHO_FX_KEY"], os.environ["KHO_FX_SECRET"] = (fresh_s3_server.access_key,
+                                                             fresh_s3_server.secret_key)
+    (folder / "s3.toml").write_text(location_toml("s3", table), encoding="utf-8")
+    catalog = open_catalog(settings.catalog_url)
+    catalog.upgrade()
+    result = ingest_package(make_page_bag(tmp_path / "bag", pages=2, size=(60, 80)),
+                            settings=settings, catalog=catalog, collection="C", location="s3")
+    fresh_s3_server.kill()
+    summary = check_aips(settings, catalog, [result.identifier])
+    check = summary.checks[0]
+    assert check.outcome == "error"
+    assert not check.failures
+    with catalog.session() as session:
+        from repository.catalog import Aip
+        aip = session.scalar(select(Aip).where(Aip.identifier == result.identifier))
+        status = session.get(FixityAipStatus, aip.id)
+        assert status is None or status.last_checked_at is None  # still due: nothing proven
+    catalog.dispose()
