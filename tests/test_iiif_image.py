@@ -113,9 +113,11 @@ def images(tmp_path, shared_dir) -> dict[str, ImageSource]:
     grey16 = (pyvips.Image.xyz(300, 200)[0] * 200).cast("ushort")
     rgb16 = grey16.bandjoin([grey16, grey16]).copy(interpretation="rgb16")
     rgb16.tiffsave(str(folder / "page16.tif"))
+    _test_image(100, 90).save(folder / "tiny.png")  # smaller than one 512-pixel tile
     sources = {name: ImageSource(folder / file, f"digest{name}0000")
                for name, file in [("page", "page.png"), ("alpha", "alpha.png"),
-                                  ("jp2", "page.jp2"), ("sixteen", "page16.tif")]}
+                                  ("jp2", "page.jp2"), ("sixteen", "page16.tif"),
+                                  ("tiny", "tiny.png")]}
     sources[VALIDATOR_ID] = ImageSource(
         shared_dir / "conformance" / "iiif-image" / f"{VALIDATOR_ID}.png", "validatorimage0001")
     return sources
@@ -230,6 +232,12 @@ def test_jpeg2000_sixteen_bit_and_alpha_originals_display(client):
     assert alpha.size == (300, 200)
     assert all(abs(a - b) < 8 for a, b in zip(alpha.getpixel((250, 100)), (255, 255, 255)))
     assert all(abs(a - b) < 8 for a, b in zip(alpha.getpixel((50, 100)), (10, 120, 10)))
+
+
+def test_image_smaller_than_a_tile_displays(client):
+    tiny = _get_image(client, "tiny/full/max/0/default.jpg")
+    assert tiny.size == (100, 90)
+    assert _mean_difference(tiny, _test_image(100, 90)) < 6.0
 
 
 # --- HTTP: info.json, errors, caching, CORS ---

@@ -81,8 +81,11 @@ def ensure_derivative(source: ImageSource, settings: Settings) -> Path:
 def build_pyramid(original: Path, target: Path) -> None:
     """Write ``original`` as an 8-bit pyramidal tiled TIFF with JPEG-compressed 512×512 tiles."""
     image = access_image(load_original(original))
+    # libtiff refuses to read tiles larger than a small image; TIFF tiles are multiples of 16.
+    width, height = (min(TILE_SIZE, -(-side // 16) * 16) for side in (image.width, image.height))
     image.tiffsave(str(target), tile=True, pyramid=True, compression="jpeg", Q=JPEG_QUALITY,
-                   tile_width=TILE_SIZE, tile_height=TILE_SIZE, bigtiff=image.width * image.height > 2**31)
+                   tile_width=width, tile_height=height,
+                   bigtiff=image.width * image.height > 2**31)
 
 
 def load_original(path: Path):
