@@ -166,3 +166,45 @@ def test_archivist_changes_access_and_the_change_is_an_event(app, tokens, ingest
     assert client.get(url).status_code == 401
     detail = client.get(url, headers=tokens["researcher"]).get_json()
     assert detail["events"][-1]["type"] == "metadata modification"
+
+
+def test_access_and_dublin_core_changes_are_new_versions_that_survive_a_rebuild(
+        app, tokens, ingest_bag, tmp_path):
+    from repository.catalog import open_catalog
+    from repository.catalog.rebuild import rebuild_catalog
+    from repository.storage import OcflStore, get_location
+    result = ingest_bag(make_page_bag(tmp_path / "a", pages=1))
+    client = app.test_client()
+    url = f"/api/v1/aips/{result.identifier}"
+    bad = client.put(f"{url}/dublin-core", json={"title": [], "date": [{"value": "1890-13"}]},
+                     headers=tokens["archivist"])
+    assert bad.status_code == 422 and bad.get_json()["report"]["errors"]
+    record = {"title": [{"value": "Địa bạ làng Phú Chiêm", "lang": "vi"}],
+              "type": [{"value": "Text"}]}
+    changed = client.put(f"{url}/dublin-core", json=record, headers=tokens["archivist"])
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["version"] == 2
+    client.patch(url, json={"access": "embargoed:2040-01-01"}, headers=tokens["archivist"])
+    found = client.get("/api/v1/aips?q=phu chiem", headers=tokens["archivist"]).get_json()
+    assert [a["identifier"] for a in found["aips"]] == [result.identifier]
+
+    settings = app.extensions["kho"].settings
+    store = OcflStore(get_location(settings, "local"))
+    inventory = store.inventory(result.ocfl_id)
+    assert inventory.head == "v3"
+    # v1 is untouched: its description is the deposited one, and no page was copied again.
+    with store.open_file(result.ocfl_id, "kho-metadata/dublin-core.json", "v1") as stream:
+        assert "Đại Nam" in stream.read().decode()
+    assert not any(p.startswith(("v2/content/data", "v3/content/data"))
+                   for paths in inventory.manifest.values() for p in paths)
+
+    rebuilt = open_catalog(f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}")
+    rebuilt.upgrade()
+    assert rebuild_catalog(settings, rebuilt).aips == 1
+    with rebuilt.session() as session:
+        from repository.catalog import get_aip
+        aip = get_aip(session, result.identifier)
+        assert (aip.access, str(aip.embargo_until)) == ("embargoed", "2040-01-01")
+        assert aip.dublin_core.title == "Địa bạ làng Phú Chiêm"
+        assert aip.current_version == 3
+    rebuilt.dispose()

@@ -8,10 +8,11 @@ from importlib import resources
 from flask import Blueprint, Response, current_app, request, stream_with_context
 from sqlalchemy import select
 
-from repository.access.rights import check_read_access, parse_access
+from repository.access.rights import check_read_access
 from repository.catalog import (AipFile, events_for_aip, get_aip, list_aips, list_collections,
-                                premis_xml, record_event, search_aips)
+                                premis_xml, search_aips)
 from repository.errors import NotFound, UsageError
+from repository.ingest.amend import amend_aip
 from repository.storage import get_location
 from repository.web.auth import current_user, require_roles
 
@@ -117,19 +118,28 @@ def aip_detail(identifier: str):
 @blueprint.patch("/aips/<identifier>")
 @require_roles("archivist")
 def change_aip(identifier: str):
-    """Change who may read an AIP ({"access": "restricted"}); recorded as an event."""
+    """Change who may read an AIP ({"access": "restricted"}): a new version and an event."""
     body = request.get_json(silent=True) or {}
     if "access" not in body:
         raise UsageError('send a JSON body such as {"access": "restricted"}')
-    policy = parse_access(str(body["access"]))
+    amend_aip(services().settings, services().catalog, identifier,
+              agent=current_user().name, access=str(body["access"]))
+    with services().catalog.session() as session:
+        return aip_summary(get_aip(session, identifier))
+
+
+@blueprint.put("/aips/<identifier>/dublin-core")
+@require_roles("archivist")
+def replace_dublin_core(identifier: str):
+    """Replace the AIP's Dublin Core record (validated first): a new version and an event."""
+    record = request.get_json(silent=True)
+    if not isinstance(record, dict):
+        raise UsageError("send the Dublin Core record as a JSON object")
+    amend_aip(services().settings, services().catalog, identifier,
+              agent=current_user().name, dublin_core=record)
     with services().catalog.session() as session:
         aip = get_aip(session, identifier)
-        before = _access_text(aip)
-        aip.access, aip.embargo_until = policy.level, policy.embargo_until
-        record_event(session, event_type="metadata modification", agent=current_user().name,
-                     outcome="success", detail=f"access changed from {before} to {policy}",
-                     aip_identifier=aip.identifier)
-        return aip_summary(aip)
+        return {**aip_summary(aip), "dublin_core": aip.dublin_core.record}
 
 
 @blueprint.get("/aips/<identifier>/premis.xml")

@@ -1,0 +1,107 @@
+"""Changes to a held AIP (its access, its Dublin Core) as a new OCFL version.
+
+Nothing stored is rewritten: the new version carries the changed Kho metadata files and
+points at every unchanged file of the previous one; the catalogue follows in one
+transaction, and a failed registration rolls the new version back.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from datetime import datetime, timezone
+
+from sqlalchemy import insert, select
+
+from repository.access.rights import parse_access
+from repository.catalog import Aip, AipFile, AipVersion, get_aip, record_event
+from repository.catalog.chain_store import record_chain_head
+from repository.config import Settings
+from repository.errors import PackageInvalid, UsageError, ValidationReport
+from repository.metadata import (canonical_record, primary_title, search_text,
+                                 validate_record)
+from repository.storage import OcflStore, SourceFile, get_location
+from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
+                                           AipDescription, dump_json)
+from repository.ingest.pipeline import PendingEvent, agent_name
+
+
+def amend_aip(settings: Settings, catalog, identifier: str, *, agent: str,
+              access: str | None = None, dublin_core: dict | None = None) -> int:
+    """Store a new version of AIP ``identifier`` with new access and/or Dublin Core; its number."""
+    if access is None and dublin_core is None:
+        raise UsageError("nothing to change: give access and/or dublin_core")
+    policy = parse_access(access) if access is not None else None
+    record = None
+    if dublin_core is not None:
+        record = canonical_record(dublin_core)
+        report = ValidationReport()
+        report.extend(validate_record(record, DUBLIN_CORE_FILE))
+        if not report.valid:
+            raise PackageInvalid(report, "the Dublin Core record is not valid")
+    with catalog.session() as session:
+        aip = get_aip(session, identifier)
+        location, ocfl_id, version = aip.location, aip.ocfl_id, aip.current_version
+    store = OcflStore(get_location(settings, location))
+    with store.open_file(ocfl_id, AIP_FILE) as stream:
+        description = AipDescription.from_dict(json.load(stream))
+    changes, details = {}, []
+    if policy is not None:
+        details.append(f"access changed from {description.access} to {policy}")
+        description = dataclasses.replace(description, access=str(policy))
+        changes[AIP_FILE] = dump_json(description.as_dict())
+    if record is not None:
+        details.append(f"Dublin Core record replaced (title: {primary_title(record)})")
+        changes[DUBLIN_CORE_FILE] = dump_json(record)
+    who = agent_name(agent)
+    event = PendingEvent("metadata modification", "success", "; ".join(details))
+    changes[EVENTS_FILE] = dump_json([event.as_dict(who)])
+    sources = [SourceFile(path, (lambda d=data: io.BytesIO(d)), len(data))
+               for path, data in changes.items()]
+    inventory = store.add_version(ocfl_id, sources, message="; ".join(details), user_name=who)
+    number = int(inventory.head[1:])
+    try:
+        _register(catalog, identifier, inventory, number, changes, policy, record, event, who)
+    except BaseException:
+        store.rollback_version(ocfl_id, inventory.head)
+        raise
+    record_chain_head(catalog, [store.storage])
+    return number
+
+
+def _register(catalog, identifier: str, inventory, number: int, changes: dict[str, bytes],
+              policy, record: dict | None, event: PendingEvent, agent: str) -> None:
+    now = datetime.now(timezone.utc)
+    digests = inventory.digests_by_content_path()
+    with catalog.session() as session:
+        aip = session.scalar(select(Aip).where(Aip.identifier == identifier))
+        previous = {f.logical_path: f for f in session.scalars(select(AipFile).where(
+            AipFile.aip_id == aip.id, AipFile.version == aip.current_version))}
+        rows = []
+        for logical_path, sha512 in sorted(inventory.state().items()):
+            content_path = inventory.manifest[sha512][0]
+            old = previous.get(logical_path)
+            row = {c: getattr(old, c) for c in (
+                "size", "pronom_id", "format_name", "mime_type", "width", "height", "role")} \
+                if old else {"size": 0, "role": "metadata"}
+            if logical_path in changes:
+                row["size"] = len(changes[logical_path])
+            row.update(aip_id=aip.id, version=number, logical_path=logical_path,
+                       content_path=content_path, sha512=sha512,
+                       digests={k: v for k, v in digests.get(content_path, {}).items()
+                                if k != "sha512"})
+            rows.append(row)
+        session.execute(insert(AipFile), rows)
+        session.add(AipVersion(aip=aip, number=number, agent=agent, created_at=now,
+                               message=inventory.versions[inventory.head].get("message", "")))
+        aip.current_version, aip.updated_at = number, now
+        if policy is not None:
+            aip.access, aip.embargo_until = policy.level, policy.embargo_until
+        if record is not None:
+            aip.dublin_core.record = record
+            aip.dublin_core.title = primary_title(record)
+            aip.dublin_core.search_text = search_text(record)
+            aip.dublin_core.updated_at = now
+        record_event(session, event_type=event.event_type, agent=agent, outcome=event.outcome,
+                     detail=event.detail, aip_identifier=identifier, when=event.when,
+                     identifier=event.identifier)
