@@ -4,8 +4,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages the tests drive: a real browser, and the IIPImage peer for benchmarks.
+# Debian packages the tests drive (a real browser), and the peers the benchmarks measure
+# Kho against (IIPImage behind lighttpd, loaded by wrk).
 APT_PACKAGES := chromium chromium-driver
+BENCH_APT_PACKAGES := iipimage-server lighttpd wrk
 
 .PHONY: run test install install-test system-deps viewer benchmark clean
 
@@ -23,19 +25,23 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed viewer
 
-install-test: $(VENV)/.installed-test system-deps viewer
+install-test: $(VENV)/.installed-test viewer
+	@$(MAKE) --no-print-directory system-deps PACKAGES="$(APT_PACKAGES)"
 
 # Installs Debian packages only when one is missing, so repeated runs stay fast.
 system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
 # Mirador from the npm registry, bundled into iiif/ so the viewer works with no internet.
-viewer:
-	@if [ -f iiif/package.json ] && [ ! -d iiif/node_modules ]; then cd iiif && npm ci --no-audit --no-fund --silent; fi
+viewer: iiif/node_modules/.installed
+
+iiif/node_modules/.installed: iiif/package.json iiif/package-lock.json
+	cd iiif && npm ci --no-audit --no-fund --silent
+	touch $@
 
 run: install
 	$(BIN)/kho serve
@@ -44,7 +50,11 @@ test: install-test
 	$(BIN)/python -m pytest
 
 benchmark: install-test
+	@$(MAKE) --no-print-directory system-deps PACKAGES="$(BENCH_APT_PACKAGES)"
 	$(BIN)/python benchmarks/validate.py
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/iiif.py
+	$(BIN)/python benchmarks/fixity.py
 
 clean:
 	rm -rf $(VENV) kho-data iiif/node_modules

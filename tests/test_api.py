@@ -208,3 +208,16 @@ def test_access_and_dublin_core_changes_are_new_versions_that_survive_a_rebuild(
         assert aip.dublin_core.title == "Địa bạ làng Phú Chiêm"
         assert aip.current_version == 3
     rebuilt.dispose()
+
+
+def test_openapi_document_describes_every_api_route(app):
+    import re
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.rule.endswith("openapi.json"):
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: "{%s}" % m.group(1), rule.rule)
+        path = path.replace("{identifier}", "{id}").replace("{logical_path}", "{path}")
+        assert path in spec["paths"], f"{rule.rule} is not in openapi.json"
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in spec["paths"][path], f"{method} {rule.rule} is not documented"
