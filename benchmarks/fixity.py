@@ -109,7 +109,6 @@ def main() -> None:
               f"{bagit_s:.2f}s, ratio {kho_s / bagit_s:.2f} (target <= 1.1)")
     if not args.no_s3:
         from tests.fixtures.s3 import S3Server
-        from repository.storage import OcflStore
         from repository.storage.locations import location_toml
         server = S3Server(tmp / "seaweedfs")
         server.start()

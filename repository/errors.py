@@ -4,7 +4,7 @@ Rooms raise these; the doors (CLI, web) turn them into exit codes, text or JSON.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 

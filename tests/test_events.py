@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from repository.catalog import (EVENT_TYPES, PremisEvent, chain_head, event_digest, open_catalog,
+from repository.catalog import (EVENT_TYPES, PremisEvent, chain_head, event_digest,
                                 record_event, verify_chain)
 from repository.cli import kho
 from repository.errors import CatalogError

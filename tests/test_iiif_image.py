@@ -3,10 +3,7 @@ and the official validator against a real server."""
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
@@ -17,6 +14,7 @@ from repository.access.image_request import (InvalidImageRequest, Limits, Unsupp
                                              parse_image_request, parse_region, parse_size)
 from repository.errors import NotFound, PermissionDenied
 from repository.web import create_app
+from tests.fixtures.servers import run_image_validator
 
 VALIDATOR_ID = "67352ccc-d1b0-11e1-89ae-279075081939"
 
@@ -310,23 +308,7 @@ def test_derivative_is_built_once_and_atomically(app, images):
 # --- the official IIIF Image API validator against a real server ---
 
 def test_official_validator_passes_every_level_2_test(app):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        validator = Path(sys.executable).parent / "iiif-validate.py"
-        result = subprocess.run(
-            [sys.executable, str(validator), "-s", f"127.0.0.1:{server.server_port}",
-             "-p", "iiif/3/image", "-i", VALIDATOR_ID, "--version=3.0", "--level", "2"],
-            capture_output=True, text=True, timeout=120)
-    finally:
-        server.shutdown()
-        thread.join(5)
-    output = result.stdout + result.stderr
-    assert "FAIL" not in output, output
-    assert "0 failures" in output, output
+    run_image_validator(app, VALIDATOR_ID)
 
 
 def test_response_cache_keeps_recent_answers_within_its_byte_budget():

@@ -3,9 +3,6 @@ checked against the consortium's JSON Schema; and the Image API through ingest +
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import jsonschema
@@ -16,6 +13,7 @@ from repository.access.presentation import MEDIA_TYPE, natural_key, parse_struct
 from repository.catalog import AipFile, get_aip
 from repository.web import create_app
 from tests.fixtures.aips import TITLE_EN, TITLE_VI, make_page_bag
+from tests.fixtures.servers import run_image_validator
 from tests.fixtures.bags import write_tag_manifest
 
 VALIDATOR_IMAGE = "67352ccc-d1b0-11e1-89ae-279075081939"
@@ -232,8 +230,6 @@ def test_collections_list_manifests_in_pages_and_validate(
 # --- the Image API through ingest and the real resolver ---
 
 def test_official_image_validator_passes_on_an_ingested_image(ingest_bag, tmp_path, shared_dir):
-    from werkzeug.serving import make_server
-
     from tests.fixtures.bags import make_bag
     image = (shared_dir / "conformance" / "iiif-image" / f"{VALIDATOR_IMAGE}.png").read_bytes()
     result = ingest_bag(make_bag(tmp_path / "bag", {f"data/{VALIDATOR_IMAGE}.png": image},
@@ -241,22 +237,10 @@ def test_official_image_validator_passes_on_an_ingested_image(ingest_bag, tmp_pa
                                            "DC-Title": "IIIF validator image"}))
     app = create_app(ingest_bag.settings)
     image_id = image_ids_by_path(app, result.identifier)[f"data/{VALIDATOR_IMAGE}.png"]
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        validator = Path(sys.executable).parent / "iiif-validate.py"
-        run = subprocess.run(
-            [sys.executable, str(validator), "-s", f"127.0.0.1:{server.server_port}",
-             "-p", "iiif/3/image", "-i", image_id, "--version=3.0", "--level", "2"],
-            capture_output=True, text=True, timeout=300)
+        run_image_validator(app, image_id)
     finally:
-        server.shutdown()
-        thread.join(5)
         app.extensions["kho"].catalog.dispose()
-    output = run.stdout + run.stderr
-    assert "FAIL" not in output, output
-    assert "0 failures" in output, output
 
 
 @pytest.mark.s3

@@ -141,7 +141,7 @@ def test_zip_bomb_is_stopped_at_the_ratio_cap_after_reading_little(tmp_path, set
                 out.write(block)
     settings = settings.replace(unpack_max_ratio=20.0)
     with pytest.raises(UnsafeArchive) as info:
-        with unpacked(archive, settings) as root:
+        with unpacked(archive, settings):
             pass
     assert info.value.code == "K705"
     assert _staging_is_empty(settings)

@@ -99,3 +99,15 @@ def test_profile_by_name_and_the_installed_command(tmp_path, bag_factory):
                           env={"KHO_DATA_DIR": str(tmp_path / "d"), "PATH": "/usr/bin"})
     assert proc.returncode == 1
     assert "error: P205 .: " in proc.stderr
+
+
+def test_kho_help_lists_every_command_on_one_untruncated_line():
+    from click.testing import CliRunner
+
+    from repository.cli import kho
+    result = CliRunner().invoke(kho, ["--help"], terminal_width=80)
+    listed = result.output.split("Commands:")[1].strip().splitlines()
+    names = {line.split()[0] for line in listed}
+    assert {"validate", "describe", "ingest", "serve", "storage", "catalog", "user", "fixity",
+            "worker", "audit", "settings"} <= names
+    assert not [line for line in listed if line.rstrip().endswith("...")]

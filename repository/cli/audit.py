@@ -11,7 +11,7 @@ def audit() -> None:
     """Audit the repository's records."""
 
 
-@audit.command()
+@audit.command(short_help="Check the PREMIS event log's hash chain.")
 @click.option("--expected-head", default=None, metavar="HEX",
               help="A chain head recorded elsewhere (e.g. in storage) that the log must contain.")
 @click.option("--ignore-stored-head", is_flag=True,

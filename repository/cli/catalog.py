@@ -6,12 +6,12 @@ import click
 from repository.config import load_settings
 
 
-@click.group()
+@click.group(short_help="The catalogue database: upgrade it, rebuild it from storage.")
 def catalog() -> None:
     """The catalogue database: bring it up to date, rebuild it from storage."""
 
 
-@catalog.command()
+@catalog.command(short_help="Apply the Alembic migrations not yet applied.")
 def upgrade() -> None:
     """Apply every Alembic migration not yet applied (KHO_DATABASE_URL, else the SQLite file)."""
     from repository.catalog import open_catalog
@@ -27,7 +27,7 @@ def upgrade() -> None:
         click.echo(f"catalogue {db.url} upgraded from {before or 'empty'} to {after}")
 
 
-@catalog.command()
+@catalog.command(short_help="Recreate the catalogue from the objects in storage.")
 @click.option("--force", is_flag=True, help="Clear the AIPs and events already catalogued first.")
 def rebuild(force: bool) -> None:
     """Recreate the catalogue from the OCFL objects in every storage location."""

@@ -28,7 +28,7 @@ def _read_bag_info(bag_root: Path) -> tuple[dict[str, list[str]], list[Problem]]
     return {}, []
 
 
-@click.command()
+@click.command(short_help="Print the Dublin Core record Kho would store.")
 @click.argument("path", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True,
               help="Print source, record, title, search text and problems as one JSON document.")

@@ -29,7 +29,7 @@ def _open_catalog(settings):
     return catalog
 
 
-@click.group()
+@click.group(short_help="Fixity: prove stored files unchanged, report, schedule.")
 def fixity() -> None:
     """Prove that stored files are unchanged: checks, reports, the scheduler."""
 
@@ -105,7 +105,7 @@ def _print_checks(checks: list[dict], as_json: bool) -> None:
                f"{sum(1 for c in bad if c['outcome'] == 'error')} AIPs with storage errors")
 
 
-@fixity.command("report")
+@fixity.command("report", short_help="Report checks, coverage and every failure.")
 @click.option("--since", default=None, metavar="DATE", help="First day (YYYY-MM-DD).")
 @click.option("--until", default=None, metavar="DATE", help="Last day (YYYY-MM-DD), inclusive.")
 @click.option("--collection", default=None, metavar="NAME")
@@ -142,7 +142,7 @@ def _day(text: str | None) -> date | None:
         raise UsageError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
-@fixity.command("scheduler")
+@fixity.command("scheduler", short_help="Run the fixity scheduler on its own.")
 @click.option("--once", is_flag=True, help="Run (or enqueue) one batch, then exit.")
 def scheduler(once: bool) -> None:
     """Run the fixity scheduler on its own (one batch every KHO_FIXITY_TICK seconds)."""
@@ -164,7 +164,7 @@ def scheduler(once: bool) -> None:
         catalog.dispose()
 
 
-@click.command()
+@click.command(short_help="Run fixity checks from the scheduler (Celery on Redis).")
 @click.option("--concurrency", type=int, default=0, help="Worker processes (default: one per core).")
 @click.option("--loglevel", default="INFO")
 def worker(concurrency: int, loglevel: str) -> None:

@@ -13,7 +13,7 @@ from repository.errors import PackageInvalid, UnsafeArchive
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 
-@click.command()
+@click.command(short_help="Validate a bag and store it as an AIP.")
 @click.argument("path", type=click.Path(path_type=str))
 @click.option("--collection", required=True, help="Collection the AIP belongs to (created if new).")
 @click.option("--location", default=None, help="Storage location name (default KHO_DEFAULT_LOCATION).")

@@ -10,7 +10,7 @@ from repository.config import load_settings
 @click.option("--host", default=None, help="Address to listen on (KHO_HOST).")
 @click.option("--port", type=int, default=None, help="Port to listen on (KHO_PORT).")
 def serve(host: str | None, port: int | None) -> None:
-    """Serve the web interface, HTTP API, IIIF and OAI-PMH."""
+    """Serve the web pages, the HTTP API, IIIF and the viewer."""
     from repository.web import create_app
     settings = load_settings()
     app = create_app(settings)

@@ -8,7 +8,7 @@ import click
 from repository.config import Settings, load_settings
 
 
-@click.command("settings")
+@click.command("settings", short_help="Show every setting, its variable and its value.")
 def settings_command() -> None:
     """Show every setting with its environment variable and current value."""
     current = load_settings()

@@ -21,12 +21,12 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[unit]: value})
 
 
-@click.group()
+@click.group(short_help="Storage locations: list them, clean up incomplete objects.")
 def storage() -> None:
     """Storage locations (storage_config/*.toml) and their OCFL objects."""
 
 
-@storage.command("list")
+@storage.command("list", short_help="Show each location and whether it is reachable.")
 def list_locations() -> None:
     """Show each location, its kind, where it keeps objects, and whether it is reachable."""
     from repository.storage.locations import load_locations
@@ -41,7 +41,7 @@ def list_locations() -> None:
         click.echo(f"{name}{marker}\t{location.kind}\t{location.describe()}\t{status}")
 
 
-@storage.command("gc")
+@storage.command("gc", short_help="Remove incomplete OCFL objects and versions.")
 @click.option("--location", "location_name", default=None,
               help="Only this location (default: every location).")
 @click.option("--older-than", default="1h", show_default=True,

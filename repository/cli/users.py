@@ -26,7 +26,7 @@ def user() -> None:
     """Add, list and remove users."""
 
 
-@user.command("add")
+@user.command("add", short_help="Add a user; prints the token on the last line.")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(ROLES),
               help="What the user may do.")

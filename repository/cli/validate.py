@@ -9,7 +9,7 @@ from repository.config import load_settings
 from repository.errors import UnsafeArchive
 
 
-@click.command()
+@click.command(short_help="Validate a bag (folder, zip or tar) against BagIt.")
 @click.argument("path", type=click.Path(path_type=str))
 @click.option("--profile", "profile_ref", metavar="FILE|URL|NAME", default=None,
               help="Also check a BagIt-Profile (a file, an https URL, or 'kho-default').")

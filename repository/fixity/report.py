@@ -201,13 +201,13 @@ def render_text(report: FixityReport) -> str:
         + (f", collection {report.collection}" if report.collection else ""),
         f"AIPs checked: {report.aips_checked} ({report.checks} checks), "
         f"files {report.files_checked}, bytes {report.bytes_checked}",
-        f"Checks by outcome: " + (", ".join(f"{k} {v}" for k, v in sorted(report.aip_outcomes.items()))
+        "Checks by outcome: " + (", ".join(f"{k} {v}" for k, v in sorted(report.aip_outcomes.items()))
                                  or "none"),
-        f"Files by outcome: " + (", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
+        "Files by outcome: " + (", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
                                 or "none"),
         f"Coverage: {report.coverage:.1%} ({report.aips_proven} of {report.aips_total} AIPs "
         f"proven within {report.interval_days} days); never checked: {report.never_checked}",
-        f"Oldest last check: "
+        "Oldest last check: "
         + (f"{report.oldest_last_check.isoformat(timespec='seconds')} ({report.oldest_aip})"
            if report.oldest_last_check else "none"),
         f"Failures and errors: {len(report.problems)}",

@@ -41,7 +41,7 @@ def amend_aip(settings: Settings, catalog, identifier: str, *, agent: str,
             raise PackageInvalid(report, "the Dublin Core record is not valid")
     with catalog.session() as session:
         aip = get_aip(session, identifier)
-        location, ocfl_id, version = aip.location, aip.ocfl_id, aip.current_version
+        location, ocfl_id = aip.location, aip.ocfl_id
     store = OcflStore(get_location(settings, location))
     with store.open_file(ocfl_id, AIP_FILE) as stream:
         description = AipDescription.from_dict(json.load(stream))

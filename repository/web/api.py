@@ -1,7 +1,6 @@
 """HTTP API v1 (read side, and metadata/access changes): collections, AIPs, files, PREMIS."""
 from __future__ import annotations
 
-import json
 from datetime import date
 from importlib import resources
 
