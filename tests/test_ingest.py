@@ -220,3 +220,33 @@ def test_s3_server_killed_mid_upload_leaves_nothing_after_gc(
                            env=env)
     assert result.exit_code == 0, result.output
     assert stored_keys(storage) == []
+
+
+def test_cli_shows_a_progress_bar_on_a_terminal_for_a_large_bag(tmp_path, settings):
+    import os
+    import pty
+    import subprocess
+    import sys
+    from pathlib import Path
+    bag = make_bag(tmp_path / "big", {f"data/tờ {n}.bin": os.urandom(1024) * 23_000
+                                      for n in range(3)},
+                   bag_info={"DC-Title": "Báo lớn", "External-Identifier": "BIG-1"})
+    leader, follower = pty.openpty()
+    kho_script = Path(sys.executable).parent / "kho"
+    env = {**os.environ, "KHO_DATA_DIR": str(settings.data_dir),
+           "KHO_STORAGE_CONFIG": str(tmp_path / "none")}
+    run = subprocess.run([str(kho_script), "ingest", str(bag), "--collection", "Báo"],
+                         stdout=subprocess.PIPE, stderr=follower, env=env, timeout=120)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert run.returncode == 0, shown
+    assert b"storing" in shown and b"100%" in shown

@@ -33,12 +33,12 @@ def ingest(path: str, collection: str, location: str | None, access: str | None,
     settings = load_settings()
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
-    bar = _ProgressBar(Path(path)) if sys.stderr.isatty() and not as_json else None
+    bar = _ProgressBar() if sys.stderr.isatty() and not as_json else None
     try:
         result = ingest_package(Path(path), settings=settings, catalog=catalog,
                                 collection=collection, location=location, access=access,
                                 new_version=new_version, progress=bar.update if bar else None,
-                                on_step=bar.step if bar else None)
+                                on_total=bar.start if bar else None)
     except (PackageInvalid, UnsafeArchive) as exc:
         report = exc.report if isinstance(exc, PackageInvalid) else None
         if report is None:
@@ -66,19 +66,15 @@ def ingest(path: str, collection: str, location: str | None, access: str | None,
 
 
 class _ProgressBar:
-    """A byte-counting bar on stderr for large bags; silent for small ones."""
+    """A byte-counting bar on stderr while a large bag is stored; nothing for small ones."""
 
-    def __init__(self, path):
-        total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) \
-            if path.is_dir() else path.stat().st_size if path.exists() else 0
-        self._bar = click.progressbar(length=total, label="storing", file=sys.stderr) \
-            if total >= PROGRESS_MIN_BYTES else None
-        if self._bar:
+    def __init__(self):
+        self._bar = None
+
+    def start(self, total: int) -> None:
+        if total >= PROGRESS_MIN_BYTES:
+            self._bar = click.progressbar(length=total, label="storing", file=sys.stderr)
             self._bar.__enter__()
-
-    def step(self, name: str) -> None:
-        if self._bar:
-            self._bar.label = name
 
     def update(self, n: int) -> None:
         if self._bar:

@@ -81,8 +81,13 @@ class PendingEvent:
 def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
                    location: str | None = None, access: str | None = None,
                    new_version: bool = False, agent: str = "", progress: Progress | None = None,
-                   on_step: Callable[[str], None] | None = None) -> IngestResult:
-    """Validate the bag at ``path`` (folder or archive) and store it as an AIP."""
+                   on_step: Callable[[str], None] | None = None,
+                   on_total: Callable[[int], None] | None = None) -> IngestResult:
+    """Validate the bag at ``path`` (folder or archive) and store it as an AIP.
+
+    ``on_step`` hears each step's name; ``on_total`` the bytes about to be stored, then
+    ``progress`` each chunk as it is stored.
+    """
     step = on_step or (lambda _name: None)
     policy = parse_access(access or settings.default_access)
     location_name = location or settings.default_location
@@ -107,7 +112,10 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
         events = ingest_events(validation, formats)
         who = agent_name(agent)
         store = OcflStore(storage, workers=store_workers(settings, storage))
-        sources = bag_sources(bag, _thread_safe(progress)) + metadata_sources(
+        deposited = bag_sources(bag, _thread_safe(progress))
+        if on_total:
+            on_total(sum(source.size or 0 for source in deposited))
+        sources = deposited + metadata_sources(
             description, validation.dublin_core, formats, bag, events, who)
         ocfl_id = ocfl_id_for(identifier)
         try:
@@ -286,13 +294,14 @@ def _opener(path: Path, progress: Progress | None) -> Callable[[], BinaryIO]:
 
 
 def bag_sources(bag: Bag, progress: Progress | None) -> list[SourceFile]:
-    """The bag as deposited: payload with its manifest digests, then every tag file."""
+    """The bag as deposited: payload with its manifest digests, then every tag file;
+    ``progress`` hears every byte read from them."""
     sources = [SourceFile(item.logical_path, _opener(item.path, progress), item.size,
                           dict(item.digests)) for item in bag.payload]
     for path in sorted(tag_file_paths(bag.root)):
         name = path.relative_to(bag.root).as_posix()
-        sources.append(SourceFile(unicodedata.normalize("NFC", name), path, path.stat().st_size,
-                                  dict(tag_digests(bag, name))))
+        sources.append(SourceFile(unicodedata.normalize("NFC", name), _opener(path, progress),
+                                  path.stat().st_size, dict(tag_digests(bag, name))))
     return sources
 
 
