@@ -12,7 +12,9 @@ import os
 import threading
 import unicodedata
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -101,22 +103,24 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
         bag = validation.bag
         fingerprint = payload_fingerprint(bag)
         previous = find_previous(catalog, bag, fingerprint, new_version=new_version)
-        step("characterising")
-        formats = identify_formats(f.path for f in bag.payload)
-        step("storing")
         identifier = previous.identifier if previous else str(uuid.uuid4())
         description = AipDescription(
             identifier=identifier, collection=unicodedata.normalize("NFC", collection.strip()),
             access=str(policy), external_identifier=external_identifier(bag),
             payload_fingerprint=fingerprint, bagit_version=bag.version)
-        events = ingest_events(validation, formats)
         who = agent_name(agent)
+        # Identification (a child process) runs while the bag streams into storage; Kho's
+        # own files, which need its answer, are stored last.
+        identifying = ThreadPoolExecutor(1, thread_name_prefix="kho-identify")
+        metadata = KhoMetadata(description, validation, who, identifying.submit(
+            identify_formats, [item.path for item in bag.payload]))
+        identifying.shutdown(wait=False)
+        step("storing")
         store = OcflStore(storage, workers=store_workers(settings, storage))
         deposited = bag_sources(bag, _thread_safe(progress))
         if on_total:
             on_total(sum(source.size or 0 for source in deposited))
-        sources = deposited + metadata_sources(
-            description, validation.dublin_core, formats, bag, events, who)
+        sources = deposited + metadata.sources()
         ocfl_id = ocfl_id_for(identifier)
         try:
             if previous:
@@ -140,9 +144,10 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
         step("registering")
         try:
             register_aip(catalog, description=description, record=validation.dublin_core,
-                         inventory=inventory, formats=formats, bag=bag, sources=sources,
-                         events=events,
-                         agent=who, location=location_name,
+                         inventory=inventory, formats=metadata.formats, bag=bag,
+                         sizes={**{s.logical_path: s.size or 0 for s in deposited},
+                                **metadata.sizes()},
+                         events=metadata.events, agent=who, location=location_name,
                          object_root=store.object_root(ocfl_id), version=version,
                          policy=policy)
         except BaseException:
@@ -322,32 +327,52 @@ def tag_digests(bag: Bag, name: str) -> dict[str, str]:
     return {alg: table[name] for alg, table in bag.tag_manifests.items() if name in table}
 
 
-def metadata_sources(description: AipDescription, record: dict | None,
-                     formats: dict[Path, FileFormat], bag: Bag, events: list[PendingEvent],
-                     agent: str) -> list[SourceFile]:
-    """Kho's own metadata files for this version, as in-memory sources (they are small)."""
-    by_path = {item.logical_path: formats.get(item.path) for item in bag.payload}
-    documents = {
-        AIP_FILE: description.as_dict(),
-        DUBLIN_CORE_FILE: record or {},
-        FORMATS_FILE: {path: fmt.as_dict() for path, fmt in sorted(by_path.items()) if fmt},
-        EVENTS_FILE: [e.as_dict(agent) for e in events],
-    }
-    sources = []
-    for path, document in documents.items():
-        data = dump_json(document)
-        sources.append(SourceFile(path, (lambda d=data: io.BytesIO(d)), len(data)))
-    return sources
+class KhoMetadata:
+    """Kho's own files for this version (kho-metadata/…), built once, when first opened.
+
+    formats.json and the events need the format identification, which runs meanwhile.
+    """
+
+    def __init__(self, description: AipDescription, validation: BagValidation, agent: str,
+                 formats: Future):
+        self._description, self._validation, self._agent = description, validation, agent
+        self._formats = formats
+
+    @cached_property
+    def formats(self) -> dict[Path, FileFormat]:
+        return self._formats.result()
+
+    @cached_property
+    def events(self) -> list[PendingEvent]:
+        return ingest_events(self._validation, self.formats)
+
+    @cached_property
+    def files(self) -> dict[str, bytes]:
+        by_path = {item.logical_path: self.formats.get(item.path)
+                   for item in self._validation.bag.payload}
+        return {
+            AIP_FILE: dump_json(self._description.as_dict()),
+            DUBLIN_CORE_FILE: dump_json(self._validation.dublin_core or {}),
+            FORMATS_FILE: dump_json({path: fmt.as_dict()
+                                     for path, fmt in sorted(by_path.items()) if fmt}),
+            EVENTS_FILE: dump_json([e.as_dict(self._agent) for e in self.events]),
+        }
+
+    def sources(self) -> list[SourceFile]:
+        return [SourceFile(path, (lambda p=path: io.BytesIO(self.files[p])))
+                for path in (AIP_FILE, DUBLIN_CORE_FILE, FORMATS_FILE, EVENTS_FILE)]
+
+    def sizes(self) -> dict[str, int]:
+        return {path: len(data) for path, data in self.files.items()}
 
 
 def register_aip(catalog, *, description: AipDescription, record: dict | None, inventory,
-                 formats: dict[Path, FileFormat], bag: Bag, sources: list[SourceFile],
+                 formats: dict[Path, FileFormat], bag: Bag, sizes: dict[str, int],
                  events: list[PendingEvent],
                  agent: str, location: str, object_root: str, version: int, policy) -> None:
     """One catalogue transaction: the AIP, its version, files, description and events."""
     from sqlalchemy import insert, select
     by_logical = {item.logical_path: formats.get(item.path) for item in bag.payload}
-    sizes = {source.logical_path: source.size or 0 for source in sources}
     now = datetime.now(timezone.utc)
     with catalog.session() as session:
         collection = get_or_create_collection(session, description.collection)
