@@ -379,16 +379,15 @@ def _hash_object(storage: Storage, key: str, algorithms: tuple[str, ...]) -> _Ha
     """Stream one object once, feeding every hasher; storage errors are captured, not raised."""
     started = time.perf_counter()
     hashers = [hashlib.new(a) for a in algorithms]
-    buffer = bytearray(READ_SIZE)
-    view = memoryview(buffer)
     size = 0
     try:
         with storage.open(key) as stream:
-            while n := stream.readinto(buffer):
-                chunk = view[:n]
+            # read(), not readinto(): through S3Storage, readinto copies every byte once
+            # more (reading and hashing 512 MiB from SeaweedFS: 1.15 s against 0.79 s).
+            while chunk := stream.read(READ_SIZE):
                 for h in hashers:
                     h.update(chunk)
-                size += n
+                size += len(chunk)
     except NotFound:
         return _Hashed(missing=True, duration_s=time.perf_counter() - started)
     except (StorageError, OSError) as exc:
