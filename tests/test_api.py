@@ -221,3 +221,31 @@ def test_openapi_document_describes_every_api_route(app):
         assert path in spec["paths"], f"{rule.rule} is not in openapi.json"
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in spec["paths"][path], f"{method} {rule.rule} is not documented"
+
+
+def test_deposit_left_unfinished_by_a_stopped_server_is_reported_failed(app, tokens):
+    import subprocess
+    import sys
+    from sqlalchemy import update
+
+    from repository.ingest.deposits import create_deposit, this_worker
+    from repository.ingest.models import Deposit
+    catalog = app.extensions["kho"].catalog
+    # One deposit carried by a process that has ended, one by this (running) process.
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    orphan = create_deposit(catalog, source="/gone/bag.zip", collection="x", depositor="lan")
+    running = create_deposit(catalog, source="/here/bag.zip", collection="x", depositor="lan")
+    with catalog.session() as session:
+        session.execute(update(Deposit).where(Deposit.identifier == orphan).values(
+            worker=f"{this_worker().rpartition(':')[0]}:{ended}"))
+    restarted = create_app(app.extensions["kho"].settings)
+    try:
+        client = restarted.test_client()
+        status = client.get(f"/api/v1/deposits/{orphan}", headers=tokens["archivist"]).get_json()
+        alive = client.get(f"/api/v1/deposits/{running}", headers=tokens["archivist"]).get_json()
+    finally:
+        restarted.extensions["kho"].extras["deposit_executor"].shutdown()
+        restarted.extensions["kho"].catalog.dispose()
+    assert status["status"] == "failed" and "deposit it again" in status["message"]
+    assert alive["status"] == "received"

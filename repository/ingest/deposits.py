@@ -1,7 +1,9 @@
 """Deposits over HTTP: record one, then carry it through ingest, keeping its status current."""
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import uuid
 from pathlib import Path
 
@@ -46,7 +48,8 @@ def create_deposit(catalog, *, source: str, collection: str, depositor: str,
     with catalog.session() as session:
         session.add(Deposit(identifier=identifier, status="received", source=source,
                             collection=collection, access=access, location=location,
-                            new_version=new_version, depositor=depositor))
+                            new_version=new_version, depositor=depositor,
+                            worker=this_worker()))
     return identifier
 
 
@@ -56,6 +59,43 @@ def set_status(catalog, identifier: str, status: str, **fields) -> None:
         deposit.status = status
         for name, value in fields.items():
             setattr(deposit, name, value)
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone(worker: str | None) -> bool:
+    """Whether the process named "host:pid" has stopped (only knowable on this host)."""
+    if not worker:
+        return True
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
+def fail_interrupted_deposits(catalog) -> int:
+    """Mark deposits whose server process has stopped as failed, so nobody waits forever.
+
+    Ingest is all or nothing, so an interrupted one stored nothing for good (an incomplete
+    object is removed by `kho storage gc`); the depositor sends the bag again. Deposits of
+    processes still running, here or on other hosts, are left to them.
+    """
+    with catalog.session() as session:
+        unfinished = [d for d in session.scalars(select(Deposit).where(
+            Deposit.status.in_(("received", "validating", "storing")))) if _gone(d.worker)]
+        for deposit in unfinished:
+            deposit.status = "failed"
+            deposit.message = "interrupted: the server stopped before this deposit was " \
+                              "finished; nothing was kept, please deposit it again"
+        return len(unfinished)
 
 
 def get_deposit(catalog, identifier: str) -> dict:

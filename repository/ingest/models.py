@@ -26,6 +26,8 @@ class Deposit(Base):
     location: Mapped[str | None] = mapped_column(String(100))
     new_version: Mapped[bool] = mapped_column(default=False)
     depositor: Mapped[str] = mapped_column(String(200))
+    # "host:pid" of the server process that carries the deposit through ingest.
+    worker: Mapped[str | None] = mapped_column(String(300))
     aip_identifier: Mapped[str | None] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text, default="")
     report: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)

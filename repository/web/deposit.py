@@ -9,8 +9,9 @@ from flask import Blueprint, Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from repository.errors import UsageError
-from repository.ingest.deposits import (create_deposit, drop_folder_path, get_deposit,
-                                        run_deposit, upload_path)
+from repository.ingest.deposits import (create_deposit, drop_folder_path,
+                                        fail_interrupted_deposits, get_deposit, run_deposit,
+                                        upload_path)
 from repository.web.auth import current_user, require_roles
 
 blueprint = Blueprint("deposit", __name__, url_prefix="/api/v1/deposits")
@@ -22,8 +23,11 @@ CHUNK = 1024 * 1024
 
 
 def init_app(app: Flask) -> None:
+    services = app.extensions["kho"]
+    # Deposits run in this process: any left unfinished belong to a server that stopped.
+    fail_interrupted_deposits(services.catalog)
     # One ingest at a time per process: ingest already uses every core for hashing.
-    app.extensions["kho"].extras["deposit_executor"] = ThreadPoolExecutor(
+    services.extras["deposit_executor"] = ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="kho-deposit")
 
 
