@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None, *, upgrade_database: bool = Tru
         catalog.upgrade()
     app = Flask(__name__)
     app.config["KHO_SETTINGS"] = settings
+    # Blueprints may tidy their own rows at start only in a database brought up to date.
+    app.config["KHO_DATABASE_READY"] = upgrade_database
     app.config["MAX_CONTENT_LENGTH"] = None  # deposits enforce their own cap, streaming
     app.json.ensure_ascii = False  # Vietnamese stays readable in JSON
     app.extensions["kho"] = KhoServices(settings, catalog)

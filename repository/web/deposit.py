@@ -24,8 +24,9 @@ CHUNK = 1024 * 1024
 
 def init_app(app: Flask) -> None:
     services = app.extensions["kho"]
-    # Deposits run in this process: any left unfinished belong to a server that stopped.
-    fail_interrupted_deposits(services.catalog)
+    # Deposits run in server processes: those left unfinished by one that stopped are failed.
+    if app.config.get("KHO_DATABASE_READY"):
+        fail_interrupted_deposits(services.catalog)
     # One ingest at a time per process: ingest already uses every core for hashing.
     services.extras["deposit_executor"] = ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="kho-deposit")
