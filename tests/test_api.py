@@ -249,3 +249,20 @@ def test_deposit_left_unfinished_by_a_stopped_server_is_reported_failed(app, tok
         restarted.extensions["kho"].catalog.dispose()
     assert status["status"] == "failed" and "deposit it again" in status["message"]
     assert alive["status"] == "received"
+
+
+def test_closed_repository_needs_a_token_even_for_public_aips(kho_settings, ingest_bag, tmp_path):
+    result = ingest_bag(make_page_bag(tmp_path / "a", pages=1))
+    app = create_app(kho_settings.replace(public_read=False))
+    try:
+        with app.extensions["kho"].catalog.session() as session:
+            _, token = add_user(session, "bạn đọc", "researcher")
+        client = app.test_client()
+        for url in (f"/api/v1/aips/{result.identifier}", f"/iiif/3/{result.identifier}/manifest",
+                    f"/api/v1/aips/{result.identifier}/files/data/trang 1.jpg"):
+            assert client.get(url).status_code == 401, url
+            assert client.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert client.get("/api/v1/aips").get_json()["aips"] == []
+    finally:
+        app.extensions["kho"].extras["deposit_executor"].shutdown()
+        app.extensions["kho"].catalog.dispose()
