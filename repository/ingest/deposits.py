@@ -15,7 +15,7 @@ from repository.ingest.models import Deposit
 from repository.ingest.pipeline import ingest_package
 
 # Pipeline steps as the deposit states a depositor sees.
-STEP_STATES = {"validating": "validating", "characterising": "validating",
+STEP_STATES = {"validating": "validating",
                "storing": "storing", "registering": "storing"}
 
 
