@@ -1,19 +1,17 @@
 """HTTP API v1 (read side, and metadata/access changes): collections, AIPs, files, PREMIS."""
 from __future__ import annotations
 
-from datetime import date
 from importlib import resources
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 from sqlalchemy import select
 
-from repository.access.rights import check_read_access
 from repository.catalog import (AipFile, events_for_aip, get_aip, list_aips, list_collections,
                                 premis_xml, search_aips)
 from repository.errors import NotFound, UsageError
 from repository.ingest.amend import amend_aip
 from repository.storage import get_location
-from repository.web.auth import current_user, require_roles
+from repository.web.auth import check_reader, current_user, may_read, require_roles
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -25,8 +23,7 @@ def services():
 def readable_aip(session, identifier: str):
     """The AIP, if the caller may read it (401/403/404 otherwise)."""
     aip = get_aip(session, identifier)
-    check_read_access(aip, current_user(), today=date.today(),
-                      public_read=services().settings.public_read)
+    check_reader(aip)
     return aip
 
 
@@ -73,15 +70,7 @@ def aips():
         else:
             result = list_aips(session, collection=request.args.get("collection"), page=page,
                                per_page=per_page)
-        user, today = current_user(), date.today()
-        items = []
-        for aip in result.items:
-            try:
-                check_read_access(aip, user, today=today,
-                                  public_read=services().settings.public_read)
-            except Exception:  # noqa: BLE001 - hidden from this caller, not an error
-                continue
-            items.append(aip_summary(aip))
+        items = [aip_summary(aip) for aip in result.items if may_read(aip)]
         return {"aips": items, "page": page, "per_page": per_page, "total": result.total}
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import functools
+from datetime import date
 from typing import Callable
 
 from flask import current_app, g, request
 
 from repository.errors import PermissionDenied
-from repository.access.rights import AuthenticationRequired
+from repository.access.rights import AuthenticationRequired, check_read_access
 
 ROLES = ("archivist", "researcher", "auditor", "admin")
 TOKEN_COOKIE = "kho_token"  # [access room] set by the viewer, read for GET/HEAD only
@@ -55,3 +56,18 @@ def require_roles(*roles: str) -> Callable:
             return view(*args, **kwargs)
         return wrapper
     return decorate
+
+
+def check_reader(aip) -> None:
+    """401 or 403 unless this request's caller may read ``aip`` (access/rights.py decides)."""
+    check_read_access(aip, current_user(), today=date.today(),
+                      public_read=current_app.extensions["kho"].settings.public_read)
+
+
+def may_read(aip) -> bool:
+    """Whether this request's caller may read ``aip`` (for listings that leave items out)."""
+    try:
+        check_reader(aip)
+    except PermissionDenied:
+        return False
+    return True

@@ -22,12 +22,11 @@ from repository.access.image_resolver import ImageResolver
 from repository.access.presentation import (MEDIA_TYPE, ManifestCache, Urls, build_collection,
                                             build_manifest, build_top_collection,
                                             load_manifest_source, serialise)
-from repository.access.rights import (PUBLIC, check_read_access, effective_policy,
-                                      parse_access)
+from repository.access.rights import PUBLIC, effective_policy, parse_access
 from repository.catalog import get_aip, get_collection, list_collections, record_event
 from repository.errors import NotFound, PermissionDenied, UsageError
 from repository.metadata import record_to_oai_dc
-from repository.web.auth import current_user, require_roles
+from repository.web.auth import check_reader, current_user, require_roles
 
 blueprint = Blueprint("iiif", __name__)
 
@@ -69,9 +68,8 @@ def _today() -> date:
 
 def _readable(aip) -> bool:
     """Raise 401/403 unless the caller may read ``aip``; True when it is public."""
-    settings = _services().settings
-    check_read_access(aip, current_user(), today=_today(), public_read=settings.public_read)
-    return effective_policy(aip, _today()) == PUBLIC and settings.public_read
+    check_reader(aip)
+    return effective_policy(aip, _today()) == PUBLIC and _services().settings.public_read
 
 
 def _served(body: bytes, etag: str, modified: datetime | None, *, public: bool,

@@ -1,28 +1,16 @@
 """The web interface for people: search the holdings, look at one AIP, open it in the viewer."""
 from __future__ import annotations
 
-from datetime import date
 
 from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 
-from repository.access.rights import check_read_access
 from repository.catalog import (AipFile, events_for_aip, get_aip, list_aips, list_collections,
                                 search_aips)
-from repository.errors import KhoError
-from repository.web.auth import current_user
+from repository.web.auth import check_reader, may_read
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
 PER_PAGE = 25
-
-
-def _readable(aip) -> bool:
-    try:
-        check_read_access(aip, current_user(), today=date.today(),
-                          public_read=current_app.extensions["kho"].settings.public_read)
-        return True
-    except KhoError:
-        return False
 
 
 @blueprint.get("/")
@@ -37,7 +25,7 @@ def home():
     with current_app.extensions["kho"].catalog.session() as session:
         result = search_aips(session, query, page=page, per_page=PER_PAGE) if query else \
             list_aips(session, collection=collection, page=page, per_page=PER_PAGE)
-        aips = [a for a in result.items if _readable(a)]
+        aips = [a for a in result.items if may_read(a)]
         return render_template("pages/home.html", aips=aips, query=query, page=page,
                                total=result.total, per_page=PER_PAGE, collection=collection,
                                collections=list_collections(session))
@@ -47,8 +35,7 @@ def home():
 def aip_page(identifier: str):
     with current_app.extensions["kho"].catalog.session() as session:
         aip = get_aip(session, identifier)
-        check_read_access(aip, current_user(), today=date.today(),
-                          public_read=current_app.extensions["kho"].settings.public_read)
+        check_reader(aip)
         files = list(session.scalars(select(AipFile).where(
             AipFile.aip_id == aip.id, AipFile.version == aip.current_version,
             AipFile.role == "payload").order_by(AipFile.logical_path)))

@@ -7,7 +7,6 @@ cookie (then redirects to the bare URL, so the token leaves the address bar and 
 """
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,9 +14,8 @@ from flask import (Blueprint, abort, current_app, redirect, render_template, req
                    send_from_directory)
 
 from repository.access.presentation import primary_label
-from repository.access.rights import check_read_access
 from repository.catalog import get_aip
-from repository.web.auth import TOKEN_COOKIE, current_user
+from repository.web.auth import TOKEN_COOKIE, check_reader
 
 blueprint = Blueprint("viewer", __name__, template_folder="templates")
 
@@ -30,10 +28,9 @@ COOKIE_MAX_AGE = 12 * 3600  # a reading session; the token itself stays valid
 @blueprint.get("/view/<aip_id>")
 def view(aip_id: str):
     services = current_app.extensions["kho"]
-    user = current_user()  # a bad ?token= is refused here (401)
     with services.catalog.session() as session:
         aip = get_aip(session, aip_id)
-        check_read_access(aip, user, today=date.today(), public_read=services.settings.public_read)
+        check_reader(aip)  # a bad ?token= is refused here (401)
         title = primary_label(aip.dublin_core.record if aip.dublin_core else {}, aip.identifier)
     if "token" in request.args:
         response = redirect(f"{request.script_root}/view/{quote(aip_id, safe='')}", code=303)
