@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from repository.catalog.events import record_event
+from repository.catalog.files import file_rows
 from repository.catalog.models import (Aip, AipFile, AipVersion, DublinCoreRecord, PremisEvent)
 from repository.catalog.queries import get_or_create_collection
 from repository.config import Settings
@@ -21,7 +22,7 @@ from repository.errors import CatalogError, KhoError
 from repository.metadata import primary_title, search_text
 from repository.storage import OcflStore, load_locations
 from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
-                                           FORMATS_FILE, METADATA_DIR, AipDescription)
+                                           FORMATS_FILE, AipDescription)
 
 
 @dataclass
@@ -104,6 +105,7 @@ def _restore_aip(catalog, store: OcflStore, location: str, object_id: str) -> li
                   payload_digest=description.payload_fingerprint, access=policy.level,
                   embargo_until=policy.embargo_until, created_at=first, updated_at=last)
         session.add(aip)
+        session.flush()  # the AIP's id, for the file rows below
         for version in versions:
             info = inventory.versions[version]
             number = int(version[1:])
@@ -112,25 +114,14 @@ def _restore_aip(catalog, store: OcflStore, location: str, object_id: str) -> li
                                    created_at=_parse_time(info["created"])))
             version_formats = formats if version == head else \
                 _read_json(store, object_id, FORMATS_FILE, version)
-            payload_total, payload_count = 0, 0
-            for logical_path, sha512 in sorted(inventory.state(version).items()):
-                content_path = inventory.manifest[sha512][0]
-                fmt = version_formats.get(logical_path) or {}
-                fixity = inventory.fixity_of(content_path)
-                role = ("payload" if logical_path.startswith("data/") else
-                        "metadata" if logical_path.startswith(METADATA_DIR + "/") else "tag")
-                size = sizes[content_path]
-                if role == "payload":
-                    payload_total, payload_count = payload_total + size, payload_count + 1
-                session.add(AipFile(
-                    aip=aip, version=number, logical_path=logical_path,
-                    content_path=content_path, size=size, sha512=sha512,
-                    digests={k: v for k, v in fixity.items() if k != "sha512"},
-                    pronom_id=fmt.get("pronom_id"), format_name=fmt.get("format_name"),
-                    mime_type=fmt.get("mime_type"), width=fmt.get("width"),
-                    height=fmt.get("height"), role=role))
+            state = inventory.state(version)
+            rows = file_rows(aip.id, number, inventory, version_formats,
+                             {path: sizes[inventory.manifest[sha512][0]]
+                              for path, sha512 in state.items()})
+            session.execute(insert(AipFile), rows)
             if version == head:
-                aip.total_size, aip.file_count = payload_total, payload_count
+                payload = [row["size"] for row in rows if row["role"] == "payload"]
+                aip.total_size, aip.file_count = sum(payload), len(payload)
             for event in _read_json(store, object_id, EVENTS_FILE, version):
                 events.append({**event, "aip": description.identifier})
         aip.dublin_core = DublinCoreRecord(record=record, title=primary_title(record),

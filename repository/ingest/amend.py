@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from repository.access.rights import parse_access
 from repository.catalog import Aip, AipFile, AipVersion, get_aip, record_event
 from repository.catalog.chain_store import record_chain_head
+from repository.catalog.files import FORMAT_FIELDS, file_rows
 from repository.config import Settings
 from repository.errors import PackageInvalid, UsageError, ValidationReport
 from repository.metadata import (canonical_record, primary_title, search_text,
@@ -72,25 +73,15 @@ def amend_aip(settings: Settings, catalog, identifier: str, *, agent: str,
 def _register(catalog, identifier: str, inventory, number: int, changes: dict[str, bytes],
               policy, record: dict | None, event: PendingEvent, agent: str) -> None:
     now = datetime.now(timezone.utc)
-    digests = inventory.digests_by_content_path()
     with catalog.session() as session:
         aip = session.scalar(select(Aip).where(Aip.identifier == identifier))
         previous = {f.logical_path: f for f in session.scalars(select(AipFile).where(
             AipFile.aip_id == aip.id, AipFile.version == aip.current_version))}
-        rows = []
-        for logical_path, sha512 in sorted(inventory.state().items()):
-            content_path = inventory.manifest[sha512][0]
-            old = previous.get(logical_path)
-            row = {c: getattr(old, c) for c in (
-                "size", "pronom_id", "format_name", "mime_type", "width", "height", "role")} \
-                if old else {"size": 0, "role": "metadata"}
-            if logical_path in changes:
-                row["size"] = len(changes[logical_path])
-            row.update(aip_id=aip.id, version=number, logical_path=logical_path,
-                       content_path=content_path, sha512=sha512,
-                       digests={k: v for k, v in digests.get(content_path, {}).items()
-                                if k != "sha512"})
-            rows.append(row)
+        formats = {path: {name: getattr(f, name) for name in FORMAT_FIELDS}
+                   for path, f in previous.items()}
+        sizes = {path: f.size for path, f in previous.items()}
+        sizes.update((path, len(data)) for path, data in changes.items())
+        rows = file_rows(aip.id, number, inventory, formats, sizes)
         session.execute(insert(AipFile), rows)
         session.add(AipVersion(aip=aip, number=number, agent=agent, created_at=now,
                                message=inventory.versions[inventory.head].get("message", "")))

@@ -24,6 +24,7 @@ from repository.access.rights import parse_access
 from repository.catalog import (Aip, AipFile, AipVersion, DublinCoreRecord,
                                 get_or_create_collection, record_event)
 from repository.catalog.chain_store import record_chain_head
+from repository.catalog.files import file_rows
 from repository.config import Settings
 from repository.errors import (DigestMismatch, DuplicatePackage, PackageInvalid, Problem,
                                ValidationReport)
@@ -372,7 +373,8 @@ def register_aip(catalog, *, description: AipDescription, record: dict | None, i
                  agent: str, location: str, object_root: str, version: int, policy) -> None:
     """One catalogue transaction: the AIP, its version, files, description and events."""
     from sqlalchemy import insert, select
-    by_logical = {item.logical_path: formats.get(item.path) for item in bag.payload}
+    by_logical = {item.logical_path: formats[item.path].as_dict()
+                  for item in bag.payload if item.path in formats}
     now = datetime.now(timezone.utc)
     with catalog.session() as session:
         collection = get_or_create_collection(session, description.collection)
@@ -391,8 +393,7 @@ def register_aip(catalog, *, description: AipDescription, record: dict | None, i
         session.add(AipVersion(aip=aip, number=version, message=head.get("message", ""),
                                agent=agent, created_at=now))
         session.flush()  # the AIP's id, for the file rows below
-        session.execute(insert(AipFile), file_rows(aip.id, version, inventory, by_logical,
-                                                   sizes, {i.logical_path for i in bag.payload}))
+        session.execute(insert(AipFile), file_rows(aip.id, version, inventory, by_logical, sizes))
         total = sum(item.size for item in bag.payload)
         aip.total_size, aip.file_count = total, len(bag.payload)
         if aip.dublin_core is None:
@@ -406,27 +407,6 @@ def register_aip(catalog, *, description: AipDescription, record: dict | None, i
                          outcome=event.outcome, detail=event.detail,
                          aip_identifier=description.identifier, when=event.when,
                          identifier=event.identifier)
-
-
-def file_rows(aip_id: int, version: int, inventory, formats: dict[str, FileFormat | None],
-              sizes: dict[str, int], payload: set[str]) -> list[dict[str, Any]]:
-    """One catalogue row per file of the version, for a bulk insert (bags hold 20,000 files)."""
-    digests = inventory.digests_by_content_path()
-    rows = []
-    for logical_path, sha512 in sorted(inventory.state().items()):
-        content_path = inventory.manifest[sha512][0]
-        fmt = formats.get(logical_path)
-        rows.append({
-            "aip_id": aip_id, "version": version, "logical_path": logical_path,
-            "content_path": content_path, "size": sizes[logical_path], "sha512": sha512,
-            "digests": {k: v for k, v in digests.get(content_path, {}).items() if k != "sha512"},
-            "pronom_id": fmt.pronom_id if fmt else None,
-            "format_name": fmt.format_name if fmt else None,
-            "mime_type": fmt.mime_type if fmt else None,
-            "width": fmt.width if fmt else None, "height": fmt.height if fmt else None,
-            "role": ("payload" if logical_path in payload else
-                     "metadata" if logical_path.startswith(METADATA_DIR + "/") else "tag")})
-    return rows
 
 
 def undo_store(store: OcflStore, ocfl_id: str, version: int) -> None:
