@@ -165,3 +165,29 @@ def test_viewer_shows_the_title_and_404s_unknown_aips(app, ingest):
     page = app.test_client().get(f"/view/{aip}").get_data(as_text=True)
     assert "<title>Đại Nam thực lục – Hà Nội · Kho</title>" in page
     assert app.test_client().get("/view/no-such-aip").status_code == 404
+
+
+def test_totals_and_collection_listings_never_count_what_the_caller_may_not_read(app, ingest,
+                                                                                tokens):
+    """The attack: totals of a search by an anonymous caller spelt out an embargoed title."""
+    ingest("public")
+    ingest("restricted")
+    ingest(f"embargoed:{FUTURE}")
+    ingest("public", collection="Châu bản")
+    client = app.test_client()
+    assert client.patch("/api/v1/collections/Châu bản", json={"access": "restricted"},
+                        headers=bearer(tokens["archivist"])).status_code == 200
+
+    def seen(headers=None):
+        listing = client.get("/api/v1/aips?per_page=1", headers=headers or {}).get_json()
+        search = client.get("/api/v1/aips?q=dai+nam&per_page=50", headers=headers or {}).get_json()
+        collections = client.get("/api/v1/collections", headers=headers or {}).get_json()
+        home = client.get("/?q=dai+nam", headers=headers or {}).get_data(as_text=True)
+        assert len(search["aips"]) == search["total"]
+        return (listing["total"], search["total"],
+                {c["name"]: c["aips"] for c in collections["collections"]},
+                "Châu bản" in home)
+
+    assert seen() == (1, 1, {"Hán-Nôm": 1}, False)
+    assert seen(bearer(tokens["researcher"])) == (3, 3, {"Hán-Nôm": 2, "Châu bản": 1}, True)
+    assert seen(bearer(tokens["archivist"])) == (4, 4, {"Hán-Nôm": 3, "Châu bản": 1}, True)

@@ -20,11 +20,11 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 import iiif_prezi3 as prezi
-from sqlalchemy import and_, exists, false, func, or_, select, true
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from repository.access.image_resolver import image_id
-from repository.access.rights import EMBARGOED, PUBLIC, STAFF_ROLES
+from repository.catalog.visibility import Reader, readable_aips
 from repository.catalog import Aip, AipFile, Collection, DublinCoreRecord
 from repository.config import Settings
 from repository.errors import NotFound
@@ -413,23 +413,6 @@ class ManifestCache:
 
 # --- collections ---------------------------------------------------------------------------
 
-def readable_condition(user, today: date, public_read: bool):
-    """SQL condition on Aip: what ``user`` may read by the AIP's own access (rights.py's rules).
-
-    The collection's own access is checked separately, before listing its AIPs.
-    """
-    role = getattr(user, "role", None)
-    if role in STAFF_ROLES:
-        return true()
-    lapsed = and_(Aip.access == EMBARGOED, Aip.embargo_until.is_not(None),
-                  Aip.embargo_until <= today)
-    if user is not None:  # any account reads restricted material, not an embargo in force
-        return or_(Aip.access != EMBARGOED, lapsed)
-    if not public_read:
-        return false()
-    return or_(Aip.access == PUBLIC, lapsed)
-
-
 def _has_page_images():
     return exists().where(AipFile.aip_id == Aip.id, AipFile.version == Aip.current_version,
                           AipFile.role == "payload", AipFile.mime_type.like("image/%"),
@@ -456,8 +439,8 @@ def build_collection(session: Session, collection: Collection, urls: Urls, insti
                      page_size: int = COLLECTION_PAGE_SIZE) -> dict:
     """A collection of the manifests the caller may read; above ``page_size`` manifests, a
     collection of pages (``?page=N``), each a collection of at most ``page_size`` manifests."""
-    condition = and_(Aip.collection_id == collection.id,
-                     readable_condition(user, today, public_read), _has_page_images())
+    reader = Reader.of(user, today=today, public_read=public_read)
+    condition = and_(Aip.collection_id == collection.id, readable_aips(reader), _has_page_images())
     total = session.scalar(select(func.count()).select_from(Aip).where(condition)) or 0
     pages = max(1, -(-total // page_size))
     label = collection_label(collection)

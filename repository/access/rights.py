@@ -5,11 +5,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+# The rules live below every room, beside the SQL condition that listings use.
+from repository.catalog.visibility import EMBARGOED, PUBLIC, RESTRICTED, STAFF_ROLES
 from repository.errors import PermissionDenied, UsageError
 
-PUBLIC, RESTRICTED, EMBARGOED = "public", "restricted", "embargoed"
-# Staff see everything: they must be able to check, describe and audit what they hold.
-STAFF_ROLES = frozenset({"archivist", "admin", "auditor"})
+__all__ = ["EMBARGOED", "PUBLIC", "RESTRICTED", "STAFF_ROLES", "AccessPolicy", "parse_access",
+           "AuthenticationRequired", "effective_policy", "check_read_access", "aip_embargo_end"]
 _EMBARGO = re.compile(r"^embargoed:(\d{4}-\d{2}-\d{2})$")
 
 

@@ -8,8 +8,10 @@ from repository.catalog.events import (EVENT_TYPES, OUTCOMES, ChainVerification,
 from repository.catalog.models import (Aip, AipFile, AipVersion, Base, Collection,
                                        DublinCoreRecord, PremisEvent, User)
 from repository.catalog.premis import premis_xml
-from repository.catalog.queries import (Page, get_aip, get_collection, get_or_create_collection,
-                                        list_aips, list_collections, search_aips)
+from repository.catalog.queries import (Page, count_readable_aips, get_aip, get_collection,
+                                        get_or_create_collection, list_aips, list_collections,
+                                        search_aips)
+from repository.catalog.visibility import Reader, readable_aips, readable_collections
 from repository.catalog.users import (ROLES, add_user, authenticate, get_user, list_users,
                                       remove_user, reset_token)
 
@@ -20,6 +22,7 @@ __all__ = [
     "Aip", "AipFile", "AipVersion", "Base", "Collection", "DublinCoreRecord", "PremisEvent",
     "User", "premis_xml",
     "Page", "get_aip", "get_collection", "get_or_create_collection", "list_aips",
-    "list_collections", "search_aips",
+    "list_collections", "search_aips", "count_readable_aips",
+    "Reader", "readable_aips", "readable_collections",
     "ROLES", "add_user", "authenticate", "get_user", "list_users", "remove_user", "reset_token",
 ]

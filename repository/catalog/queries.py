@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from repository.catalog.models import Aip, Collection, DublinCoreRecord
+from repository.catalog.visibility import Reader, readable_aips, readable_collections
 from repository.errors import NotFound, UsageError
 
 T = TypeVar("T")
@@ -61,8 +62,19 @@ def get_collection(session: Session, name: str) -> Collection:
     return collection
 
 
-def list_collections(session: Session) -> list[Collection]:
-    return list(session.scalars(select(Collection).order_by(Collection.name)))
+def list_collections(session: Session, reader: Reader | None = None) -> list[Collection]:
+    """Collections by name; with ``reader``, only those the reader may see."""
+    query = select(Collection).order_by(Collection.name)
+    if reader is not None:
+        query = query.where(readable_collections(reader))
+    return list(session.scalars(query))
+
+
+def count_readable_aips(session: Session, reader: Reader) -> dict[int, int]:
+    """Collection id → how many of its AIPs ``reader`` may read (collections with none left out)."""
+    rows = session.execute(select(Aip.collection_id, func.count())
+                           .where(readable_aips(reader)).group_by(Aip.collection_id))
+    return {collection_id: count for collection_id, count in rows}
 
 
 def get_or_create_collection(session: Session, name: str, title: str = "") -> Collection:
@@ -78,10 +90,11 @@ def get_or_create_collection(session: Session, name: str, title: str = "") -> Co
     return collection
 
 
-def list_aips(session: Session, collection: str | None = None, page: int = 1,
+def list_aips(session: Session, reader: Reader, collection: str | None = None, page: int = 1,
               per_page: int = 50) -> Page[Aip]:
-    """AIPs, newest first, optionally only those of one collection (by name)."""
-    query = select(Aip).options(selectinload(Aip.dublin_core), selectinload(Aip.collection))
+    """The AIPs ``reader`` may read, newest first, optionally only one collection's (by name)."""
+    query = (select(Aip).where(readable_aips(reader))
+             .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))
     if collection is not None:
         query = query.where(Aip.collection_id == get_collection(session, collection).id)
     return _paginate(session, query.order_by(Aip.created_at.desc(), Aip.id.desc()), page, per_page)
@@ -98,14 +111,17 @@ def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_aips(session: Session, text: str, page: int = 1, per_page: int = 50) -> Page[Aip]:
-    """AIPs whose folded Dublin Core text holds every word of ``text`` ("ha noi" finds "Hà Nội")."""
+def search_aips(session: Session, reader: Reader, text: str, page: int = 1,
+                per_page: int = 50) -> Page[Aip]:
+    """AIPs ``reader`` may read whose folded Dublin Core text holds every word of ``text``
+    ("ha noi" finds "Hà Nội")."""
     try:
         from repository.metadata import fold_for_search
     except ImportError:  # the metadata room may not re-export it yet
         from repository.metadata.text import fold_for_search
     words = fold_for_search(text).split()
     query = (select(Aip).join(DublinCoreRecord, DublinCoreRecord.aip_id == Aip.id)
+             .where(readable_aips(reader))
              .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))
     if words:
         query = query.where(and_(*(DublinCoreRecord.search_text.like(

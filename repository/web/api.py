@@ -6,12 +6,12 @@ from importlib import resources
 from flask import Blueprint, Response, current_app, request, stream_with_context
 from sqlalchemy import select
 
-from repository.catalog import (AipFile, events_for_aip, get_aip, list_aips, list_collections,
-                                premis_xml, search_aips)
+from repository.catalog import (AipFile, count_readable_aips, events_for_aip, get_aip,
+                                list_aips, list_collections, premis_xml, search_aips)
 from repository.errors import NotFound, UsageError
 from repository.ingest.amend import amend_aip
 from repository.storage import get_location
-from repository.web.auth import check_reader, current_user, may_read, require_roles
+from repository.web.auth import check_reader, current_reader, current_user, require_roles
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -52,25 +52,28 @@ def _int_arg(name: str, default: int) -> int:
 
 @blueprint.get("/collections")
 def collections():
+    reader = current_reader()
     with services().catalog.session() as session:
+        counts = count_readable_aips(session, reader)
         return {"collections": [
-            {"name": c.name, "title": c.title, "access": c.access, "aips": len(c.aips),
+            {"name": c.name, "title": c.title, "access": c.access, "aips": counts.get(c.id, 0),
              "links": {"aips": f"/api/v1/aips?collection={c.name}",
                        "iiif": f"/iiif/3/collection/{c.name}"}}
-            for c in list_collections(session)]}
+            for c in list_collections(session, reader)]}
 
 
 @blueprint.get("/aips")
 def aips():
     page, per_page = _int_arg("page", 1), _int_arg("per_page", 50)
     query = request.args.get("q", "").strip()
+    reader = current_reader()
     with services().catalog.session() as session:
         if query:
-            result = search_aips(session, query, page=page, per_page=per_page)
+            result = search_aips(session, reader, query, page=page, per_page=per_page)
         else:
-            result = list_aips(session, collection=request.args.get("collection"), page=page,
-                               per_page=per_page)
-        items = [aip_summary(aip) for aip in result.items if may_read(aip)]
+            result = list_aips(session, reader, collection=request.args.get("collection"),
+                               page=page, per_page=per_page)
+        items = [aip_summary(aip) for aip in result.items]
         return {"aips": items, "page": page, "per_page": per_page, "total": result.total}
 
 

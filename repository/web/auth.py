@@ -7,6 +7,7 @@ from typing import Callable
 
 from flask import current_app, g, request
 
+from repository.catalog.visibility import Reader
 from repository.errors import PermissionDenied
 from repository.access.rights import AuthenticationRequired, check_read_access
 
@@ -58,16 +59,13 @@ def require_roles(*roles: str) -> Callable:
     return decorate
 
 
+def current_reader() -> Reader:
+    """This request's caller as listings see it: every listing filters with it in SQL."""
+    return Reader.of(current_user(), today=date.today(),
+                     public_read=current_app.extensions["kho"].settings.public_read)
+
+
 def check_reader(aip) -> None:
     """401 or 403 unless this request's caller may read ``aip`` (access/rights.py decides)."""
     check_read_access(aip, current_user(), today=date.today(),
                       public_read=current_app.extensions["kho"].settings.public_read)
-
-
-def may_read(aip) -> bool:
-    """Whether this request's caller may read ``aip`` (for listings that leave items out)."""
-    try:
-        check_reader(aip)
-    except PermissionDenied:
-        return False
-    return True

@@ -24,9 +24,9 @@ from repository.access.presentation import (MEDIA_TYPE, ManifestCache, Urls, bui
                                             load_manifest_source, serialise)
 from repository.access.rights import PUBLIC, effective_policy, parse_access
 from repository.catalog import get_aip, get_collection, list_collections, record_event
-from repository.errors import NotFound, PermissionDenied, UsageError
+from repository.errors import NotFound, UsageError
 from repository.metadata import record_to_oai_dc
-from repository.web.auth import check_reader, current_user, require_roles
+from repository.web.auth import check_reader, current_reader, current_user, require_roles
 
 blueprint = Blueprint("iiif", __name__)
 
@@ -135,21 +135,13 @@ def _collection_as_item(collection):
                            embargo_until=None, collection=collection)
 
 
-def _collection_readable(collection) -> bool:
-    try:
-        _readable(_collection_as_item(collection))
-        return True
-    except PermissionDenied:  # AuthenticationRequired included
-        return False
-
-
 @blueprint.get("/iiif/3/collection")
 def top_collection():
     settings = _services().settings
     with _services().catalog.session() as session:
         # A collection the caller may not read is left out, as its manifests are: the
         # listing never reveals what a restricted or embargoed collection holds.
-        visible = [c for c in list_collections(session) if _collection_readable(c)]
+        visible = list_collections(session, current_reader())
         document = build_top_collection(visible, _urls(), settings.holding_institution)
     return _document(document)
 

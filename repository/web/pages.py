@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from repository.catalog import (AipFile, events_for_aip, get_aip, list_aips, list_collections,
                                 search_aips)
-from repository.web.auth import check_reader, may_read
+from repository.web.auth import check_reader, current_reader
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
 PER_PAGE = 25
@@ -22,13 +22,13 @@ def home():
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
         page = 1
+    reader = current_reader()
     with current_app.extensions["kho"].catalog.session() as session:
-        result = search_aips(session, query, page=page, per_page=PER_PAGE) if query else \
-            list_aips(session, collection=collection, page=page, per_page=PER_PAGE)
-        aips = [a for a in result.items if may_read(a)]
-        return render_template("pages/home.html", aips=aips, query=query, page=page,
+        result = search_aips(session, reader, query, page=page, per_page=PER_PAGE) if query \
+            else list_aips(session, reader, collection=collection, page=page, per_page=PER_PAGE)
+        return render_template("pages/home.html", aips=result.items, query=query, page=page,
                                total=result.total, per_page=PER_PAGE, collection=collection,
-                               collections=list_collections(session))
+                               collections=list_collections(session, reader))
 
 
 @blueprint.get("/aips/<identifier>")

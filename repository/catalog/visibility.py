@@ -1,0 +1,75 @@
+"""Who may read what, as one SQL condition shared by every listing, count and facet.
+
+The rules (``repository.access.rights`` applies the same ones to a single AIP):
+- staff (archivist, admin, auditor) read everything: they check, describe and audit it;
+- ``public``: anyone, or any account when ``KHO_PUBLIC_READ`` is off;
+- ``restricted``: any account;
+- ``embargoed`` until a date: staff only until then, public from that day on.
+An AIP is readable when its own access and its collection's both allow it.
+
+Deciding this in the query (never by filtering a page afterwards) is what keeps totals,
+page sizes and facet counts from revealing what a caller may not read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+
+from repository.catalog.models import Aip, Collection
+
+PUBLIC, RESTRICTED, EMBARGOED = "public", "restricted", "embargoed"
+ACCESS_LEVELS = (PUBLIC, RESTRICTED, EMBARGOED)
+STAFF_ROLES = frozenset({"archivist", "admin", "auditor"})
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The caller of a listing: a role (None when anonymous), today's date, and the setting."""
+
+    role: str | None
+    today: date
+    public_read: bool = True
+
+    @classmethod
+    def of(cls, user, *, today: date, public_read: bool = True) -> "Reader":
+        """The reader for ``user`` (a catalogue User, or None for an anonymous caller)."""
+        return cls(getattr(user, "role", None), today, public_read)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def signed_in(self) -> bool:
+        return self.role is not None
+
+
+def _open_to(reader: Reader, access, embargo_until) -> ColumnElement[bool]:
+    """Condition on an (access, embargo_until) pair of columns for ``reader``."""
+    if reader.is_staff:
+        return true()
+    lapsed = and_(access == EMBARGOED, embargo_until.is_not(None), embargo_until <= reader.today)
+    if reader.signed_in:  # any account reads restricted material, not an embargo in force
+        return or_(access != EMBARGOED, lapsed)
+    if not reader.public_read:
+        return false()
+    return or_(access == PUBLIC, lapsed)
+
+
+def readable_collections(reader: Reader) -> ColumnElement[bool]:
+    """Condition on Collection: the collections ``reader`` may see (and count) at all."""
+    return _open_to(reader, Collection.access, Collection.embargo_until)
+
+
+def readable_aips(reader: Reader) -> ColumnElement[bool]:
+    """Condition on Aip: what ``reader`` may read, by the AIP's and its collection's access.
+
+    Needs no join: the collection is checked by a subquery, so any query over Aip can add it.
+    """
+    if reader.is_staff:
+        return true()
+    open_collections = select(Collection.id).where(readable_collections(reader))
+    return and_(_open_to(reader, Aip.access, Aip.embargo_until),
+                Aip.collection_id.in_(open_collections))
