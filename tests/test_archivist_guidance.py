@@ -135,6 +135,19 @@ def test_http_clients_see_no_server_paths_and_hints_name_http_fields(api, kho_se
     assert "new_version=true" in outcome["message"] and "--new-version" not in outcome["message"]
 
 
+def test_a_deposit_of_a_zip_with_the_bag_too_deep_says_where_it_is(api, tmp_path):
+    app, auth = api
+    client = app.test_client()
+    make_bag(tmp_path / "Địa bạ" / "quyển 1")
+    archive = zip_folder(tmp_path / "Địa bạ", tmp_path / "nested.zip")
+    with open(archive, "rb") as body:
+        sent = client.post("/api/v1/deposits?collection=Địa bạ", data=body,
+                           headers={**auth["lan"], "Content-Type": "application/zip"})
+    failed = wait_done(client, sent.headers["Location"], auth["lan"])
+    assert failed["message"].startswith("the bag is inside folder Địa bạ/quyển 1:")
+    assert failed["report"]["errors"][0]["code"] == "K101"
+
+
 def test_a_bad_token_says_how_to_get_one(api):
     app, auth = api
     client = app.test_client()

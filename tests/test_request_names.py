@@ -92,6 +92,33 @@ def test_every_read_door_finds_the_collection_however_its_name_is_sent(live, spe
     status, iiif = curl(f"{url}/iiif/3/collection/{sent}")
     assert status == 200, iiif
     assert iiif["label"] == {"none": [NAME]}
+    status, one = curl(f"{url}/api/v1/collections/{sent}")
+    assert status == 200 and one["name"] == NAME, one
+    page = subprocess.run(["curl", "-sS", f"{url}/?collection={sent}"], capture_output=True,
+                          timeout=60)
+    assert page.returncode == 0 and "Traceback" not in page.stdout.decode()
+
+
+@pytest.mark.parametrize("spelling", ["raw", "raw-nfd", "percent", "percent-nfd"])
+def test_a_file_named_in_vietnamese_downloads_however_its_path_is_sent(live, ingest_bag,
+                                                                     tmp_path, spelling):
+    url, token, *_ = live
+    bag = make_page_bag(tmp_path / "bag", pages=1, extra_files={"data/Địa bạ/bìa.txt": b"bia"})
+    result = ingest_bag(bag, collection=NAME)
+    path = "data/Địa bạ/bìa.txt"
+    text = unicodedata.normalize("NFD", path) if spelling.endswith("nfd") else path
+    sent = quote(text) if spelling.startswith("percent") else text.replace(" ", "%20")
+    done = subprocess.run(["curl", "-sS", "-w", "\n%{http_code}",
+                           f"{url}/api/v1/aips/{result.identifier}/files/{sent}"],
+                          capture_output=True, timeout=60)
+    assert done.stdout.endswith(b"bia\n200"), done.stdout
+    # The drop-folder deposit takes the collection from JSON, decomposed: stored NFC.
+    status, body = curl("-H", f"Authorization: Bearer {token}", "-H",
+                        "Content-Type: application/json", "-d",
+                        json.dumps({"path": "bag", "collection": NFD, "new_version": True},
+                                   ensure_ascii=False), f"{url}/api/v1/deposits")
+    assert status == 202, body
+    assert wait_done(url, token, body["url"])["collection"] == NAME
 
 
 def test_json_form_and_header_names_arrive_as_nfc(live):
@@ -117,6 +144,11 @@ def test_links_kho_returns_are_valid_urls_that_lead_somewhere(live, ingest_bag, 
     links = [link for c in collections["collections"] for link in c["links"].values()]
     _, aip = curl(f"{url}/api/v1/aips/{result.identifier}")
     links += list(aip["links"].values()) + [f["url"] for f in aip["files"]]
+    # The record page's links to the files, too.
+    with urllib.request.urlopen(f"{url}/aips/{result.identifier}") as page:
+        html = page.read().decode("utf-8")
+    links += [link for link in re.findall(r'href="([^"]+)"', html) if "/files/" in link]
+    assert any("b%C3%ACa%20%231.txt" in link for link in links)
     assert links
     for link in links:
         assert URL_CHARS.match(link), f"{link!r} is not a valid URL"

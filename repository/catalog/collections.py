@@ -28,7 +28,11 @@ class UnknownCollection(NotFound):
                 else "")
         super().__init__(f"no collection named {name!r}{hint} "
                          f"(an admin creates one with: kho collection add {_shell(name)})")
-        self.name, self.suggestions = name, suggestions
+        self.name, self.suggestions, self.hint = name, suggestions, hint
+
+    def http_message(self) -> str:
+        return (f"no collection named {self.name!r}{self.hint} (an admin creates one with "
+                "POST /api/v1/collections)")
 
 
 def _shell(name: str) -> str:
