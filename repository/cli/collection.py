@@ -52,6 +52,10 @@ def list_() -> None:
             .group_by(Collection.id).order_by(Collection.name)).all()
         for found, held in rows:
             click.echo(f"{found.name}\t{held} AIPs\t{found.access}\t{found.title}")
+        if not rows:
+            from repository.cli.where import empty_warning, is_empty
+            if is_empty(session):
+                click.echo(empty_warning(load_settings()), err=True)
 
 
 @collection.command("rename", short_help="Change a collection's title (its name stays).")

@@ -65,12 +65,10 @@ def _until(moment) -> str:
 def list_() -> None:
     """List users with their roles."""
     from repository.catalog import list_users
-    from repository.cli.where import is_empty, where_lines
+    from repository.cli.where import empty_warning, is_empty
     with _session() as session:
         if is_empty(session):
-            click.echo("warning: this repository is empty; " + "; ".join(where_lines(
-                load_settings())) + ". Set KHO_DATA_DIR if your holdings are elsewhere.",
-                err=True)
+            click.echo(empty_warning(load_settings()), err=True)
         for u in list_users(session):
             state = "" if u.active else " (inactive)"
             expires = f"\ttoken until {u.token_expires_at:%Y-%m-%d}" if u.token_expires_at else ""

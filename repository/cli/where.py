@@ -23,6 +23,13 @@ def where_lines(settings) -> list[str]:
             f"catalogue:   {catalog_shown(settings)}"]
 
 
+def empty_warning(settings) -> str:
+    """The warning for a command that found nothing in an empty repository."""
+    where = "; ".join(" ".join(line.split()) for line in where_lines(settings))
+    return (f"warning: this repository is empty; {where}. Set KHO_DATA_DIR if your holdings "
+            "are elsewhere.")
+
+
 def is_empty(session) -> bool:
     """No AIP, no collection and no user: a repository nobody has used yet."""
     from repository.catalog import Aip, Collection, User

@@ -87,7 +87,8 @@ def deposits():
     except ValueError:
         raise UsageError("page and per_page must be whole numbers") from None
     if not (1 <= page <= 1_000_000 and 1 <= per_page <= MAX_PER_PAGE):
-        raise UsageError(f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
+        raise UsageError(f"page must be between 1 and 1000000 and per_page between 1 and "
+                         f"{MAX_PER_PAGE}")
     status = request.args.get("status") or None
     if status is not None and status not in DEPOSIT_STATES:
         raise UsageError(f"status must be one of {', '.join(DEPOSIT_STATES)}")
