@@ -80,7 +80,9 @@ def test_readme_commands_run_as_printed_against_a_live_server(tmp_path):
     err = (tmp_path / "readme.err").read_text()
     assert (tmp_path / "readme.rc").read_text().strip() == "0", f"{run.stderr}\n{out}\n{err}"
     # kho serve said where its data is before anything else.
-    assert f"data folder: {data} (KHO_DATA_DIR)" in (tmp_path / "serve.err").read_text()
+    served = (tmp_path / "serve.err").read_text()
+    assert f"data folder: {data} (KHO_DATA_DIR)" in served
+    assert f"warning: the repository at {data} is empty" in served  # a fresh start says so
     assert f"data folder: {data} (KHO_DATA_DIR)" in out  # kho settings | head -n 2
     assert "Địa bạ xã Phú Chiêm" in out  # kho describe
     assert re.search(r"^Địa bạ\t0 AIPs\tpublic", out, re.M)  # kho collection list
