@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the tests drive (a real browser), and the peers the benchmarks measure
 # Kho against (IIPImage behind lighttpd, loaded by wrk).
-APT_PACKAGES := chromium chromium-driver
+APT_PACKAGES := chromium chromium-driver curl zip iproute2
 BENCH_APT_PACKAGES := iipimage-server lighttpd wrk
 
 .PHONY: run test install install-test system-deps viewer benchmark clean

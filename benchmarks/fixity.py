@@ -94,6 +94,10 @@ def main() -> None:
     from repository.fixity import check_aips
     from repository.ingest.pipeline import ingest_package
     bags = make_bags(tmp / "bags", total, count=8)
+    from repository.catalog.collections import add_collection
+    with catalog.session() as session:  # collections are made on purpose
+        add_collection(session, "bench")
+        add_collection(session, "bench-s3")
     ids = [ingest_package(b, settings=settings, catalog=catalog, collection="bench").identifier
            for b in bags]
     print(f"{len(ids)} AIPs, {total / 1024**2:.0f} MiB of payload")

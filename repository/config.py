@@ -21,8 +21,9 @@ class Settings:
     """Kho's configuration. Field metadata names the environment variable."""
 
     data_dir: Path = _setting(
-        "KHO_DATA_DIR", Path("kho-data"),
-        "Everything Kho writes on the embedded default: database, storage, staging.")
+        "KHO_DATA_DIR", None,
+        "Everything Kho writes on the embedded default: database, storage, staging. "
+        "Default: $XDG_DATA_HOME/kho (~/.local/share/kho), the same from any folder.")
     database_url: str = _setting(
         "KHO_DATABASE_URL", "",
         "SQLAlchemy URL of the catalogue; empty means SQLite at DATA_DIR/kho.sqlite3.")
@@ -45,6 +46,10 @@ class Settings:
     unpack_max_ratio: float = _setting(
         "KHO_UNPACK_MAX_RATIO", 200.0,
         "Highest unpacked/packed size ratio, per entry and in total (zip bombs).")
+    archive_name_encoding: str = _setting(
+        "KHO_ARCHIVE_NAME_ENCODING", "cp1258",
+        "Code page of zip/tar entry names that are neither flagged nor valid UTF-8 "
+        "(cp1258: Vietnamese Windows).")
     fetch_max_bytes: int = _setting(
         "KHO_FETCH_MAX_BYTES", 10 * 1024**3, "Largest file --allow-fetch downloads.")
     validate_processes: int = _setting(
@@ -57,6 +62,10 @@ class Settings:
         "KHO_MAX_UPLOAD_BYTES", 20 * 1024**3, "Largest deposit upload, answered 413 beyond.")
     drop_folder: Path | None = _setting(
         "KHO_DROP_FOLDER", None, "Server-side folder whose bags may be deposited by path.")
+    token_days: int = _setting(
+        "KHO_TOKEN_DAYS", 0,
+        "Days an API token stays valid from when it is issued; 0: until replaced "
+        "(`kho user token NAME`).")
     public_read: bool = _setting(
         "KHO_PUBLIC_READ", True, "Whether public AIPs can be read without a token.")
     default_access: str = _setting(
@@ -130,9 +139,22 @@ class Settings:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'kho.sqlite3').resolve()}"
 
+    def __post_init__(self) -> None:
+        # One fixed, absolute place: a relative folder would start a second, empty
+        # repository whenever `kho` is run from another working folder.
+        folder = self.data_dir if self.data_dir is not None else default_data_dir()
+        object.__setattr__(self, "data_dir", Path(folder).expanduser().absolute())
+
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some settings changed (tests and the app factory use this)."""
         return dataclasses.replace(self, **changes)
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The data folder when KHO_DATA_DIR is not set: the user's data directory (XDG)."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kho"
 
 
 def _convert(raw: str, default: Any, name: str) -> Any:
@@ -156,10 +178,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if env in environ:
             values[f.name] = _convert(environ[env], f.default, f.name)
     values.update(overrides)
+    if values.get("data_dir") is None:
+        values["data_dir"] = default_data_dir(environ)
     return Settings(**values)
 
 
 def describe_settings() -> list[tuple[str, str, str]]:
     """(environment variable, default, description) of every setting, for docs and --help."""
-    return [(f.metadata["env"], str(f.default), f.metadata["doc"])
-            for f in dataclasses.fields(Settings)]
+    return [(f.metadata["env"], str(default_data_dir() if f.name == "data_dir" else f.default),
+             f.metadata["doc"]) for f in dataclasses.fields(Settings)]

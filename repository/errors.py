@@ -30,6 +30,9 @@ class ValidationReport:
 
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    # One line said before the codes when the whole package is wrong in an obvious way
+    # ("this is not a bag", "the bag is inside folder X/Y").
+    summary: str = ""
 
     @property
     def valid(self) -> bool:
@@ -46,17 +49,32 @@ class ValidationReport:
             (self.errors if p.severity == "error" else self.warnings).append(p)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"valid": self.valid,
-                "errors": [p.as_dict() for p in self.errors],
-                "warnings": [p.as_dict() for p in self.warnings]}
+        body: dict[str, Any] = {"valid": self.valid,
+                                "errors": [p.as_dict() for p in self.errors],
+                                "warnings": [p.as_dict() for p in self.warnings]}
+        if self.summary:
+            body["summary"] = self.summary
+        return body
 
 
 class KhoError(Exception):
     """Base of every error Kho raises on purpose."""
 
+    def http_message(self) -> str:
+        """The message for an HTTP client: hints name HTTP fields, never CLI flags."""
+        return str(self)
+
 
 class UsageError(KhoError):
     """The request cannot be understood: no such path, unknown archive type, bad option."""
+
+
+class UnreadableArchive(UsageError):
+    """A file named as a zip or tar is not one (or is damaged)."""
+
+    def __init__(self, path: str, kind: str, reason: str):
+        super().__init__(f"{path}: not a readable {kind} archive ({reason})")
+        self.path, self.kind, self.reason = path, kind, reason
 
 
 class NotFound(KhoError):
@@ -90,9 +108,15 @@ class UnsafeArchive(KhoError):
 class DuplicatePackage(KhoError):
     """The same bag (External-Identifier and payload) is already held."""
 
+    REMEDY = "; {how} to store this deposit as its next version"
+
     def __init__(self, message: str, existing_aip: str):
-        super().__init__(message)
-        self.existing_aip = existing_aip
+        super().__init__(message + self.REMEDY.format(how="ingest with --new-version"))
+        self.existing_aip, self.base_message = existing_aip, message
+
+    def http_message(self) -> str:
+        return self.base_message + self.REMEDY.format(
+            how="deposit again with new_version=true (query parameter or JSON field)")
 
 
 class StorageError(KhoError):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from repository.catalog import Aip, add_user
 from repository.web import create_app
-from tests.fixtures.aips import TITLE_VI, make_page_bag
+from tests.fixtures.aips import TITLE_VI, add_collections, make_page_bag
 from tests.fixtures.bags import make_bag, zip_folder, tar_folder
 
 
@@ -45,6 +45,8 @@ def wait_for(client, url, headers, timeout=60):
 
 
 def upload(client, archive, headers, **params):
+    add_collections(client.application.extensions["kho"].catalog,
+                    params.get("collection", "Hán-Nôm"))
     query = "&".join(f"{k}={v}" for k, v in {"collection": "Hán-Nôm", **params}.items())
     mimetype = "application/zip" if archive.suffix == ".zip" else "application/gzip"
     with open(archive, "rb") as body:
@@ -83,6 +85,7 @@ def test_deposit_from_the_drop_folder(app, tokens):
     client = app.test_client()
     drop = app.extensions["kho"].settings.drop_folder
     make_page_bag(drop / "Sắc phong", pages=1)
+    add_collections(app.extensions["kho"].catalog, "Sắc phong", "x")
     response = client.post("/api/v1/deposits", headers=tokens["archivist"],
                            json={"path": "Sắc phong", "collection": "Sắc phong"})
     assert response.status_code == 202
@@ -110,6 +113,7 @@ def test_upload_over_the_cap_is_answered_413_and_leaves_nothing(app, tokens, tmp
     big = make_bag(tmp_path / "big", {"data/scan.bin": bytes(range(256)) * 30_000},
                    bag_info={"DC-Title": "Lớn"})
     archive = tar_folder(big, tmp_path / "big.tar")
+    add_collections(app.extensions["kho"].catalog, "x")
     with open(archive, "rb") as body:
         response = client.post("/api/v1/deposits?collection=x&filename=big.tar", data=body,
                                headers=tokens["archivist"])
@@ -234,8 +238,10 @@ def test_deposit_left_unfinished_by_a_stopped_server_is_reported_failed(app, tok
     # One deposit carried by a process that has ended, one by this (running) process.
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                            capture_output=True, text=True, check=True).stdout.strip()
-    orphan = create_deposit(catalog, source="/gone/bag.zip", collection="x", depositor="lan")
-    running = create_deposit(catalog, source="/here/bag.zip", collection="x", depositor="lan")
+    orphan = create_deposit(catalog, source="/gone/bag.zip", collection="x",
+                            depositor="archivist-lan")
+    running = create_deposit(catalog, source="/here/bag.zip", collection="x",
+                             depositor="archivist-lan")
     with catalog.session() as session:
         session.execute(update(Deposit).where(Deposit.identifier == orphan).values(
             worker=f"{this_worker().rpartition(':')[0]}:{ended}"))

@@ -10,13 +10,14 @@ from repository.fixity import check_aips
 from repository.ingest.pipeline import ingest_package
 from repository.storage import get_location
 from repository.web import create_app
-from tests.fixtures.aips import make_page_bag
+from tests.fixtures.aips import add_collections, make_page_bag
 
 
 @pytest.fixture
 def site(settings, tmp_path):
     app = create_app(settings)
     catalog = app.extensions["kho"].catalog
+    add_collections(catalog, "Hán-Nôm", "Báo chí")
     aips = [ingest_package(make_page_bag(tmp_path / f"b{n}", pages=1, size=(40, 50),
                                          external_id=f"A-{n}"), settings=settings,
                            catalog=catalog, collection=name)

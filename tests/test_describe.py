@@ -72,7 +72,9 @@ def test_describe_exits_1_and_names_each_problem(tmp_path, settings):
     result = run("describe", str(root), env={"KHO_DATA_DIR": str(settings.data_dir)})
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
-    assert "error: D120 metadata/dc.json: title is required: the record has no title" in lines
+    assert any(line.startswith("error: D120 metadata/dc.json: title is required: the record "
+                               "has no title; add one:") and "DC-Title line in bag-info.txt" in line
+               for line in lines)
     assert ("error: D124 metadata/dc.json: date[0] '1890-13' is not an ISO 8601 date or EDTF range "
             "(month 13 does not exist)") in lines
     assert any(line.startswith("error: D126 metadata/dc.json: type[0] 'Sách'") for line in lines)

@@ -18,7 +18,7 @@ from repository.catalog import open_catalog
 from repository.cli import kho
 from repository.ingest.pipeline import ingest_package
 from repository.storage import get_location
-from tests.fixtures.aips import make_page_bag
+from tests.fixtures.aips import add_collections, make_page_bag
 
 REDIS = os.environ.get("KHO_TEST_REDIS", "redis://127.0.0.1:6379")
 
@@ -44,6 +44,7 @@ def outcomes(document: dict) -> set[tuple[str, str, str]]:
 def test_two_workers_get_the_same_results_as_the_in_process_run(settings, tmp_path, redis_url):
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
+    add_collections(catalog, "C")
     aips = [ingest_package(make_page_bag(tmp_path / f"b{n}", pages=2, size=(40, 50),
                                          external_id=f"W-{n}"),
                            settings=settings, catalog=catalog, collection="C") for n in range(3)]

@@ -13,7 +13,7 @@ from repository.fixity import (CHANGED, DISAGREE, ERROR, INVENTORY_ALTERED, MISS
                                SIZE_CHANGED, UNEXPECTED, FixityResult, check_aips)
 from repository.ingest.pipeline import ingest_package
 from repository.storage import get_location
-from tests.fixtures.aips import make_page_bag
+from tests.fixtures.aips import add_collections, make_page_bag
 
 PAGE = "v1/content/data/trang 2.jpg"
 
@@ -26,6 +26,7 @@ def stored_aip(request, settings, tmp_path):
         request.getfixturevalue("s3_location")
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
+    add_collections(catalog, "Hán-Nôm")
     bag = make_page_bag(tmp_path / "bag", pages=3, size=(60, 80))
     result = ingest_package(bag, settings=settings, catalog=catalog, collection="Hán-Nôm",
                             location="local" if kind == "local" else "s3")
@@ -165,6 +166,7 @@ def test_stopped_s3_server_is_an_error_and_the_aip_stays_due(fresh_s3_server, se
     (folder / "s3.toml").write_text(location_toml("s3", table), encoding="utf-8")
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
+    add_collections(catalog, "C")
     result = ingest_package(make_page_bag(tmp_path / "bag", pages=2, size=(60, 80)),
                             settings=settings, catalog=catalog, collection="C", location="s3")
     fresh_s3_server.kill()

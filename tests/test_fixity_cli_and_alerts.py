@@ -19,7 +19,7 @@ from repository.catalog import PremisEvent, open_catalog
 from repository.cli import kho
 from repository.ingest.pipeline import ingest_package
 from repository.storage import get_location
-from tests.fixtures.aips import make_page_bag
+from tests.fixtures.aips import add_collections, make_page_bag
 
 PAGE = "v1/content/data/trang 1.jpg"
 
@@ -98,6 +98,7 @@ def repo(settings, tmp_path, sinks):
     smtp, hook = sinks
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
+    add_collections(catalog, "Hán-Nôm", "Báo chí")
     aips = [ingest_package(make_page_bag(tmp_path / f"bag{n}", pages=2, size=(60, 80),
                                          external_id=f"HN-{n}"),
                            settings=settings, catalog=catalog, collection=name)

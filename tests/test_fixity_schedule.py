@@ -14,7 +14,7 @@ from repository.catalog import Aip, open_catalog
 from repository.fixity import (FixityAipStatus, FixityCheck, acquire_lease, next_batch,
                                release_lease)
 from repository.ingest.pipeline import ingest_package
-from tests.fixtures.aips import make_page_bag
+from tests.fixtures.aips import add_collections, make_page_bag
 
 KHO = [str(Path(sys.executable).parent / "kho")]
 
@@ -23,6 +23,7 @@ KHO = [str(Path(sys.executable).parent / "kho")]
 def four_aips(settings, tmp_path):
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
+    add_collections(catalog, "C")
     ids = [ingest_package(make_page_bag(tmp_path / f"b{n}", pages=1, size=(40, 50),
                                         external_id=f"X-{n}"),
                           settings=settings, catalog=catalog, collection="C").identifier

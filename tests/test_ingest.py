@@ -12,7 +12,7 @@ from repository.cli import kho
 from repository.errors import DuplicatePackage, PackageInvalid, StorageUnavailable
 from repository.storage import OcflStore, get_location
 from repository.storage.aip_layout import AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE
-from tests.fixtures.aips import TITLE_VI, make_page_bag
+from tests.fixtures.aips import TITLE_VI, add_collections, make_page_bag
 from tests.fixtures.bags import make_bag, tar_folder, zip_folder
 from tests.fixtures.s3 import ACCESS_ENV, SECRET_ENV, assert_valid_ocfl_object
 
@@ -81,6 +81,8 @@ def test_ingest_catalogues_files_formats_dublin_core_and_events(ingest_bag, tmp_
 def test_cli_ingest_prints_the_identifier_on_the_last_line(tmp_path, settings):
     bag = make_page_bag(tmp_path / "Địa bạ", pages=1)
     env = {"KHO_DATA_DIR": str(settings.data_dir), "KHO_STORAGE_CONFIG": str(tmp_path / "none")}
+    for name in ("Địa bạ", "x"):
+        assert CliRunner().invoke(kho, ["collection", "add", name], env=env).exit_code == 0
     result = CliRunner().invoke(kho, ["ingest", str(bag), "--collection", "Địa bạ"], env=env)
     assert result.exit_code == 0, result.output
     identifier = result.stdout.strip().splitlines()[-1]
@@ -207,6 +209,7 @@ def test_s3_server_killed_mid_upload_leaves_nothing_after_gc(
         if seen["bytes"] > 5_000_000 and fresh_s3_server.process is not None:
             fresh_s3_server.kill()
 
+    add_collections(catalog, "Báo")
     with pytest.raises(StorageUnavailable):
         ingest_package(bag, settings=kho_settings, catalog=catalog, collection="Báo",
                        location="fault", progress=kill_midway)
@@ -235,6 +238,8 @@ def test_cli_shows_a_progress_bar_on_a_terminal_for_a_large_bag(tmp_path, settin
     kho_script = Path(sys.executable).parent / "kho"
     env = {**os.environ, "KHO_DATA_DIR": str(settings.data_dir),
            "KHO_STORAGE_CONFIG": str(tmp_path / "none")}
+    subprocess.run([str(kho_script), "collection", "add", "Báo"], env=env, check=True,
+                   capture_output=True, timeout=60)
     run = subprocess.run([str(kho_script), "ingest", str(bag), "--collection", "Báo"],
                          stdout=subprocess.PIPE, stderr=follower, env=env, timeout=120)
     os.close(follower)

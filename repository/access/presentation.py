@@ -28,7 +28,7 @@ from repository.catalog.visibility import Reader, readable_aips
 from repository.catalog import Aip, AipFile, Collection, DublinCoreRecord
 from repository.config import Settings
 from repository.errors import NotFound
-from repository.metadata import language_map, primary_title
+from repository.metadata import language_map, primary_title, title_label
 from repository.storage import get_location
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,8 @@ class Urls:
 
 
 def title_map(record: dict, fallback: str) -> dict[str, list[str]]:
-    return language_map(record.get("title", [])) or {"none": [fallback]}
+    """The label of a manifest: the Vietnamese title under "vi" (metadata keeps every title)."""
+    return title_label(record) or {"none": [fallback]}
 
 
 def rights_uri(record: dict) -> str | None:

@@ -42,6 +42,7 @@ class Collection(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)  # as typed, NFC
     title: Mapped[str] = mapped_column(String(1000), default="")
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
     access: Mapped[str] = mapped_column(String(20), default="public")
     embargo_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -166,3 +167,5 @@ class User(Base):
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     active: Mapped[bool] = mapped_column(default=True)
+    # None: the token never expires (KHO_TOKEN_DAYS=0); `kho user token` issues a new one.
+    token_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -78,15 +78,21 @@ def count_readable_aips(session: Session, reader: Reader) -> dict[int, int]:
 
 
 def get_or_create_collection(session: Session, name: str, title: str = "") -> Collection:
-    """The collection called ``name`` (NFC), created if new."""
+    """The collection called ``name`` (NFC), created if new: for rebuilding the catalogue
+    from storage only; ingest and deposits need an existing one (catalog/collections.py)."""
+    from sqlalchemy.exc import IntegrityError
     name = unicodedata.normalize("NFC", name.strip())
     if not name:
         raise UsageError("a collection needs a name")
     collection = session.scalar(select(Collection).where(Collection.name == name))
     if collection is None:
         collection = Collection(name=name, title=unicodedata.normalize("NFC", title or name))
-        session.add(collection)
-        session.flush()
+        try:
+            # A savepoint: if another process made it meanwhile, use theirs.
+            with session.begin_nested():
+                session.add(collection)
+        except IntegrityError:
+            collection = session.scalar(select(Collection).where(Collection.name == name))
     return collection
 
 

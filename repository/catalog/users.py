@@ -4,8 +4,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import unicodedata
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from repository.catalog.models import User
@@ -31,7 +32,15 @@ def _name(name: str) -> str:
     return name
 
 
-def add_user(session: Session, name: str, role: str) -> tuple[User, str]:
+def token_expiry(days: int, now: datetime | None = None) -> datetime | None:
+    """When a token issued now expires under KHO_TOKEN_DAYS (``days``); None: never."""
+    if days <= 0:
+        return None
+    return (now or datetime.now(timezone.utc)) + timedelta(days=days)
+
+
+def add_user(session: Session, name: str, role: str,
+             expires_at: datetime | None = None) -> tuple[User, str]:
     """Create a user; returns the user and its token, which is not stored and not shown again."""
     name = _name(name)
     if role not in ROLES:
@@ -39,7 +48,7 @@ def add_user(session: Session, name: str, role: str) -> tuple[User, str]:
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise UsageError(f"a user named {name!r} already exists")
     token = new_token()
-    user = User(name=name, role=role, token_hash=hash_token(token))
+    user = User(name=name, role=role, token_hash=hash_token(token), token_expires_at=expires_at)
     session.add(user)
     session.flush()
     return user, token
@@ -62,11 +71,12 @@ def remove_user(session: Session, name: str) -> None:
     session.flush()
 
 
-def reset_token(session: Session, name: str) -> str:
-    """Give a user a new token (the old one stops working) and return it."""
+def reset_token(session: Session, name: str, expires_at: datetime | None = None) -> str:
+    """Give a user a new token (the old one stops working at once) and return it."""
     user = get_user(session, name)
     token = new_token()
     user.token_hash = hash_token(token)
+    user.token_expires_at = expires_at
     session.flush()
     return token
 
@@ -75,5 +85,16 @@ def authenticate(session: Session, token: str | None) -> User | None:
     """The active user holding ``token``, or None. Never log the token itself."""
     if not token or not token.startswith(TOKEN_PREFIX):
         return None
-    return session.scalar(select(User).where(User.token_hash == hash_token(token),
-                                             User.active.is_(True)))
+    now = datetime.now(timezone.utc)
+    return session.scalar(select(User).where(
+        User.token_hash == hash_token(token), User.active.is_(True),
+        or_(User.token_expires_at.is_(None), User.token_expires_at > now)))
+
+
+def token_has_expired(session: Session, token: str | None) -> bool:
+    """Whether ``token`` was a user's token that has expired (to say so, not just "invalid")."""
+    if not token or not token.startswith(TOKEN_PREFIX):
+        return False
+    return session.scalar(select(User.id).where(
+        User.token_hash == hash_token(token),
+        User.token_expires_at <= datetime.now(timezone.utc))) is not None

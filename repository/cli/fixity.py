@@ -51,6 +51,8 @@ def run(all_aips: bool, aip: str | None, collection: str | None, older_than: str
     settings = load_settings()
     catalog = _open_catalog(settings)
     try:
+        from repository.cli.where import warn_if_empty
+        warn_if_empty(settings, catalog)
         with catalog.session() as session:
             identifiers = select_aips(session, all_aips=all_aips, aip=aip, collection=collection,
                                       older_than=parse_age(older_than) if older_than else None,

@@ -15,7 +15,7 @@ PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 @click.command(short_help="Validate a bag and store it as an AIP.")
 @click.argument("path", type=click.Path(path_type=str))
-@click.option("--collection", required=True, help="Collection the AIP belongs to (created if new).")
+@click.option("--collection", required=True, help="Collection the AIP belongs to (made first with `kho collection add`).")
 @click.option("--location", default=None, help="Storage location name (default KHO_DEFAULT_LOCATION).")
 @click.option("--access", default=None, metavar="public|restricted|embargoed:YYYY-MM-DD",
               help="Who may read the AIP (default KHO_DEFAULT_ACCESS).")
@@ -49,6 +49,8 @@ def ingest(path: str, collection: str, location: str | None, access: str | None,
             click.echo(json.dumps({"ingested": False, **report.as_dict()}, ensure_ascii=False,
                                   indent=2))
         else:
+            if report.summary:
+                click.echo(report.summary, err=True)
             for problem in report.errors + report.warnings:
                 click.echo(str(problem), err=True)
         raise SystemExit(1)

@@ -11,9 +11,13 @@ from repository.config import load_settings
 @click.option("--port", type=int, default=None, help="Port to listen on (KHO_PORT).")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the web pages, the HTTP API, IIIF and the viewer."""
+    from repository.cli.where import warn_if_empty, where_lines
     from repository.web import create_app
     settings = load_settings()
+    for line in where_lines(settings):
+        click.echo(f"kho: {line}", err=True)
     app = create_app(settings)
+    warn_if_empty(settings, app.extensions["kho"].catalog)
     if settings.fixity_scheduler_in_serve:
         # Fixity hook: the scheduler runs in-process on the embedded default; leases in the
         # catalogue keep several server processes from checking the same AIP at once.

@@ -11,7 +11,11 @@ from repository.config import Settings, load_settings
 @click.command("settings", short_help="Show every setting, its variable and its value.")
 def settings_command() -> None:
     """Show every setting with its environment variable and current value."""
+    from repository.cli.where import where_lines
     current = load_settings()
+    for line in where_lines(current):
+        click.echo(line)
+    click.echo()
     for f in dataclasses.fields(Settings):
         value = getattr(current, f.name)
         shown = "(empty)" if value in ("", None) else value

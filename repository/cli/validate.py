@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -36,8 +37,15 @@ def validate(path: str, profile_ref: str | None, as_json: bool, allow_fetch: boo
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
+        if report.summary:
+            click.echo(report.summary, err=True)
         for problem in report.errors + report.warnings:
             click.echo(str(problem), err=True)
+        if report.valid and sys.stderr.isatty():
+            # Only for a person at a terminal: scripts keep reading the exit code and stdout.
+            click.echo(f"{path}: a valid bag"
+                       + (f" ({len(report.warnings)} warnings)" if report.warnings else ""),
+                       err=True)
     raise SystemExit(0 if report.valid else 1)
 
 

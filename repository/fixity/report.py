@@ -19,6 +19,8 @@ from repository.catalog import Aip, Collection
 from repository.catalog.events import as_utc
 from repository.config import Settings
 
+from repository.storage.ocfl import INVENTORY
+
 from .models import OK, FixityAipStatus, FixityCheck, FixityResult
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -36,7 +38,10 @@ class FixityReport:
     checks: int = 0
     bytes_checked: int = 0
     files_checked: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)       # per file result
+    # Per stored file result, OCFL inventories apart, so that the outcomes other than
+    # "error" add up to files_checked (a file storage could not read is not "checked").
+    outcomes: dict[str, int] = field(default_factory=dict)
+    inventory_outcomes: dict[str, int] = field(default_factory=dict)
     aip_outcomes: dict[str, int] = field(default_factory=dict)   # per check
     aips_proven: int = 0
     never_checked: int = 0
@@ -94,8 +99,12 @@ def build_report(session, settings: Settings, *, since: date | None = None,
         select(window.c.outcome, func.count()).group_by(window.c.outcome)).all())
     results = select(FixityResult).join(window, window.c.id == FixityResult.check_id)
     res = results.subquery()
-    report.outcomes = dict(session.execute(
-        select(res.c.outcome, func.count()).group_by(res.c.outcome)).all())
+    is_inventory = (res.c.path == INVENTORY) | res.c.path.like(f"%/{INVENTORY}")
+    for inventory, outcome_name, count in session.execute(
+            select(is_inventory, res.c.outcome, func.count())
+            .group_by(is_inventory, res.c.outcome)).all():
+        target = report.inventory_outcomes if inventory else report.outcomes
+        target[outcome_name] = target.get(outcome_name, 0) + count
     days: dict[date, dict[str, Any]] = {}
     for started, result in session.execute(select(window.c.started_at, window.c.outcome)):
         day = as_utc(started).date()
@@ -205,6 +214,8 @@ def render_text(report: FixityReport) -> str:
                                  or "none"),
         "Files by outcome: " + (", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
                                 or "none"),
+        "Inventories by outcome: " + (", ".join(
+            f"{k} {v}" for k, v in sorted(report.inventory_outcomes.items())) or "none"),
         f"Coverage: {report.coverage:.1%} ({report.aips_proven} of {report.aips_total} AIPs "
         f"proven within {report.interval_days} days); never checked: {report.never_checked}",
         "Oldest last check: "

@@ -19,7 +19,7 @@ from typing import Callable
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from repository.catalog import Aip, Collection
+from repository.catalog import Aip
 from repository.catalog.events import as_utc
 from repository.config import Settings
 
@@ -146,8 +146,10 @@ def select_aips(session, *, all_aips: bool = False, aip: str | None = None,
     if aip:
         query = query.where(Aip.identifier == aip)
     if collection:
-        query = query.join(Collection, Collection.id == Aip.collection_id).where(
-            Collection.name == collection)
+        from repository.catalog.collections import require_collection
+        # An unknown (mistyped) name is an error with suggestions, never "0 AIPs checked".
+        found = require_collection(session, collection)
+        query = query.where(Aip.collection_id == found.id)
     if older_than is not None:
         cutoff = (now or _now()) - older_than
         query = query.where((FixityAipStatus.last_checked_at.is_(None))

@@ -10,7 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from repository.config import Settings
-from repository.errors import KhoError, NotFound, PackageInvalid, UnsafeArchive, UsageError
+from repository.errors import (KhoError, NotFound, PackageInvalid, UnreadableArchive,
+                               UnsafeArchive, UsageError)
 from repository.ingest.models import Deposit
 from repository.ingest.pipeline import ingest_package
 
@@ -98,17 +99,50 @@ def fail_interrupted_deposits(catalog) -> int:
         return len(unfinished)
 
 
+def deposit_summary(deposit: Deposit) -> dict:
+    """A deposit as its depositor sees it (no server paths: only the source's file name)."""
+    return {"identifier": deposit.identifier, "status": deposit.status,
+            "collection": deposit.collection, "source": Path(deposit.source).name,
+            "depositor": deposit.depositor, "aip": deposit.aip_identifier,
+            "message": deposit.message, "report": deposit.report,
+            "created": deposit.created_at.isoformat(),
+            "updated": deposit.updated_at.isoformat()}
+
+
 def get_deposit(catalog, identifier: str) -> dict:
     with catalog.session() as session:
         deposit = session.scalar(select(Deposit).where(Deposit.identifier == identifier))
         if deposit is None:
             raise NotFound(f"no deposit {identifier!r}")
-        return {"identifier": deposit.identifier, "status": deposit.status,
-                "collection": deposit.collection, "source": Path(deposit.source).name,
-                "depositor": deposit.depositor, "aip": deposit.aip_identifier,
-                "message": deposit.message, "report": deposit.report,
-                "created": deposit.created_at.isoformat(),
-                "updated": deposit.updated_at.isoformat()}
+        return deposit_summary(deposit)
+
+
+def list_deposits(catalog, *, depositor: str | None = None, status: str | None = None,
+                  limit: int = 100, offset: int = 0) -> tuple[list[dict], int]:
+    """Deposits, newest first, and how many there are: one depositor's, or everyone's."""
+    from sqlalchemy import func
+    query = select(Deposit)
+    if depositor is not None:
+        query = query.where(Deposit.depositor == depositor)
+    if status:
+        query = query.where(Deposit.status == status)
+    with catalog.session() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(query.order_by(Deposit.created_at.desc(), Deposit.id.desc())
+                               .limit(limit).offset(offset))
+        return [deposit_summary(d) for d in rows], total
+
+
+def _without_paths(text: str, source: Path, settings: Settings, uploaded: bool) -> str:
+    """``text`` with server paths taken out: an HTTP client never sees where Kho keeps files."""
+    shown = "the upload" if uploaded else Path(source).name
+    text = text.replace(str(source), shown)
+    if uploaded:  # an upload's own name is Kho's (<deposit id>.zip), not the depositor's
+        text = text.replace(Path(source).name, shown)
+    for folder in sorted({str(Path(settings.data_dir).resolve()), str(settings.data_dir)},
+                         key=len, reverse=True):
+        text = text.replace(folder, "…")
+    return text
 
 
 def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
@@ -131,13 +165,24 @@ def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
         result = ingest_package(path, settings=settings, catalog=catalog, on_step=on_step,
                                 **params)
     except PackageInvalid as exc:
-        set_status(catalog, identifier, "failed", message=str(exc), report=exc.report.as_dict())
+        set_status(catalog, identifier, "failed", message=exc.report.summary or str(exc),
+                   report=exc.report.as_dict())
     except UnsafeArchive as exc:
-        set_status(catalog, identifier, "failed", message=str(exc), report={
-            "valid": False, "warnings": [],
-            "errors": [{"code": exc.code, "path": exc.path, "message": exc.message}]})
+        shown = _without_paths(exc.path, path, settings, remove_after)
+        set_status(catalog, identifier, "failed",
+                   message=f"{shown}: {_without_paths(exc.message, path, settings, remove_after)}",
+                   report={"valid": False, "warnings": [],
+                           "errors": [{"code": exc.code, "path": shown,
+                                       "message": _without_paths(exc.message, path, settings,
+                                                                 remove_after)}]})
+    except UnreadableArchive as exc:
+        set_status(catalog, identifier, "failed", message=(
+            f"the upload is not a {exc.kind} archive (did you send it with --data-binary? "
+            "curl's -d and --data change the bytes)" if remove_after else
+            f"{Path(exc.path).name} is not a readable {exc.kind} archive"))
     except KhoError as exc:
-        set_status(catalog, identifier, "failed", message=str(exc))
+        set_status(catalog, identifier, "failed",
+                   message=_without_paths(exc.http_message(), path, settings, remove_after))
     except Exception as exc:  # noqa: BLE001 - the depositor must see a final state
         set_status(catalog, identifier, "failed", message=f"internal error: {exc!r}")
         raise

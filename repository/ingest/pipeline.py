@@ -21,9 +21,9 @@ from typing import Any, BinaryIO, Callable
 
 from repository import __version__
 from repository.access.rights import parse_access
-from repository.catalog import (Aip, AipFile, AipVersion, DublinCoreRecord,
-                                get_or_create_collection, record_event)
+from repository.catalog import Aip, AipFile, AipVersion, DublinCoreRecord, record_event
 from repository.catalog.chain_store import record_chain_head
+from repository.catalog.collections import require_collection
 from repository.catalog.files import file_rows
 from repository.config import Settings
 from repository.errors import (DigestMismatch, DuplicatePackage, PackageInvalid, Problem,
@@ -95,6 +95,7 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
     policy = parse_access(access or settings.default_access)
     location_name = location or settings.default_location
     storage = get_location(settings, location_name)
+    collection = existing_collection(catalog, collection)
     with unpacked(Path(path), settings) as bag_root:
         step("validating")
         validation = validate_bag(bag_root, settings=settings,
@@ -106,7 +107,7 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
         previous = find_previous(catalog, bag, fingerprint, new_version=new_version)
         identifier = previous.identifier if previous else str(uuid.uuid4())
         description = AipDescription(
-            identifier=identifier, collection=unicodedata.normalize("NFC", collection.strip()),
+            identifier=identifier, collection=collection,
             access=str(policy), external_identifier=external_identifier(bag),
             payload_fingerprint=fingerprint, bagit_version=bag.version)
         who = agent_name(agent)
@@ -163,6 +164,13 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
                             object_root=store.object_root(ocfl_id),
                             file_count=len(bag.payload), total_bytes=payload_bytes,
                             warnings=list(validation.report.warnings))
+
+
+def existing_collection(catalog, name: str) -> str:
+    """The stored name of the collection ``name``; refused before any work if it is unknown
+    (collections are made on purpose: `kho collection add`)."""
+    with catalog.session() as session:
+        return require_collection(session, name).name
 
 
 def store_workers(settings: Settings, storage) -> int:
@@ -237,9 +245,7 @@ def find_previous(catalog, bag: Bag, fingerprint: str, *, new_version: bool) -> 
     what = (f"External-Identifier {ext_id!r}" if ext_id else "this payload")
     raise DuplicatePackage(
         f"Kho already holds {what} as AIP {existing.identifier}"
-        f"{' with the same payload' if same and ext_id else ''}; "
-        "ingest with --new-version to store this deposit as its next version",
-        existing.identifier)
+        f"{' with the same payload' if same and ext_id else ''}", existing.identifier)
 
 
 def agent_name(user: str) -> str:
@@ -377,7 +383,7 @@ def register_aip(catalog, *, description: AipDescription, record: dict | None, i
                   for item in bag.payload if item.path in formats}
     now = datetime.now(timezone.utc)
     with catalog.session() as session:
-        collection = get_or_create_collection(session, description.collection)
+        collection = require_collection(session, description.collection)
         aip = session.scalar(select(Aip).where(Aip.identifier == description.identifier))
         if aip is None:
             aip = Aip(identifier=description.identifier,

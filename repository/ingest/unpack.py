@@ -3,6 +3,10 @@
 Refused: absolute paths, '..', links, devices and FIFOs, duplicate names, and archives
 past the caps on entries, bytes and compression ratio. Bytes are counted while they are
 written, so a zip bomb stops at the cap whatever its headers claim.
+
+Entry names are read the way archivists' tools wrote them (see :func:`entry_name`): many
+zips hold UTF-8 names without saying so, and older Windows tools wrote the code page of
+the machine (for Vietnamese Windows, cp1258).
 """
 from __future__ import annotations
 
@@ -12,12 +16,15 @@ import re
 import shutil
 import stat
 import tarfile
+import struct
 import tempfile
+import unicodedata
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Iterator
 
-from repository.errors import UnsafeArchive, UsageError
+from repository.errors import UnreadableArchive, UnsafeArchive, UsageError
 
 CHUNK = 1024 * 1024
 # Ratios are only judged past this many bytes: small text files compress very well.
@@ -39,6 +46,72 @@ def serialization_of(path: Path) -> str | None:
     """The MIME type of a serialised bag (BagIt-Profile `Accept-Serialization`), None for a folder."""
     kind = archive_kind(Path(path)) if not Path(path).is_dir() else None
     return SERIALIZATIONS.get(kind) if kind else None
+
+
+# APPNOTE.TXT 4.4.4: general purpose bit 11 says the name is UTF-8.
+ZIP_UTF8_FLAG = 0x800
+# APPNOTE.TXT 4.6.9: Info-ZIP Unicode Path Extra Field (0x7075): version, CRC-32 of the
+# header's name, then the name in UTF-8.
+UNICODE_PATH_EXTRA = 0x7075
+
+
+def _printable(raw: bytes) -> str:
+    """Undecodable name bytes, shown safely: ASCII as is, other bytes as backslash escapes."""
+    return raw.decode("ascii", "backslashreplace")
+
+
+def entry_name(raw: bytes, *, archive: str, legacy: str, flagged_utf8: bool = False) -> str:
+    """An entry name from its bytes: UTF-8 when flagged or valid as UTF-8, else ``legacy``.
+
+    UTF-8 is tried first because a legacy (single-byte) reading of UTF-8 bytes always
+    "succeeds" with garbage (``bìa`` → ``b├¼a``), while legacy bytes are almost never valid
+    UTF-8. A name that is neither is refused, naming the entry and the problem.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        if flagged_utf8:
+            raise UnsafeArchive(archive, f"entry '{_printable(raw)}' is marked as UTF-8 but "
+                                "its name is not valid UTF-8", "K708") from None
+    try:
+        # cp1258 writes Vietnamese tones as combining marks: NFC makes them one letter again.
+        return unicodedata.normalize("NFC", raw.decode(legacy))
+    except (UnicodeDecodeError, LookupError):
+        raise UnsafeArchive(
+            archive, f"entry '{_printable(raw)}' has a name that is neither UTF-8 nor "
+            f"{legacy} (KHO_ARCHIVE_NAME_ENCODING); re-make the archive with UTF-8 names "
+            "(e.g. 7-Zip, or `zip` on a UTF-8 system)", "K708") from None
+
+
+def _zip_unicode_path(info: zipfile.ZipInfo, raw: bytes) -> str | None:
+    """The UTF-8 name from an Info-ZIP Unicode Path extra field, if it matches the name."""
+    extra, at = info.extra, 0
+    while at + 4 <= len(extra):
+        kind, size = struct.unpack("<HH", extra[at:at + 4])
+        body = extra[at + 4:at + 4 + size]
+        at += 4 + size
+        if kind == UNICODE_PATH_EXTRA and len(body) >= 5 and body[0] == 1:
+            crc = struct.unpack("<L", body[1:5])[0]
+            if crc == zlib.crc32(raw):  # stale if the name was changed by another tool
+                try:
+                    return body[5:].decode("utf-8")
+                except UnicodeDecodeError:
+                    return None
+    return None
+
+
+def zip_entry_name(info: zipfile.ZipInfo, *, archive: str, legacy: str) -> str:
+    """An entry's name as its maker meant it (zipfile reads unflagged names as cp437)."""
+    if info.flag_bits & ZIP_UTF8_FLAG:
+        return info.orig_filename
+    raw = info.orig_filename.encode("cp437")  # zipfile's cp437 reading is lossless
+    return _zip_unicode_path(info, raw) or entry_name(raw, archive=archive, legacy=legacy)
+
+
+def tar_entry_name(name: str, *, archive: str, legacy: str) -> str:
+    """A tar member's name (read as UTF-8 with surrogateescape) as its maker meant it."""
+    raw = name.encode("utf-8", "surrogateescape")
+    return entry_name(raw, archive=archive, legacy=legacy)
 
 
 def _safe_name(name: str, archive: str) -> list[str]:
@@ -63,6 +136,7 @@ class _Extractor:
         self.max_entries = settings.unpack_max_entries
         self.max_bytes = settings.unpack_max_bytes
         self.max_ratio = settings.unpack_max_ratio
+        self.legacy_encoding = settings.archive_name_encoding
         self.packed = max(archive.stat().st_size, 1)
         self.entries = 0
         self.total = 0
@@ -112,51 +186,57 @@ class _Extractor:
 def _unzip(ex: _Extractor) -> None:
     try:
         zf = zipfile.ZipFile(ex.archive)
+    except UnicodeDecodeError as exc:  # zipfile decodes flagged names as it opens the zip
+        raise UnsafeArchive(ex.label, f"entry '{_printable(exc.object)}' is marked as UTF-8 "
+                            "but its name is not valid UTF-8", "K708") from None
     except (zipfile.BadZipFile, OSError) as exc:
-        raise UsageError(f"{ex.archive}: not a readable zip archive ({exc})") from None
+        raise UnreadableArchive(str(ex.archive), "zip", str(exc)) from None
     with zf:
         for info in zf.infolist():
             ex.count_entry()
+            name = zip_entry_name(info, archive=ex.label, legacy=ex.legacy_encoding)
             # Unix mode in the high 16 bits; type bits 0 means "not said" (Windows, writestr).
             mode = info.external_attr >> 16
             if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
                 kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
-                raise UnsafeArchive(ex.label, f"entry '{info.filename}' is {kind}", "K706")
+                raise UnsafeArchive(ex.label, f"entry '{name}' is {kind}", "K706")
             if info.is_dir():
                 try:
-                    ex.directory(info.filename)
+                    ex.directory(name)
                 except OSError as exc:
-                    raise UnsafeArchive(ex.label, f"entry '{info.filename}' cannot be made "
+                    raise UnsafeArchive(ex.label, f"entry '{name}' cannot be made "
                                         f"({exc.strerror})", "K707") from None
                 continue
             try:
                 with zf.open(info) as source:
-                    ex.file(info.filename, source, info.compress_size)
+                    ex.file(name, source, info.compress_size)
             except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError,
                     OSError) as exc:
-                raise UnsafeArchive(ex.label, f"entry '{info.filename}' cannot be read "
+                raise UnsafeArchive(ex.label, f"entry '{name}' cannot be read "
                                     f"({exc})", "K707") from None
 
 
 def _untar(ex: _Extractor) -> None:
     try:
-        tf = tarfile.open(ex.archive, "r:*")
+        # UTF-8 with surrogateescape keeps undecodable name bytes, to be read as legacy.
+        tf = tarfile.open(ex.archive, "r:*", encoding="utf-8", errors="surrogateescape")
     except (tarfile.TarError, OSError) as exc:
-        raise UsageError(f"{ex.archive}: not a readable tar archive ({exc})") from None
+        raise UnreadableArchive(str(ex.archive), "tar", str(exc)) from None
     with tf:
         try:
             for member in tf:
                 ex.count_entry()
+                name = tar_entry_name(member.name, archive=ex.label, legacy=ex.legacy_encoding)
                 if member.isdir():
-                    ex.directory(member.name)
+                    ex.directory(name)
                 elif member.isreg():
                     source = tf.extractfile(member)
-                    ex.file(member.name, source, None)
+                    ex.file(name, source, None)
                 else:
                     kind = ("a symbolic link" if member.issym() else
                             "a hard link" if member.islnk() else
                             "a device file" if member.isdev() else "not a regular file")
-                    raise UnsafeArchive(ex.label, f"entry '{member.name}' is {kind}", "K706")
+                    raise UnsafeArchive(ex.label, f"entry '{name}' is {kind}", "K706")
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise UnsafeArchive(ex.label, f"the archive cannot be read ({exc})", "K707") from None
 
@@ -169,6 +249,33 @@ def find_bag_root(top: Path) -> Path:
     if len(children) == 1 and children[0].is_dir():
         return children[0]
     return top
+
+
+STAGING_PREFIX = "unpack-"
+SEARCH_DEPTH = 4  # how deep to look for a misplaced bag
+MAKE_A_BAG = ("make one with `python -m bagit --sha256 FOLDER` (bagit-python) or Bagger, "
+              "then validate it again")
+
+
+def where_are_the_bags(root: Path) -> str:
+    """One line for a folder without bagit.txt: not a bag, a bag deeper down, or several."""
+    root = Path(root)
+    # Inside an unpacked archive, say where things are as the archive's maker sees them.
+    top = root.parent if root.parent.name.startswith(STAGING_PREFIX) else root
+    found = []
+    for folder, dirs, files in os.walk(root):
+        depth = len(Path(folder).relative_to(root).parts)
+        dirs[:] = sorted(d for d in dirs if d != "__MACOSX") if depth < SEARCH_DEPTH else []
+        if "bagit.txt" in files and Path(folder) != root:
+            found.append(Path(folder).relative_to(top).as_posix())
+            dirs[:] = []  # a bag's own folders hold no further bags
+    if not found:
+        return f"this is not a bag (there is no bagit.txt): {MAKE_A_BAG}"
+    if len(found) == 1:
+        return (f"the bag is inside folder {found[0]}: validate or deposit that folder itself "
+                "(in an archive, the bag's folder must be at the top)")
+    shown = ", ".join(found[:5]) + (" …" if len(found) > 5 else "")
+    return f"this holds {len(found)} bags ({shown}): deposit each bag on its own"
 
 
 @contextlib.contextmanager
@@ -184,7 +291,7 @@ def unpacked(path: Path, settings) -> Iterator[Path]:
     if kind is None:
         raise UsageError(f"{path}: not a bag folder, .zip, .tar, .tar.gz or .tgz")
     settings.staging_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="unpack-", dir=settings.staging_dir))  # mode 0700
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=settings.staging_dir))  # mode 0700
     try:
         ex = _Extractor(path, staging, settings)
         (_unzip if kind == ".zip" else _untar)(ex)

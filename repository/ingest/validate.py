@@ -404,6 +404,9 @@ def validate_bag(bag_root: Path, *, settings=None, profile=None, allow_fetch: bo
 
     report = ValidationReport()
     report.extend(problems)
+    if any(p.code == "K101" for p in report.errors):
+        from repository.ingest.unpack import where_are_the_bags
+        report.summary = where_are_the_bags(root)
     result = BagValidation(report=report, bag=bag)
     if profile is not None:
         from repository.ingest.profile import check_profile

@@ -11,6 +11,7 @@ from repository.metadata.dublin_core import (
     read_dublin_core,
     schema,
     search_text,
+    title_label,
     validate_record,
 )
 from repository.metadata.oai_dc import read_oai_dc, record_to_oai_dc
@@ -20,5 +21,5 @@ __all__ = [
     "DCMI_TYPES", "ELEMENTS", "canonical_record", "check_date", "description_source",
     "fold_for_search", "is_language_tag", "language_map", "normalise_text", "primary_title",
     "read_dublin_core", "read_oai_dc", "record_to_oai_dc", "schema", "search_text",
-    "validate_record",
+    "title_label", "validate_record",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
@@ -179,6 +180,11 @@ def _shown(value: Any, limit: int = 80) -> str:
     return f"'{text[:limit]}…'" if len(text) > limit else f"'{text}'"
 
 
+# Said with every missing-title problem: where a title goes, in each of the three sources.
+TITLE_HOWTO = ('add one: a "title" list in metadata/dc.json ([{"value": "…", "lang": "vi"}]), '
+               "a dc:title in metadata/dc.xml, or a DC-Title line in bag-info.txt")
+
+
 def _problem_for(error, record: Any, source: str) -> list[Problem]:
     """Turn one jsonschema error into Kho's problems (a code and a sentence per fault)."""
     path, keyword = list(error.absolute_path), error.validator
@@ -187,7 +193,7 @@ def _problem_for(error, record: Any, source: str) -> list[Problem]:
         where = f"{path[0]}[{path[1]}]"
     if not path:
         if keyword == "required":
-            return [Problem("D120", source, "title is required: the record has no title")]
+            return [Problem("D120", source, "title is required: the record has no title; " + TITLE_HOWTO)]
         if keyword == "additionalProperties":
             return [Problem("D121", source, f"{_shown(k)} is not a Dublin Core element "
                                             f"(the elements are {', '.join(ELEMENTS)})")
@@ -199,7 +205,8 @@ def _problem_for(error, record: Any, source: str) -> list[Problem]:
         if keyword == "type":
             return [Problem("D122", source, f"{where} must be a list of values")]
         if keyword == "minItems":
-            return [Problem("D120", source, "title is empty: at least one title is required")]
+            return [Problem("D120", source, "title is empty: at least one title is required; "
+                            + TITLE_HOWTO)]
     elif len(path) == 2:
         if keyword == "type":
             return [Problem("D122", source, f"{where} must be text or an object with a 'value'")]
@@ -432,22 +439,60 @@ def search_text(record: dict) -> str:
 def _language_and_script(tag: str) -> tuple[str, str]:
     subtags = tag.lower().split("-")
     script = next((s for s in subtags[1:] if len(s) == 4 and s.isalpha()), "")
-    return subtags[0], script
+    # Latin is the script Vietnamese (and English) are written in when none is named.
+    return subtags[0], "" if script == "latn" else script
+
+
+def is_latin_text(text: str) -> bool:
+    """Whether most letters of ``text`` are Latin (quốc ngữ), not Han, Nôm or others."""
+    letters = [c for c in text if c.isalpha()]
+    latin = sum(1 for c in letters if unicodedata.name(c, "").startswith("LATIN"))
+    return bool(letters) and latin * 2 > len(letters)
 
 
 def primary_title(record: dict, prefer: tuple[str, ...] = ("vi", "und", "en")) -> str:
     """The title to show, first found for each tag of ``prefer`` in turn: the exact tag,
     then a tag with the same language and script (``vi`` finds ``vi-VN``, not ``vi-Hani``);
-    else the first title. A title without a language counts as ``und``. "" if none."""
+    else the first title. A title without a language counts as ``und``, and an untagged
+    title in Latin letters comes before an untagged one in Han or Nôm (the Vietnamese
+    title of a Hán-Nôm work is often left untagged beside a tagged ``vi-Hani`` one). "" if none."""
     titles = list(_values({"title": record.get("title", [])}))
-    langs = [v.get("lang", "und").lower() for v in titles]
+    langs = [(v.get("lang") or "und").lower() for v in titles]
     for wanted in prefer:
+        if wanted.lower() == "und":
+            untagged = [t for t, lang in zip(titles, langs) if lang == "und"]
+            latin = [t for t in untagged if is_latin_text(t["value"])]
+            if latin:
+                return latin[0]["value"]
+            continue
         if wanted.lower() in langs:
             return titles[langs.index(wanted.lower())]["value"]
         for title, lang in zip(titles, langs):
             if _language_and_script(lang) == _language_and_script(wanted):
                 return title["value"]
     return titles[0]["value"] if titles else ""
+
+
+def title_label(record: dict) -> dict[str, list[str]]:
+    """A IIIF label (language map) for the record's titles that shows the Vietnamese title
+    whatever the viewer's language: it goes under ``vi``, and titles of the same language in
+    other scripts (``vi-Hani``) or untagged stay out (they are in the metadata), since a
+    viewer asked for ``vi`` would otherwise pick ``vi-Hani`` as its nearest match."""
+    titles = list(_values({"title": record.get("title", [])}))
+    if not titles:
+        return {}
+    primary = primary_title(record)
+    chosen = next(t for t in titles if t["value"] == primary)
+    language = _language_and_script(chosen.get("lang") or "und")
+    vietnamese = language == ("vi", "") or (language[0] == "und" and is_latin_text(primary))
+    if not vietnamese:
+        return language_map(titles)
+    label: dict[str, list[str]] = {"vi": [primary]}
+    for title in titles:
+        tag = title.get("lang") or ""
+        if tag and _language_and_script(tag)[0] not in ("vi", "und"):
+            label.setdefault(tag, []).append(title["value"])
+    return label
 
 
 def language_map(values: list[dict]) -> dict[str, list[str]]:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from repository.access.rights import AuthenticationRequired
 from repository.config import Settings, load_settings
+from repository.web.requests import install_request_decoding
 from repository.errors import (DuplicatePackage, KhoError, NotFound, PackageInvalid,
                                PermissionDenied, StorageUnavailable, UsageError)
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, upgrade_database: bool = Tru
     app.config["MAX_CONTENT_LENGTH"] = None  # deposits enforce their own cap, streaming
     app.json.ensure_ascii = False  # Vietnamese stays readable in JSON
     app.extensions["kho"] = KhoServices(settings, catalog)
+    install_request_decoding(app)  # UTF-8, NFC names at every door (web/requests.py)
     _register_error_handlers(app)
     for name in BLUEPRINT_MODULES:
         try:
@@ -69,7 +71,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(KhoError)
     def kho_error(exc: KhoError):
         status = next(code for kind, code in ERROR_STATUS if isinstance(exc, kind))
-        body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
+        body: dict[str, Any] = {"error": type(exc).__name__, "message": exc.http_message()}
         if isinstance(exc, PackageInvalid):
             body["report"] = exc.report.as_dict()
         if isinstance(exc, DuplicatePackage):

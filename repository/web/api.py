@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from importlib import resources
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 from sqlalchemy import select
 
 from repository.catalog import (AipFile, count_readable_aips, events_for_aip, get_aip,
-                                list_aips, list_collections, premis_xml, search_aips)
+                                get_collection, list_aips, list_collections, premis_xml,
+                                search_aips)
 from repository.errors import NotFound, UsageError
 from repository.ingest.amend import amend_aip
 from repository.storage import get_location
@@ -33,9 +35,9 @@ def aip_summary(aip) -> dict:
             "collection": aip.collection.name, "access": _access_text(aip),
             "version": aip.current_version, "files": aip.file_count, "bytes": aip.total_size,
             "created": aip.created_at.isoformat(), "updated": aip.updated_at.isoformat(),
-            "links": {"self": f"/api/v1/aips/{aip.identifier}",
-                      "manifest": f"/iiif/3/{aip.identifier}/manifest",
-                      "viewer": f"/view/{aip.identifier}"}}
+            "links": {"self": f"/api/v1/aips/{quote(aip.identifier, safe='')}",
+                      "manifest": f"/iiif/3/{quote(aip.identifier, safe='')}/manifest",
+                      "viewer": f"/view/{quote(aip.identifier, safe='')}"}}
 
 
 def _access_text(aip) -> str:
@@ -50,16 +52,72 @@ def _int_arg(name: str, default: int) -> int:
         raise UsageError(f"{name} must be a whole number") from None
 
 
+def collection_links(name: str) -> dict:
+    """Links to a collection, its name percent-encoded (RFC 3986) so every link is a valid URL."""
+    return {"self": f"/api/v1/collections/{quote(name, safe='')}",
+            "aips": f"/api/v1/aips?{urlencode({'collection': name}, quote_via=quote)}",
+            "iiif": f"/iiif/3/collection/{quote(name, safe='')}"}
+
+
+def collection_summary(c, held: int) -> dict:
+    return {"name": c.name, "title": c.title, "description": c.description,
+            "access": c.access, "aips": held, "links": collection_links(c.name)}
+
+
 @blueprint.get("/collections")
 def collections():
     reader = current_reader()
     with services().catalog.session() as session:
         counts = count_readable_aips(session, reader)
-        return {"collections": [
-            {"name": c.name, "title": c.title, "access": c.access, "aips": counts.get(c.id, 0),
-             "links": {"aips": f"/api/v1/aips?collection={c.name}",
-                       "iiif": f"/iiif/3/collection/{c.name}"}}
-            for c in list_collections(session, reader)]}
+        return {"collections": [collection_summary(c, counts.get(c.id, 0))
+                                for c in list_collections(session, reader)]}
+
+
+@blueprint.get("/collections/<path:name>")
+def collection_detail(name: str):
+    """One collection, to whoever may read it (its own access decides, as for its AIPs)."""
+    from types import SimpleNamespace
+    with services().catalog.session() as session:
+        found = get_collection(session, name)
+        check_reader(SimpleNamespace(identifier=f"collection {found.name}", access="public",
+                                     embargo_until=None, collection=found))
+        held = count_readable_aips(session, current_reader()).get(found.id, 0)
+        return collection_summary(found, held)
+
+
+@blueprint.post("/collections")
+@require_roles("admin")
+def add_collection():
+    """Create a collection (admins): {"name": …, "title"?, "description"?, "access"?}."""
+    from repository.catalog.collections import add_collection as add
+    body = json_object()
+    fields = {key: body.get(key) for key in ("title", "description", "access")
+              if body.get(key) is not None}
+    for key, value in {"name": body.get("name"), **fields}.items():
+        if not isinstance(value, str):
+            raise UsageError(f'"{key}" must be a string')
+    with services().catalog.session() as session:
+        made = add(session, body["name"], **fields)
+        summary = collection_summary(made, 0)
+    return summary, 201, {"Location": summary["links"]["self"]}
+
+
+@blueprint.delete("/collections/<path:name>")
+@require_roles("admin")
+def delete_collection(name: str):
+    """Delete an empty collection (admins); one holding AIPs is refused (400)."""
+    from repository.catalog.collections import delete_collection as delete
+    with services().catalog.session() as session:
+        delete(session, name)
+    return "", 204
+
+
+def json_object() -> dict:
+    """The request's JSON body, which must be an object."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise UsageError("send a JSON object as the body (Content-Type: application/json)")
+    return body
 
 
 @blueprint.get("/aips")
@@ -96,7 +154,8 @@ def aip_detail(identifier: str):
                        "digests": f.digests, "pronom_id": f.pronom_id,
                        "format": f.format_name, "mime_type": f.mime_type,
                        "width": f.width, "height": f.height, "role": f.role,
-                       "url": f"/api/v1/aips/{aip.identifier}/files/{f.logical_path}"}
+                       "url": f"/api/v1/aips/{quote(aip.identifier, safe='')}/files/"
+                              f"{quote(f.logical_path, safe='/')}"}
                       for f in files],
             "events": [{"identifier": e.identifier, "type": e.event_type,
                         "datetime": e.event_datetime.isoformat(), "agent": e.agent,

@@ -12,6 +12,9 @@ from repository.errors import PermissionDenied
 from repository.access.rights import AuthenticationRequired, check_read_access
 
 ROLES = ("archivist", "researcher", "auditor", "admin")
+# Said with every 401: a token comes from an admin, on the server.
+GET_A_TOKEN = ("an admin issues one with `kho user add NAME --role ROLE`, or a new one for an "
+               "existing user with `kho user token NAME`")
 TOKEN_COOKIE = "kho_token"  # [access room] set by the viewer, read for GET/HEAD only
 
 
@@ -37,7 +40,9 @@ def current_user():
                 if user is None:
                     if from_cookie:  # a stale cookie must not lock anyone out of public pages
                         return None
-                    raise AuthenticationRequired("the token is not valid")
+                    from repository.catalog.users import token_has_expired
+                    what = "has expired" if token_has_expired(session, token) else "is not valid"
+                    raise AuthenticationRequired(f"the token {what}: {GET_A_TOKEN}")
                 session.expunge(user)
                 g.kho_user = user
     return g.kho_user
@@ -50,7 +55,8 @@ def require_roles(*roles: str) -> Callable:
         def wrapper(*args, **kwargs):
             user = current_user()
             if user is None:
-                raise AuthenticationRequired("this needs a token: send Authorization: Bearer <token>")
+                raise AuthenticationRequired(
+                    f"this needs a token, sent as Authorization: Bearer <token>; {GET_A_TOKEN}")
             if user.role not in roles and user.role != "admin":
                 raise PermissionDenied(
                     f"the {user.role} role may not do this; it needs {' or '.join(roles)}")

@@ -8,10 +8,13 @@ from pathlib import Path
 from flask import Blueprint, Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from repository.errors import UsageError
+from repository.catalog.collections import require_collection
+from repository.catalog.queries import MAX_PER_PAGE
+from repository.errors import NotFound, UsageError
 from repository.ingest.deposits import (create_deposit, drop_folder_path,
-                                        fail_interrupted_deposits, get_deposit, run_deposit,
-                                        upload_path)
+                                        fail_interrupted_deposits, get_deposit, list_deposits,
+                                        run_deposit, upload_path)
+from repository.ingest.models import DEPOSIT_STATES
 from repository.web.auth import current_user, require_roles
 
 blueprint = Blueprint("deposit", __name__, url_prefix="/api/v1/deposits")
@@ -44,19 +47,24 @@ def deposit():
     settings = services.settings
     deposit_id = str(uuid.uuid4())
     if request.mimetype == "application/json":
-        body = request.get_json(silent=True) or {}
-        params = body
-        source = drop_folder_path(settings, str(body.get("path", "")))
-        remove_after = False
+        params = request.get_json(silent=True)
+        if not isinstance(params, dict):
+            raise UsageError('send a JSON object such as {"path": "dia-ba-1890", '
+                             '"collection": "Địa bạ"}')
     else:
         params = request.args
+    collection = str(params.get("collection") or "").strip()
+    if not collection:
+        raise UsageError("a deposit needs a collection (?collection=NAME or \"collection\")")
+    # Refused before a byte is received: a typo must not cost the depositor an upload.
+    with services.catalog.session() as session:
+        collection = require_collection(session, collection).name
+    if request.mimetype == "application/json":
+        source = drop_folder_path(settings, str(params.get("path", "")))
+        remove_after = False
+    else:
         source = _receive_upload(settings, deposit_id)
         remove_after = True
-    collection = str(params.get("collection", "")).strip()
-    if not collection:
-        if remove_after:
-            source.unlink(missing_ok=True)
-        raise UsageError("a deposit needs a collection (?collection=NAME or \"collection\")")
     create_deposit(services.catalog, source=str(source), collection=collection,
                    depositor=current_user().name, access=params.get("access"),
                    location=params.get("location"),
@@ -66,6 +74,29 @@ def deposit():
         remove_after=remove_after)
     url = f"/api/v1/deposits/{deposit_id}"
     return {"identifier": deposit_id, "status": "received", "url": url}, 202, {"Location": url}
+
+
+@blueprint.get("")
+@require_roles("archivist")
+def deposits():
+    """Deposits, newest first: an archivist sees their own, an admin everyone's."""
+    user = current_user()
+    try:
+        page = int(request.args.get("page", 1))
+        per_page = int(request.args.get("per_page", 50))
+    except ValueError:
+        raise UsageError("page and per_page must be whole numbers") from None
+    if not (1 <= page <= 1_000_000 and 1 <= per_page <= MAX_PER_PAGE):
+        raise UsageError(f"page must be between 1 and 1000000 and per_page between 1 and "
+                         f"{MAX_PER_PAGE}")
+    status = request.args.get("status") or None
+    if status is not None and status not in DEPOSIT_STATES:
+        raise UsageError(f"status must be one of {', '.join(DEPOSIT_STATES)}")
+    items, total = list_deposits(current_app.extensions["kho"].catalog,
+                                 depositor=None if user.role == "admin" else user.name,
+                                 status=status, limit=per_page, offset=(page - 1) * per_page)
+    return {"deposits": [{**d, "url": f"/api/v1/deposits/{d['identifier']}"} for d in items],
+            "page": page, "per_page": per_page, "total": total}
 
 
 def _receive_upload(settings, deposit_id: str) -> Path:
@@ -101,4 +132,9 @@ def _receive_upload(settings, deposit_id: str) -> Path:
 @blueprint.get("/<identifier>")
 @require_roles("archivist")
 def deposit_status(identifier: str):
-    return get_deposit(current_app.extensions["kho"].catalog, identifier)
+    """One deposit's status: its depositor's or, for an admin, anyone's (404 otherwise)."""
+    found = get_deposit(current_app.extensions["kho"].catalog, identifier)
+    user = current_user()
+    if user.role != "admin" and found["depositor"] != user.name:
+        raise NotFound(f"no deposit {identifier!r}")
+    return found

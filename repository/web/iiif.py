@@ -15,6 +15,7 @@ import hashlib
 import json
 from datetime import date, datetime, timezone
 from types import SimpleNamespace
+from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -174,9 +175,17 @@ def _document(document: dict) -> Response:
 @require_roles("archivist")
 def change_collection(name: str):
     """Change who may read a whole collection ({"access": "restricted"}); recorded as an event."""
-    body = request.get_json(silent=True) or {}
-    if "access" not in body:
-        raise UsageError('send a JSON body such as {"access": "restricted"}')
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not {"access", "title", "description"} & set(body):
+        raise UsageError('send a JSON body such as {"access": "restricted"} or, as an admin, '
+                         '{"title": "…"}')
+    if {"title", "description"} & set(body):
+        _rename_collection(name, body)
+        if "access" not in body:
+            with _services().catalog.session() as session:
+                found = get_collection(session, name)
+                return {"name": found.name, "title": found.title, "access": found.access,
+                        "links": {"iiif": f"/iiif/3/collection/{quote(found.name, safe='')}"}}
     policy = parse_access(str(body["access"]))
     with _services().catalog.session() as session:
         found = get_collection(session, name)
@@ -187,7 +196,19 @@ def change_collection(name: str):
                      outcome="success",
                      detail=f"access of collection {found.name} changed from {before} to {policy}")
         return {"name": found.name, "title": found.title, "access": str(policy),
-                "links": {"iiif": f"/iiif/3/collection/{found.name}"}}
+                "links": {"iiif": f"/iiif/3/collection/{quote(found.name, safe='')}"}}
+
+
+def _rename_collection(name: str, body: dict) -> None:
+    """A collection's title and description are changed by admins only (its name stays)."""
+    from repository.catalog.collections import rename_collection
+    if current_user().role != "admin":
+        raise PermissionDenied("only an admin may change a collection's title or description")
+    changes = {key: body[key] for key in ("title", "description") if key in body}
+    if not all(isinstance(v, str) for v in changes.values()):
+        raise UsageError('"title" and "description" must be strings')
+    with _services().catalog.session() as session:
+        rename_collection(session, name, **changes)
 
 
 @blueprint.after_request

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 
+from repository.access.presentation import natural_key
 from repository.catalog import (AipFile, events_for_aip, get_aip, list_aips, list_collections,
                                 search_aips)
 from repository.web.auth import check_reader, current_reader
@@ -36,9 +37,10 @@ def aip_page(identifier: str):
     with current_app.extensions["kho"].catalog.session() as session:
         aip = get_aip(session, identifier)
         check_reader(aip)
-        files = list(session.scalars(select(AipFile).where(
+        # The viewer's order (natural: "trang 2" before "trang 10"), not the database's.
+        files = sorted(session.scalars(select(AipFile).where(
             AipFile.aip_id == aip.id, AipFile.version == aip.current_version,
-            AipFile.role == "payload").order_by(AipFile.logical_path)))
+            AipFile.role == "payload")), key=lambda f: natural_key(f.logical_path))
         events = events_for_aip(session, aip.identifier)
         return render_template("pages/aip.html", aip=aip, files=files, events=events,
                                record=aip.dublin_core.record if aip.dublin_core else {})
