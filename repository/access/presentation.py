@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from repository.access.image_resolver import image_id
 from repository.access.rights import EMBARGOED, PUBLIC, STAFF_ROLES
 from repository.catalog import Aip, AipFile, Collection, DublinCoreRecord
+from repository.catalog.queries import NOT_WITHDRAWN
 from repository.config import Settings
 from repository.errors import NotFound
 from repository.metadata import language_map, primary_title
@@ -456,7 +457,7 @@ def build_collection(session: Session, collection: Collection, urls: Urls, insti
                      page_size: int = COLLECTION_PAGE_SIZE) -> dict:
     """A collection of the manifests the caller may read; above ``page_size`` manifests, a
     collection of pages (``?page=N``), each a collection of at most ``page_size`` manifests."""
-    condition = and_(Aip.collection_id == collection.id,
+    condition = and_(Aip.collection_id == collection.id, NOT_WITHDRAWN,
                      readable_condition(user, today, public_read), _has_page_images())
     total = session.scalar(select(func.count()).select_from(Aip).where(condition)) or 0
     pages = max(1, -(-total // page_size))

@@ -45,6 +45,8 @@ class Collection(Base):
     access: Mapped[str] = mapped_column(String(20), default="public")
     embargo_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The OAI-PMH setSpec: an ASCII slug given once, so harvesters' set filters keep working.
+    set_spec: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
 
     aips: Mapped[list["Aip"]] = relationship(back_populates="collection")
 
@@ -70,6 +72,12 @@ class Aip(Base):
     file_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Withdrawal (deaccession): the AIP stays in storage but is no longer disseminated.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When the record last changed for a harvester (OAI-PMH datestamp), whole seconds UTC;
+    # kept by repository.catalog.datestamps on every write, the embargo's end included.
+    oai_datestamp: Mapped[datetime | None] = mapped_column(nullable=True)
 
     collection: Mapped[Collection] = relationship(back_populates="aips")
     versions: Mapped[list["AipVersion"]] = relationship(
@@ -78,6 +86,9 @@ class Aip(Base):
         back_populates="aip", cascade="all, delete-orphan")
     dublin_core: Mapped["DublinCoreRecord | None"] = relationship(
         back_populates="aip", cascade="all, delete-orphan", uselist=False)
+
+
+Index("ix_aips_oai_datestamp_identifier", Aip.oai_datestamp, Aip.identifier)
 
 
 class AipVersion(Base):

@@ -45,6 +45,11 @@ class Page(Generic[T]):
         return len(self.items)
 
 
+# Withdrawn AIPs stay in storage and in the catalogue (their pages answer 410) but leave
+# every listing and search. One named condition, to fold into the shared access condition.
+NOT_WITHDRAWN = Aip.withdrawn_at.is_(None)
+
+
 def _paginate(session: Session, query: Select, page: int, per_page: int) -> Page:
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise UsageError(f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
@@ -81,7 +86,8 @@ def get_or_create_collection(session: Session, name: str, title: str = "") -> Co
 def list_aips(session: Session, collection: str | None = None, page: int = 1,
               per_page: int = 50) -> Page[Aip]:
     """AIPs, newest first, optionally only those of one collection (by name)."""
-    query = select(Aip).options(selectinload(Aip.dublin_core), selectinload(Aip.collection))
+    query = (select(Aip).options(selectinload(Aip.dublin_core), selectinload(Aip.collection))
+             .where(NOT_WITHDRAWN))
     if collection is not None:
         query = query.where(Aip.collection_id == get_collection(session, collection).id)
     return _paginate(session, query.order_by(Aip.created_at.desc(), Aip.id.desc()), page, per_page)
@@ -106,7 +112,8 @@ def search_aips(session: Session, text: str, page: int = 1, per_page: int = 50) 
         from repository.metadata.text import fold_for_search
     words = fold_for_search(text).split()
     query = (select(Aip).join(DublinCoreRecord, DublinCoreRecord.aip_id == Aip.id)
-             .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))
+             .options(selectinload(Aip.dublin_core), selectinload(Aip.collection))
+             .where(NOT_WITHDRAWN))
     if words:
         query = query.where(and_(*(DublinCoreRecord.search_text.like(
             f"%{_escape_like(w)}%", escape="\\") for w in words)))

@@ -11,7 +11,7 @@ import click
 
 from repository.errors import KhoError, NotFound, UsageError
 
-COMMAND_MODULES = ("validate", "describe", "serve", "ingest", "storage", "catalog", "users", "settings",
+COMMAND_MODULES = ("validate", "describe", "serve", "ingest", "aip", "storage", "catalog", "users", "settings",
                    "fixity", "audit")
 
 

@@ -7,7 +7,7 @@ from typing import Callable
 
 from flask import current_app, g, request
 
-from repository.errors import PermissionDenied
+from repository.errors import Gone, PermissionDenied
 from repository.access.rights import AuthenticationRequired, check_read_access
 
 ROLES = ("archivist", "researcher", "auditor", "admin")
@@ -59,7 +59,10 @@ def require_roles(*roles: str) -> Callable:
 
 
 def check_reader(aip) -> None:
-    """401 or 403 unless this request's caller may read ``aip`` (access/rights.py decides)."""
+    """410 if ``aip`` was withdrawn; 401 or 403 unless this request's caller may read it."""
+    if aip.withdrawn_at is not None:
+        raise Gone(f"{aip.identifier} was withdrawn on {aip.withdrawn_at.date().isoformat()}: "
+                   f"{aip.withdrawal_reason}", aip.withdrawal_reason or "")
     check_read_access(aip, current_user(), today=date.today(),
                       public_read=current_app.extensions["kho"].settings.public_read)
 
@@ -68,6 +71,6 @@ def may_read(aip) -> bool:
     """Whether this request's caller may read ``aip`` (for listings that leave items out)."""
     try:
         check_reader(aip)
-    except PermissionDenied:
+    except (PermissionDenied, Gone):
         return False
     return True

@@ -35,6 +35,8 @@ def home():
 def aip_page(identifier: str):
     with current_app.extensions["kho"].catalog.session() as session:
         aip = get_aip(session, identifier)
+        if aip.withdrawn_at is not None:  # a page that says why, not a bare error
+            return render_template("pages/withdrawn.html", aip=aip), 410
         check_reader(aip)
         files = list(session.scalars(select(AipFile).where(
             AipFile.aip_id == aip.id, AipFile.version == aip.current_version,
