@@ -4,9 +4,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages the tests drive (a real browser), and the peers the benchmarks measure
+# Debian packages the tests drive (a real browser; faketime runs `kho serve` on a later day
+# so an embargo can end), and the peers the benchmarks measure
 # Kho against (IIPImage behind lighttpd, loaded by wrk).
-APT_PACKAGES := chromium chromium-driver
+APT_PACKAGES := chromium chromium-driver faketime
 BENCH_APT_PACKAGES := iipimage-server lighttpd wrk
 
 .PHONY: run test install install-test system-deps viewer benchmark clean

@@ -78,6 +78,23 @@ class Settings:
     iiif_collection_page_size: int = _setting(
         "KHO_IIIF_COLLECTION_PAGE_SIZE", 100,
         "Manifests per page of a IIIF collection; larger collections become pages (docs/iiif.md).")
+    # OAI-PMH provider at /oai (access/oai.py).
+    oai_repository_identifier: str = _setting(
+        "KHO_OAI_REPOSITORY_ID", "kho.local",
+        "OAI repositoryIdentifier, a domain name you control: identifiers are oai:<it>:<aip-id>.")
+    oai_repository_name: str = _setting(
+        "KHO_OAI_REPOSITORY_NAME", "", "OAI repositoryName; empty: Kho and KHO_INSTITUTION.")
+    oai_admin_email: str = _setting(
+        "KHO_OAI_ADMIN_EMAIL", "admin@kho.local",
+        "OAI adminEmail shown by Identify (several: separated by commas).")
+    oai_page_size: int = _setting(
+        "KHO_OAI_PAGE_SIZE", 200, "Records or headers in one OAI-PMH list response.")
+    oai_token_secret: str = _setting(
+        "KHO_OAI_TOKEN_SECRET", "",
+        "Key that signs resumption tokens; empty: a random key kept in DATA_DIR/oai-token-key "
+        "(set it when several servers answer /oai).")
+    oai_token_lifetime_s: int = _setting(
+        "KHO_OAI_TOKEN_LIFETIME", 86400, "Seconds a resumption token stays valid.")
     # Fixity.
     fixity_interval_days: int = _setting(
         "KHO_FIXITY_INTERVAL_DAYS", 90, "Every AIP is checked at least once in this many days.")
