@@ -95,6 +95,21 @@ class Settings:
         "(set it when several servers answer /oai).")
     oai_token_lifetime_s: int = _setting(
         "KHO_OAI_TOKEN_LIFETIME", 86400, "Seconds a resumption token stays valid.")
+    # Union catalogue: harvesting other libraries (union/).
+    union_interval_hours: int = _setting(
+        "KHO_UNION_INTERVAL_HOURS", 24, "Hours between harvests of a source added without --every.")
+    union_in_serve: bool = _setting(
+        "KHO_UNION_IN_SERVE", True, "Whether `kho serve` harvests due sources in the background.")
+    union_tick_s: int = _setting(
+        "KHO_UNION_TICK", 300, "Seconds between the background harvester's looks for due sources.")
+    union_timeout_s: float = _setting(
+        "KHO_UNION_TIMEOUT", 60.0, "Seconds a source may take to answer one request, in all.")
+    union_max_response_bytes: int = _setting(
+        "KHO_UNION_MAX_RESPONSE_BYTES", 64 * 1024**2, "Largest answer read from a source.")
+    union_retries: int = _setting(
+        "KHO_UNION_RETRIES", 3, "Times a request is retried after 503/429 or a network fault.")
+    union_max_retry_after_s: int = _setting(
+        "KHO_UNION_MAX_RETRY_AFTER", 600, "Longest Retry-After a harvest waits for.")
     # Fixity.
     fixity_interval_days: int = _setting(
         "KHO_FIXITY_INTERVAL_DAYS", 90, "Every AIP is checked at least once in this many days.")

@@ -1,4 +1,4 @@
-"""OAI-PMH: withdrawal of AIPs, harvest datestamps, collections' setSpecs.
+"""OAI-PMH: withdrawal of AIPs, harvest datestamps, collections' setSpecs; the union catalogue.
 
 Revision ID: 0005_oai_union
 Revises: 0004
@@ -70,7 +70,73 @@ def upgrade() -> None:
                      {"d": max(moments).replace(microsecond=0), "i": aid})
 
 
+    _create_union_tables()
+
+
+def _create_union_tables() -> None:
+    op.create_table(
+        "union_sources",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("base_url", sa.String(length=1000), nullable=False),
+        sa.Column("set_spec", sa.String(length=200), nullable=True),
+        sa.Column("metadata_prefix", sa.String(length=100), nullable=False),
+        sa.Column("interval_hours", sa.Integer(), nullable=False),
+        sa.Column("granularity", sa.String(length=30), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_success_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("harvesting_until", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_union_sources"),
+        sa.UniqueConstraint("name", name="uq_union_sources_name"),
+    )
+    op.create_table(
+        "union_harvests",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("full", sa.Boolean(), nullable=False),
+        sa.Column("from_datestamp", sa.String(length=30), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("added", sa.Integer(), nullable=False),
+        sa.Column("updated", sa.Integer(), nullable=False),
+        sa.Column("deleted", sa.Integer(), nullable=False),
+        sa.Column("errors", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["source_id"], ["union_sources.id"], ondelete="CASCADE",
+                                name="fk_union_harvests_source_id_union_sources"),
+        sa.PrimaryKeyConstraint("id", name="pk_union_harvests"),
+    )
+    op.create_index("ix_union_harvests_source_id", "union_harvests", ["source_id"])
+    op.create_table(
+        "union_records",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("oai_identifier", sa.String(length=1000), nullable=False),
+        sa.Column("datestamp", sa.String(length=30), nullable=False),
+        sa.Column("harvested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.Column("set_specs", sa.JSON(), nullable=False),
+        sa.Column("raw_xml", sa.Text(), nullable=False),
+        sa.Column("record", sa.JSON(), nullable=False),
+        sa.Column("title", sa.String(length=2000), nullable=False),
+        sa.Column("search_text", sa.Text(), nullable=False),
+        sa.Column("work_key", sa.String(length=500), nullable=False),
+        sa.Column("link", sa.String(length=2000), nullable=False),
+        sa.ForeignKeyConstraint(["source_id"], ["union_sources.id"], ondelete="CASCADE",
+                                name="fk_union_records_source_id_union_sources"),
+        sa.PrimaryKeyConstraint("id", name="pk_union_records"),
+        sa.UniqueConstraint("source_id", "oai_identifier",
+                            name="uq_union_records_source_id_oai_identifier"),
+    )
+    op.create_index("ix_union_records_source_id", "union_records", ["source_id"])
+    op.create_index("ix_union_records_work_key", "union_records", ["work_key"])
+
+
 def downgrade() -> None:
+    op.drop_table("union_records")
+    op.drop_table("union_harvests")
+    op.drop_table("union_sources")
     with op.batch_alter_table("collections", schema=None) as batch_op:
         batch_op.drop_constraint("uq_collections_set_spec", type_="unique")
         batch_op.drop_column("set_spec")

@@ -30,6 +30,7 @@ from sqlalchemy import and_, func, or_, select
 
 from repository.catalog.datestamps import as_utc
 from repository.catalog.models import Aip, Collection, DublinCoreRecord
+from repository.catalog.queries import descriptions_public
 from repository.config import Settings
 from repository.metadata.oai_dc import DC_NS, OAI_DC_NS, OAI_DC_SCHEMA, XSI_NS
 from repository.metadata.text import normalise_text
@@ -79,10 +80,7 @@ def harvestable(today: date):
     Public and restricted AIPs (descriptions are public), embargoed ones once the embargo of
     the AIP and of its collection has ended; withdrawn ones too (as deleted records).
     """
-    def open_on(level, until):
-        return or_(level != "embargoed", and_(until.is_not(None), until <= today))
-    return and_(open_on(Aip.access, Aip.embargo_until),
-                open_on(Collection.access, Collection.embargo_until))
+    return descriptions_public(today)
 
 
 # --- dates ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Generic, Iterator, TypeVar
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from repository.catalog.models import Aip, Collection, DublinCoreRecord
@@ -48,6 +48,16 @@ class Page(Generic[T]):
 # Withdrawn AIPs stay in storage and in the catalogue (their pages answer 410) but leave
 # every listing and search. One named condition, to fold into the shared access condition.
 NOT_WITHDRAWN = Aip.withdrawn_at.is_(None)
+
+
+def descriptions_public(today):
+    """SQL condition on Aip joined with its Collection: AIPs whose *description* anyone may
+    see (OAI-PMH, the union catalogue): public and restricted ones, and embargoed ones once
+    the embargo of the AIP and of its collection has ended (``today`` is a UTC date)."""
+    def open_on(level, until):
+        return or_(level != "embargoed", and_(until.is_not(None), until <= today))
+    return and_(open_on(Aip.access, Aip.embargo_until),
+                open_on(Collection.access, Collection.embargo_until))
 
 
 def _paginate(session: Session, query: Select, page: int, per_page: int) -> Page:
