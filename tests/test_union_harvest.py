@@ -4,8 +4,7 @@ and one that misbehaves (503 + Retry-After, a broken token, a malformed record).
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
@@ -157,7 +156,7 @@ def misbehaving_app(log: list[str]):
                             content_type="text/xml")
         if token is None:
             return Response(OAI_HEAD + "<ListRecords>" + _record(1, "Sách một") +
-                            _record(2, "Truyện Kiều", f"<dc:identifier>ISBN 9786041000011"
+                            _record(2, "Truyện Kiều", "<dc:identifier>ISBN 9786041000011"
                                                       "</dc:identifier>") +
                             "<resumptionToken>page-2</resumptionToken></ListRecords></OAI-PMH>",
                             content_type="text/xml")

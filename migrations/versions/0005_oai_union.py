@@ -46,6 +46,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("oai_datestamp", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_aips_oai_datestamp_identifier",
                               ["oai_datestamp", "identifier"], unique=False)
+    with op.batch_alter_table("dublin_core_records", schema=None) as batch_op:
+        # Filled on the next write of each record; until then /oai builds it on demand.
+        batch_op.add_column(sa.Column("oai_dc", sa.Text(), nullable=True))
     with op.batch_alter_table("collections", schema=None) as batch_op:
         batch_op.add_column(sa.Column("set_spec", sa.String(length=200), nullable=True))
         batch_op.create_unique_constraint("uq_collections_set_spec", ["set_spec"])
@@ -134,6 +137,8 @@ def _create_union_tables() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("dublin_core_records", schema=None) as batch_op:
+        batch_op.drop_column("oai_dc")
     op.drop_table("union_records")
     op.drop_table("union_harvests")
     op.drop_table("union_sources")

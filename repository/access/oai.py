@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select, tuple_
 
 from repository.catalog.datestamps import as_utc
 from repository.catalog.models import Aip, Collection, DublinCoreRecord
 from repository.catalog.queries import descriptions_public
 from repository.config import Settings
-from repository.metadata.oai_dc import DC_NS, OAI_DC_NS, OAI_DC_SCHEMA, XSI_NS
+from repository.metadata.oai_dc import (DC_NS, OAI_DC_NS, OAI_DC_SCHEMA, XSI_NS,
+                                        oai_dc_elements)
 from repository.metadata.text import normalise_text
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -202,6 +203,9 @@ class OaiProvider:
         self.key = token_key(settings)
         # Where a record's page is, for the dc:identifier link harvesters show their readers.
         self.site = base_url.rsplit("/oai", 1)[0]
+        self._site_text = escape(self.site)
+        self._dc_start = (f'<metadata><oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}" '
+                          f'xsi:schemaLocation="{OAI_DC_NS} {OAI_DC_SCHEMA}">')
 
     # The door hands in the arguments as (name, value) pairs, repeats included.
     def respond(self, arguments: Sequence[tuple[str, str]]) -> Iterator[str]:
@@ -390,18 +394,22 @@ class OaiProvider:
                 query = ListQuery(**{**query.__dict__, "total": total})
             columns = [Aip.identifier, Aip.oai_datestamp, Aip.withdrawn_at, Collection.set_spec]
             statement = select(*columns).join(Collection, Aip.collection_id == Collection.id)
-            if with_records:
-                statement = select(*columns, DublinCoreRecord.record).join(
+            if with_records:  # the kept XML text, not the JSON record: nothing to decode
+                statement = select(*columns, DublinCoreRecord.oai_dc, Aip.id).join(
                     Collection, Aip.collection_id == Collection.id).outerjoin(
                     DublinCoreRecord, DublinCoreRecord.aip_id == Aip.id)
             if query.after is not None:
-                moment, identifier = query.after
-                condition = and_(condition, or_(
-                    Aip.oai_datestamp > moment,
-                    and_(Aip.oai_datestamp == moment, Aip.identifier > identifier)))
+                # A row-value comparison: both SQLite and PostgreSQL seek the index with it.
+                condition = and_(condition, tuple_(Aip.oai_datestamp, Aip.identifier) >
+                                 tuple_(*query.after))
             rows = session.execute(statement.where(condition)
                                    .order_by(Aip.oai_datestamp, Aip.identifier)
                                    .limit(self.page_size + 1)).all()
+            unrendered = [row[5] for row in rows[:self.page_size]
+                          if with_records and row[4] is None and row[2] is None]
+            records = dict(session.execute(
+                select(DublinCoreRecord.aip_id, DublinCoreRecord.record)
+                .where(DublinCoreRecord.aip_id.in_(unrendered))).all()) if unrendered else {}
         if not rows:  # only a token can get here: the rest of its list went away
             raise OaiError("noRecordsMatch", "no records remain in this list")
         more = len(rows) > self.page_size
@@ -413,7 +421,8 @@ class OaiProvider:
                 chunk.append("<record>")
                 chunk.append(self._header_xml(header))
                 if not header.deleted:
-                    chunk.append(self._metadata_xml(header.identifier, row[4] or {}))
+                    chunk.append(self._metadata_xml(header.identifier,
+                                                    records.get(row[5]) or {}, row[4]))
                 chunk.append("</record>")
             else:
                 chunk.append(self._header_xml(header))
@@ -468,26 +477,11 @@ class OaiProvider:
                 f"</identifier><datestamp>{format_datestamp(header.datestamp)}</datestamp>"
                 f"{spec}</header>")
 
-    def _metadata_xml(self, identifier: str, record: dict) -> str:
-        parts = [f'<metadata><oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}" '
-                 f'xsi:schemaLocation="{OAI_DC_NS} {OAI_DC_SCHEMA}">']
-        for element, values in record.items():
-            if element not in _DC_ELEMENTS:
-                continue
-            for item in values:
-                lang = item.get("lang")
-                attr = f" xml:lang={quoteattr(lang)}" if lang else ""
-                parts.append(f"<dc:{element}{attr}>{escape(_xml_text(item.get('value', '')))}"
-                             f"</dc:{element}>")
+    def _metadata_xml(self, identifier: str, record: dict, rendered: str | None = None) -> str:
         # A link to the record's page, which harvesters show their readers.
-        parts.append(f"<dc:identifier>{escape(self.site)}/aips/{identifier}</dc:identifier>")
-        parts.append("</oai_dc:dc></metadata>")
-        return "".join(parts)
-
-
-_DC_ELEMENTS = frozenset({"title", "creator", "subject", "description", "publisher",
-                          "contributor", "date", "type", "format", "identifier", "source",
-                          "language", "relation", "coverage", "rights"})
+        return (f'{self._dc_start}{rendered if rendered is not None else oai_dc_elements(record)}'
+                f"<dc:identifier>{self._site_text}/aips/{identifier}</dc:identifier>"
+                "</oai_dc:dc></metadata>")
 
 
 def _xml_text(value: str) -> str:

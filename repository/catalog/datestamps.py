@@ -17,7 +17,8 @@ from datetime import date, datetime, time, timezone
 
 from sqlalchemy import event, inspect, select, update
 
-from repository.catalog.models import Aip, Collection
+from repository.catalog.models import Aip, Collection, DublinCoreRecord
+from repository.metadata.oai_dc import oai_dc_elements
 
 EMBARGOED = "embargoed"
 
@@ -74,3 +75,9 @@ def _stamp_collection_aips(_mapper, connection, collection: Collection) -> None:
     for aip_id, level, until in rows:
         connection.execute(update(table).where(table.c.id == aip_id).values(
             oai_datestamp=harvest_datestamp(now, embargo_lifts_at(level, until), lift)))
+
+
+@event.listens_for(DublinCoreRecord, "before_insert")
+@event.listens_for(DublinCoreRecord, "before_update")
+def _render_oai_dc(_mapper, _connection, record: DublinCoreRecord) -> None:
+    record.oai_dc = oai_dc_elements(record.record or {})

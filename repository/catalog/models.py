@@ -144,6 +144,9 @@ class DublinCoreRecord(Base):
     title: Mapped[str] = mapped_column(String(2000), default="")  # first title, NFC
     search_text: Mapped[str] = mapped_column(Text, default="")  # folded: "ha noi"
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The record's dc:* elements as OAI-PMH sends them, kept by catalog/datestamps.py on
+    # every write so a harvest streams text instead of rebuilding XML (None: built on demand).
+    oai_dc: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     aip: Mapped[Aip] = relationship(back_populates="dublin_core")
 
