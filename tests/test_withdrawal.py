@@ -88,6 +88,11 @@ def test_cli_withdrawal_hides_the_aip_keeps_its_content_and_survives_rebuild(
     again = CliRunner().invoke(kho, ["aip", "withdraw", gone.identifier, "--reason", "x"],
                                env=_env(ingest_bag.settings))
     assert again.exit_code == 2 and "already withdrawn" in again.output
+    # A re-deposit cannot quietly bring it back as a new version.
+    from repository.errors import DuplicatePackage
+    with pytest.raises(DuplicatePackage, match="withdrawn"):
+        ingest_bag(make_page_bag(tmp_path / "b2", pages=2, title="Địa bạ Huế", external_id="B"),
+                   new_version=True)
 
 
 def test_only_an_admin_withdraws_through_the_api_and_a_reason_is_required(

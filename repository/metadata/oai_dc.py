@@ -131,10 +131,12 @@ def oai_dc_elements(record: dict) -> str:
     """
     parts = []
     for element, values in record.items():
-        if element not in _DCMES:
+        if element not in _DCMES or not isinstance(values, list):
             continue
         for item in values:
-            text = _NOT_XML_CHAR.sub("", normalise_text(item.get("value", "")))
+            if not isinstance(item, dict):  # a bare string: a value without a language
+                item = {"value": str(item)}
+            text = _NOT_XML_CHAR.sub("", normalise_text(str(item.get("value", ""))))
             lang = item.get("lang")
             attr = f" xml:lang={quoteattr(lang)}" if lang else ""
             parts.append(f"<dc:{element}{attr}>{_escape_text(text)}</dc:{element}>")

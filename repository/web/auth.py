@@ -60,8 +60,9 @@ def require_roles(*roles: str) -> Callable:
 
 def check_reader(aip) -> None:
     """410 if ``aip`` was withdrawn; 401 or 403 unless this request's caller may read it."""
-    if aip.withdrawn_at is not None:
-        raise Gone(f"{aip.identifier} was withdrawn on {aip.withdrawn_at.date().isoformat()}: "
+    withdrawn = getattr(aip, "withdrawn_at", None)  # collections are checked here too
+    if withdrawn is not None:
+        raise Gone(f"{aip.identifier} was withdrawn on {withdrawn.date().isoformat()}: "
                    f"{aip.withdrawal_reason}", aip.withdrawal_reason or "")
     check_read_access(aip, current_user(), today=date.today(),
                       public_read=current_app.extensions["kho"].settings.public_read)
