@@ -4,9 +4,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages the tests drive (a real browser), and the peers the benchmarks measure
+# Debian packages the tests drive (a real browser; faketime runs `kho serve` on a later day
+# so an embargo can end), and the peers the benchmarks measure
 # Kho against (IIPImage behind lighttpd, loaded by wrk).
-APT_PACKAGES := chromium chromium-driver curl zip iproute2
+APT_PACKAGES := chromium chromium-driver curl zip iproute2 faketime
 BENCH_APT_PACKAGES := iipimage-server lighttpd wrk
 
 .PHONY: run test install install-test system-deps viewer benchmark clean
@@ -55,6 +56,7 @@ benchmark: install-test
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/iiif.py
 	$(BIN)/python benchmarks/fixity.py
+	$(BIN)/python benchmarks/oai.py
 
 clean:
 	rm -rf $(VENV) kho-data iiif/node_modules

@@ -87,6 +87,38 @@ class Settings:
     iiif_collection_page_size: int = _setting(
         "KHO_IIIF_COLLECTION_PAGE_SIZE", 100,
         "Manifests per page of a IIIF collection; larger collections become pages (docs/iiif.md).")
+    # OAI-PMH provider at /oai (access/oai.py).
+    oai_repository_identifier: str = _setting(
+        "KHO_OAI_REPOSITORY_ID", "kho.local",
+        "OAI repositoryIdentifier, a domain name you control: identifiers are oai:<it>:<aip-id>.")
+    oai_repository_name: str = _setting(
+        "KHO_OAI_REPOSITORY_NAME", "", "OAI repositoryName; empty: Kho and KHO_INSTITUTION.")
+    oai_admin_email: str = _setting(
+        "KHO_OAI_ADMIN_EMAIL", "admin@kho.local",
+        "OAI adminEmail shown by Identify (several: separated by commas).")
+    oai_page_size: int = _setting(
+        "KHO_OAI_PAGE_SIZE", 200, "Records or headers in one OAI-PMH list response.")
+    oai_token_secret: str = _setting(
+        "KHO_OAI_TOKEN_SECRET", "",
+        "Key that signs resumption tokens; empty: a random key kept in DATA_DIR/oai-token-key "
+        "(set it when several servers answer /oai).")
+    oai_token_lifetime_s: int = _setting(
+        "KHO_OAI_TOKEN_LIFETIME", 86400, "Seconds a resumption token stays valid.")
+    # Union catalogue: harvesting other libraries (union/).
+    union_interval_hours: int = _setting(
+        "KHO_UNION_INTERVAL_HOURS", 24, "Hours between harvests of a source added without --every.")
+    union_in_serve: bool = _setting(
+        "KHO_UNION_IN_SERVE", True, "Whether `kho serve` harvests due sources in the background.")
+    union_tick_s: int = _setting(
+        "KHO_UNION_TICK", 300, "Seconds between the background harvester's looks for due sources.")
+    union_timeout_s: float = _setting(
+        "KHO_UNION_TIMEOUT", 60.0, "Seconds a source may take to answer one request, in all.")
+    union_max_response_bytes: int = _setting(
+        "KHO_UNION_MAX_RESPONSE_BYTES", 64 * 1024**2, "Largest answer read from a source.")
+    union_retries: int = _setting(
+        "KHO_UNION_RETRIES", 3, "Times a request is retried after 503/429 or a network fault.")
+    union_max_retry_after_s: int = _setting(
+        "KHO_UNION_MAX_RETRY_AFTER", 600, "Longest Retry-After a harvest waits for.")
     # Fixity.
     fixity_interval_days: int = _setting(
         "KHO_FIXITY_INTERVAL_DAYS", 90, "Every AIP is checked at least once in this many days.")

@@ -81,6 +81,14 @@ class NotFound(KhoError):
     """The named thing (AIP, file, location, collection, user) does not exist."""
 
 
+class Gone(NotFound):
+    """The thing existed but was withdrawn on purpose (HTTP 410); ``reason`` says why."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
+
+
 class PermissionDenied(KhoError):
     """The caller is known but lacks the role or right."""
 

@@ -2,6 +2,7 @@
 
 An index of what storage holds: everything but users can be rebuilt from the OCFL objects.
 """
+from repository.catalog import datestamps, set_specs  # noqa: F401  (mapper events for OAI-PMH)
 from repository.catalog.database import Catalog, alembic_config, head_revisions, open_catalog
 from repository.catalog.events import (EVENT_TYPES, OUTCOMES, ChainVerification, chain_head,
                                        event_digest, events_for_aip, record_event, verify_chain)

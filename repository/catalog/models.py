@@ -46,6 +46,8 @@ class Collection(Base):
     access: Mapped[str] = mapped_column(String(20), default="public")
     embargo_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The OAI-PMH setSpec: an ASCII slug given once, so harvesters' set filters keep working.
+    set_spec: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
 
     aips: Mapped[list["Aip"]] = relationship(back_populates="collection")
 
@@ -71,6 +73,12 @@ class Aip(Base):
     file_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Withdrawal (deaccession): the AIP stays in storage but is no longer disseminated.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When the record last changed for a harvester (OAI-PMH datestamp), whole seconds UTC;
+    # kept by repository.catalog.datestamps on every write, the embargo's end included.
+    oai_datestamp: Mapped[datetime | None] = mapped_column(nullable=True)
 
     collection: Mapped[Collection] = relationship(back_populates="aips")
     versions: Mapped[list["AipVersion"]] = relationship(
@@ -79,6 +87,9 @@ class Aip(Base):
         back_populates="aip", cascade="all, delete-orphan")
     dublin_core: Mapped["DublinCoreRecord | None"] = relationship(
         back_populates="aip", cascade="all, delete-orphan", uselist=False)
+
+
+Index("ix_aips_oai_datestamp_identifier", Aip.oai_datestamp, Aip.identifier)
 
 
 class AipVersion(Base):
@@ -134,6 +145,9 @@ class DublinCoreRecord(Base):
     title: Mapped[str] = mapped_column(String(2000), default="")  # first title, NFC
     search_text: Mapped[str] = mapped_column(Text, default="")  # folded: "ha noi"
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The record's dc:* elements as OAI-PMH sends them, kept by catalog/datestamps.py on
+    # every write so a harvest streams text instead of rebuilding XML (None: built on demand).
+    oai_dc: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     aip: Mapped[Aip] = relationship(back_populates="dublin_core")
 

@@ -104,6 +104,9 @@ def _restore_aip(catalog, store: OcflStore, location: str, object_id: str) -> li
                   external_identifier=description.external_identifier,
                   payload_digest=description.payload_fingerprint, access=policy.level,
                   embargo_until=policy.embargo_until, created_at=first, updated_at=last)
+        if description.withdrawn:
+            aip.withdrawn_at = _parse_time(description.withdrawn["at"])
+            aip.withdrawal_reason = description.withdrawn.get("reason", "")
         session.add(aip)
         session.flush()  # the AIP's id, for the file rows below
         for version in versions:

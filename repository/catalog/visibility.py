@@ -5,7 +5,8 @@ The rules (``repository.access.rights`` applies the same ones to a single AIP):
 - ``public``: anyone, or any account when ``KHO_PUBLIC_READ`` is off;
 - ``restricted``: any account;
 - ``embargoed`` until a date: staff only until then, public from that day on.
-An AIP is readable when its own access and its collection's both allow it.
+An AIP is readable when its own access and its collection's both allow it, and never once
+it is withdrawn (it stays in storage and the catalogue; its pages answer 410).
 
 Deciding this in the query (never by filtering a page afterwards) is what keeps totals,
 page sizes and facet counts from revealing what a caller may not read.
@@ -46,6 +47,10 @@ class Reader:
         return self.role is not None
 
 
+# Withdrawn AIPs leave every listing and search, whoever asks.
+NOT_WITHDRAWN = Aip.withdrawn_at.is_(None)
+
+
 def _open_to(reader: Reader, access, embargo_until) -> ColumnElement[bool]:
     """Condition on an (access, embargo_until) pair of columns for ``reader``."""
     if reader.is_staff:
@@ -69,7 +74,18 @@ def readable_aips(reader: Reader) -> ColumnElement[bool]:
     Needs no join: the collection is checked by a subquery, so any query over Aip can add it.
     """
     if reader.is_staff:
-        return true()
+        return NOT_WITHDRAWN
     open_collections = select(Collection.id).where(readable_collections(reader))
-    return and_(_open_to(reader, Aip.access, Aip.embargo_until),
+    return and_(NOT_WITHDRAWN, _open_to(reader, Aip.access, Aip.embargo_until),
                 Aip.collection_id.in_(open_collections))
+
+
+def descriptions_public(today: date) -> ColumnElement[bool]:
+    """Condition on Aip joined with its Collection: AIPs whose *description* anyone may see
+    (OAI-PMH, the union catalogue): public and restricted ones, and embargoed ones once the
+    embargo of the AIP and of its collection has ended (``today`` is a UTC date). Withdrawn
+    ones are left to the caller: OAI-PMH shows them as deleted records."""
+    def open_on(level, until):
+        return or_(level != EMBARGOED, and_(until.is_not(None), until <= today))
+    return and_(open_on(Aip.access, Aip.embargo_until),
+                open_on(Collection.access, Collection.embargo_until))

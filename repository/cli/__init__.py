@@ -11,8 +11,8 @@ import click
 
 from repository.errors import KhoError, NotFound, UsageError
 
-COMMAND_MODULES = ("validate", "describe", "serve", "ingest", "storage", "catalog", "users", "settings",
-                   "fixity", "audit", "collection", "deposit")
+COMMAND_MODULES = ("validate", "describe", "serve", "ingest", "aip", "storage", "catalog", "users",
+                   "settings", "fixity", "audit", "collection", "deposit", "union")
 
 
 class KhoGroup(click.Group):

@@ -23,6 +23,11 @@ def serve(host: str | None, port: int | None) -> None:
         # catalogue keep several server processes from checking the same AIP at once.
         from repository.fixity.schedule import start_background_scheduler
         start_background_scheduler(settings, app.extensions["kho"].catalog)
+    if settings.union_in_serve:
+        # Each union catalogue source is harvested on its own interval (a lease per source
+        # keeps several server processes from harvesting the same one).
+        from repository.union.schedule import start_background_harvester
+        start_background_harvester(settings, app.extensions["kho"].catalog)
     app.run(host=host or settings.host, port=port or settings.port, threaded=True)
 
 

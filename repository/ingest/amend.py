@@ -19,8 +19,8 @@ from repository.catalog.chain_store import record_chain_head
 from repository.catalog.files import FORMAT_FIELDS, file_rows
 from repository.config import Settings
 from repository.errors import PackageInvalid, UsageError, ValidationReport
-from repository.metadata import (canonical_record, primary_title, search_text,
-                                 validate_record)
+from repository.metadata import (canonical_record, normalise_text, primary_title,
+                                 search_text, validate_record)
 from repository.storage import OcflStore, SourceFile, get_location
 from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
                                            AipDescription, dump_json)
@@ -71,7 +71,8 @@ def amend_aip(settings: Settings, catalog, identifier: str, *, agent: str,
 
 
 def _register(catalog, identifier: str, inventory, number: int, changes: dict[str, bytes],
-              policy, record: dict | None, event: PendingEvent, agent: str) -> None:
+              policy, record: dict | None, event: PendingEvent, agent: str,
+              withdrawn: tuple[datetime, str] | None = None) -> None:
     now = datetime.now(timezone.utc)
     with catalog.session() as session:
         aip = session.scalar(select(Aip).where(Aip.identifier == identifier))
@@ -88,6 +89,8 @@ def _register(catalog, identifier: str, inventory, number: int, changes: dict[st
         aip.current_version, aip.updated_at = number, now
         if policy is not None:
             aip.access, aip.embargo_until = policy.level, policy.embargo_until
+        if withdrawn is not None:
+            aip.withdrawn_at, aip.withdrawal_reason = withdrawn
         if record is not None:
             aip.dublin_core.record = record
             aip.dublin_core.title = primary_title(record)
@@ -96,3 +99,43 @@ def _register(catalog, identifier: str, inventory, number: int, changes: dict[st
         record_event(session, event_type=event.event_type, agent=agent, outcome=event.outcome,
                      detail=event.detail, aip_identifier=identifier, when=event.when,
                      identifier=event.identifier)
+
+
+def withdraw_aip(settings: Settings, catalog, identifier: str, *, agent: str, reason: str) -> int:
+    """Withdraw AIP ``identifier``: a new OCFL version marking it so, and a deaccession event.
+
+    Nothing is deleted: the content stays in storage (and `kho catalog rebuild` restores the
+    withdrawal from aip.json), but the AIP leaves every listing and search, its pages answer
+    410 with the reason, and OAI-PMH shows it as a deleted record. Returns the version number.
+    """
+    reason = normalise_text(reason or "").strip()
+    if not reason:
+        raise UsageError("a withdrawal needs a reason (--reason)")
+    with catalog.session() as session:
+        aip = get_aip(session, identifier)
+        if aip.withdrawn_at is not None:
+            raise UsageError(f"AIP {identifier} was already withdrawn on "
+                               f"{aip.withdrawn_at.date().isoformat()}: {aip.withdrawal_reason}")
+        location, ocfl_id = aip.location, aip.ocfl_id
+    store = OcflStore(get_location(settings, location))
+    with store.open_file(ocfl_id, AIP_FILE) as stream:
+        description = AipDescription.from_dict(json.load(stream))
+    who = agent_name(agent)
+    event = PendingEvent("deaccession", "success", f"withdrawn: {reason}")
+    description = dataclasses.replace(description, withdrawn={
+        "at": event.when.isoformat(timespec="seconds"), "by": who, "reason": reason})
+    changes = {AIP_FILE: dump_json(description.as_dict()),
+               EVENTS_FILE: dump_json([event.as_dict(who)])}
+    sources = [SourceFile(path, (lambda d=data: io.BytesIO(d)), len(data))
+               for path, data in changes.items()]
+    inventory = store.add_version(ocfl_id, sources, message=f"withdrawn: {reason}",
+                                  user_name=who)
+    number = int(inventory.head[1:])
+    try:
+        _register(catalog, identifier, inventory, number, changes, None, None, event, who,
+                  withdrawn=(event.when, reason))
+    except BaseException:
+        store.rollback_version(ocfl_id, inventory.head)
+        raise
+    record_chain_head(catalog, [store.storage])
+    return number

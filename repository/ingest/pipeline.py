@@ -240,6 +240,10 @@ def find_previous(catalog, bag: Bag, fingerprint: str, *, new_version: bool) -> 
             return None
         session.expunge(existing)
     if new_version:
+        if existing.withdrawn_at is not None:  # a new version would silently reinstate it
+            raise DuplicatePackage(
+                f"AIP {existing.identifier} was withdrawn ({existing.withdrawal_reason}); "
+                "it takes no new versions", existing.identifier)
         return existing
     same = existing.payload_digest == fingerprint
     what = (f"External-Identifier {ext_id!r}" if ext_id else "this payload")

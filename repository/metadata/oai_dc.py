@@ -112,3 +112,32 @@ def record_to_oai_dc(record: dict) -> bytes:
             lines.append(f"  <dc:{element}{attr}>{escape(text)}</dc:{element}>")
     lines.append("</oai_dc:dc>")
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+_DCMES = frozenset({"title", "creator", "subject", "description", "publisher", "contributor",
+                    "date", "type", "format", "identifier", "source", "language", "relation",
+                    "coverage", "rights"})
+
+
+def _escape_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def oai_dc_elements(record: dict) -> str:
+    """The ``dc:*`` elements of ``record`` as compact XML text (no root, no declaration).
+
+    What an OAI-PMH answer puts inside ``oai_dc:dc``; the catalogue keeps it beside the
+    record so a harvest of many records does not rebuild it each time.
+    """
+    parts = []
+    for element, values in record.items():
+        if element not in _DCMES or not isinstance(values, list):
+            continue
+        for item in values:
+            if not isinstance(item, dict):  # a bare string: a value without a language
+                item = {"value": str(item)}
+            text = _NOT_XML_CHAR.sub("", normalise_text(str(item.get("value", ""))))
+            lang = item.get("lang")
+            attr = f" xml:lang={quoteattr(lang)}" if lang else ""
+            parts.append(f"<dc:{element}{attr}>{_escape_text(text)}</dc:{element}>")
+    return "".join(parts)

@@ -6,7 +6,7 @@ rebuilt from the objects alone (`kho catalog rebuild`). They are written with ev
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # A top-level folder the bag itself may not use (ingest refuses bags that do).
@@ -44,12 +44,17 @@ class AipDescription:
     external_identifier: str | None
     payload_fingerprint: str
     bagit_version: str | None
+    # Set when the AIP is withdrawn: {"at": ISO 8601 UTC, "by": agent, "reason": text}.
+    withdrawn: dict[str, str] | None = field(default=None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"identifier": self.identifier, "collection": self.collection,
-                "access": self.access, "external_identifier": self.external_identifier,
-                "payload_fingerprint": self.payload_fingerprint,
-                "bagit_version": self.bagit_version, "format": "kho-aip/1"}
+        document = {"identifier": self.identifier, "collection": self.collection,
+                    "access": self.access, "external_identifier": self.external_identifier,
+                    "payload_fingerprint": self.payload_fingerprint,
+                    "bagit_version": self.bagit_version, "format": "kho-aip/1"}
+        if self.withdrawn:
+            document["withdrawn"] = dict(self.withdrawn)
+        return document
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AipDescription":
@@ -57,4 +62,5 @@ class AipDescription:
                    access=data.get("access", "public"),
                    external_identifier=data.get("external_identifier"),
                    payload_fingerprint=data.get("payload_fingerprint", ""),
-                   bagit_version=data.get("bagit_version"))
+                   bagit_version=data.get("bagit_version"),
+                   withdrawn=data.get("withdrawn") or None)

@@ -11,16 +11,16 @@ from werkzeug.exceptions import HTTPException
 from repository.access.rights import AuthenticationRequired
 from repository.config import Settings, load_settings
 from repository.web.requests import install_request_decoding
-from repository.errors import (DuplicatePackage, KhoError, NotFound, PackageInvalid,
+from repository.errors import (DuplicatePackage, Gone, KhoError, NotFound, PackageInvalid,
                                PermissionDenied, StorageUnavailable, UsageError)
 
 # Blueprint modules, each exporting `blueprint`; a missing one is an area not built yet.
-BLUEPRINT_MODULES = ("pages", "api", "deposit", "iiif", "iiif_image", "viewer", "oai", "audit",
+BLUEPRINT_MODULES = ("pages", "api", "deposit", "iiif", "iiif_image", "viewer", "oai", "union", "audit",
                      "admin")
 
 # Kho's errors as HTTP statuses; every error answer is JSON with a message.
 ERROR_STATUS: tuple[tuple[type[KhoError], int], ...] = (
-    (AuthenticationRequired, 401), (PermissionDenied, 403), (NotFound, 404),
+    (AuthenticationRequired, 401), (PermissionDenied, 403), (Gone, 410), (NotFound, 404),
     (DuplicatePackage, 409), (PackageInvalid, 422), (UsageError, 400),
     (StorageUnavailable, 503), (KhoError, 500),
 )
@@ -74,6 +74,8 @@ def _register_error_handlers(app: Flask) -> None:
         body: dict[str, Any] = {"error": type(exc).__name__, "message": exc.http_message()}
         if isinstance(exc, PackageInvalid):
             body["report"] = exc.report.as_dict()
+        if isinstance(exc, Gone):
+            body["reason"] = exc.reason
         if isinstance(exc, DuplicatePackage):
             body["existing_aip"] = exc.existing_aip
         response = jsonify(body)

@@ -11,7 +11,7 @@ from repository.catalog import (AipFile, count_readable_aips, events_for_aip, ge
                                 get_collection, list_aips, list_collections, premis_xml,
                                 search_aips)
 from repository.errors import NotFound, UsageError
-from repository.ingest.amend import amend_aip
+from repository.ingest.amend import amend_aip, withdraw_aip
 from repository.storage import get_location
 from repository.web.auth import check_reader, current_reader, current_user, require_roles
 
@@ -190,6 +190,23 @@ def replace_dublin_core(identifier: str):
     with services().catalog.session() as session:
         aip = get_aip(session, identifier)
         return {**aip_summary(aip), "dublin_core": aip.dublin_core.record}
+
+
+@blueprint.post("/aips/<identifier>/withdrawal")
+@require_roles("admin")
+def withdraw(identifier: str):
+    """Withdraw an AIP ({"reason": "…"}): kept in storage, gone from listings, 410 after."""
+    body = request.get_json(silent=True) or {}
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise UsageError('send a JSON body such as {"reason": "duplicate of another AIP"}')
+    version = withdraw_aip(services().settings, services().catalog, identifier,
+                           agent=current_user().name, reason=reason)
+    with services().catalog.session() as session:
+        aip = get_aip(session, identifier)
+        return {"identifier": aip.identifier, "withdrawn": True, "version": version,
+                "withdrawn_at": aip.withdrawn_at.isoformat(),
+                "reason": aip.withdrawal_reason}
 
 
 @blueprint.get("/aips/<identifier>/premis.xml")

@@ -8,7 +8,7 @@ from typing import Callable
 from flask import current_app, g, request
 
 from repository.catalog.visibility import Reader
-from repository.errors import PermissionDenied
+from repository.errors import Gone, PermissionDenied
 from repository.access.rights import AuthenticationRequired, check_read_access
 
 ROLES = ("archivist", "researcher", "auditor", "admin")
@@ -72,6 +72,10 @@ def current_reader() -> Reader:
 
 
 def check_reader(aip) -> None:
-    """401 or 403 unless this request's caller may read ``aip`` (access/rights.py decides)."""
+    """410 if ``aip`` was withdrawn; 401 or 403 unless this request's caller may read it."""
+    withdrawn = getattr(aip, "withdrawn_at", None)  # collections are checked here too
+    if withdrawn is not None:
+        raise Gone(f"{aip.identifier} was withdrawn on {withdrawn.date().isoformat()}: "
+                   f"{aip.withdrawal_reason}", aip.withdrawal_reason or "")
     check_read_access(aip, current_user(), today=date.today(),
                       public_read=current_app.extensions["kho"].settings.public_read)

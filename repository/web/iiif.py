@@ -25,7 +25,7 @@ from repository.access.presentation import (MEDIA_TYPE, ManifestCache, Urls, bui
                                             load_manifest_source, serialise)
 from repository.access.rights import PUBLIC, effective_policy, parse_access
 from repository.catalog import get_aip, get_collection, list_collections, record_event
-from repository.errors import NotFound, UsageError
+from repository.errors import NotFound, PermissionDenied, UsageError
 from repository.metadata import record_to_oai_dc
 from repository.web.auth import check_reader, current_reader, current_user, require_roles
 

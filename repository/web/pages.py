@@ -36,6 +36,8 @@ def home():
 def aip_page(identifier: str):
     with current_app.extensions["kho"].catalog.session() as session:
         aip = get_aip(session, identifier)
+        if aip.withdrawn_at is not None:  # a page that says why, not a bare error
+            return render_template("pages/withdrawn.html", aip=aip), 410
         check_reader(aip)
         # The viewer's order (natural: "trang 2" before "trang 10"), not the database's.
         files = sorted(session.scalars(select(AipFile).where(
