@@ -204,8 +204,9 @@ def projection(scope: Scope, today: date, pace_months: int) -> dict[str, Any]:
     if remaining == 0:
         result["on_track"] = needed > 0
         return result
-    if pace > 0:
-        projected = today + timedelta(days=math.ceil(remaining / pace * 30.4375))
+    if recent:
+        # Whole days at the measured pace (integers: the same inputs give the same date).
+        projected = today + timedelta(days=math.ceil(remaining * days / recent))
         result["projected_date"] = projected.isoformat()
         result["on_track"] = scope.deadline is None or projected <= scope.deadline
     else:
