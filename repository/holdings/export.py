@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any
 
-from repository.holdings.progress import NO_COLLECTION, HoldingsReport, Scope, projection
+from repository.holdings.progress import HoldingsReport, Scope, projection
 from repository.holdings.vocabulary import PRIORITY_LABELS, STATUSES
 
 FIGURE_KEYS = ("items", "rare_items", "preserved", "published", "progress", "rare_preserved",
@@ -143,3 +143,66 @@ def render_xlsx(report: HoldingsReport) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def month_series(scope: Scope, today, *, least: int = 12, most: int = 36) -> list[tuple[str, int]]:
+    """(YYYY-MM, items preserved) for every month from the first (at least ``least`` months,
+    at most ``most``) to this one, months with none included, so the chart has no gaps."""
+    def index(month: str) -> int:
+        year, number = month.split("-")
+        return int(year) * 12 + int(number) - 1
+    last = today.year * 12 + today.month - 1
+    first = min([index(m) for m in scope.per_month] + [last - least + 1])
+    first = max(first, last - most + 1)
+    return [(f"{i // 12:04d}-{i % 12 + 1:02d}", scope.per_month.get(f"{i // 12:04d}-{i % 12 + 1:02d}", [0, 0])[0])
+            for i in range(first, last + 1)]
+
+
+def chart_svg(series: list[tuple[str, int]], *, label: str, unit: str, empty: str,
+              width: int = 760, height: int = 240) -> str:
+    """Items preserved per month as an inline SVG bar chart: no script, prints as it shows.
+    Each bar carries data-month and data-count, so a test (or a reader's tool) can read it."""
+    from markupsafe import escape
+    left, bottom, top = 44, 40, 16
+    plot_w, plot_h = width - left - 12, height - bottom - top
+    peak = max([count for _m, count in series] + [1])
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="holdings-chart" width="{width}" '
+             f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="{escape(label)}" font-family="sans-serif" font-size="11">',
+             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#333"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>',
+             f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{peak}</text>',
+             f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>']
+    if not any(count for _m, count in series):
+        parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{top + plot_h / 2:.0f}" '
+                     f'text-anchor="middle" font-size="14">{escape(empty)}</text>')
+    step = plot_w / max(len(series), 1)
+    bar = max(2.0, step * 0.7)
+    every = max(1, len(series) // 12)
+    for i, (month, count) in enumerate(series):
+        x = left + i * step + (step - bar) / 2
+        h = plot_h * count / peak
+        parts.append(f'<rect class="month" data-month="{month}" data-count="{count}" '
+                     f'x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                     f'fill="#8a2b1f"><title>{month}: {count} {escape(unit)}</title></rect>')
+        if count:
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + plot_h - h - 3:.1f}" '
+                         f'text-anchor="middle">{count}</text>')
+        if i % every == 0:
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 14}" '
+                         f'text-anchor="middle">{month[5:]}/{month[2:4]}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def progress_bar_svg(share: float, target: float, width: int = 160, height: int = 14) -> str:
+    """A bar for a share (0–1) with a tick at the target; attributes only (strict CSP)."""
+    filled = max(0.0, min(1.0, share)) * width
+    tick = max(0.0, min(1.0, target)) * width
+    colour = "#2e7d32" if share >= target else "#8a2b1f"
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="bar" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" aria-hidden="true">'
+            f'<rect width="{width}" height="{height}" fill="#ece7df"/>'
+            f'<rect width="{filled:.1f}" height="{height}" fill="{colour}"/>'
+            f'<line x1="{tick:.1f}" y1="0" x2="{tick:.1f}" y2="{height}" stroke="#1d2430" '
+            f'stroke-width="2"/></svg>')
