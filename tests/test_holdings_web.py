@@ -50,11 +50,25 @@ def programme(ingest_bag, tmp_path):
     catalog.dispose()
 
 
+@pytest.fixture
+def register_only(kho_settings):
+    """Nam Định's register loaded through the API, no AIPs."""
+    app = create_app(kho_settings)
+    with app.extensions["kho"].catalog.session() as session:
+        _, archivist = add_user(session, "Nguyễn Thị Lan", "archivist")
+        _, researcher = add_user(session, "bạn đọc", "researcher")
+    done = app.test_client().post(f"/api/v1/holdings/libraries/{NAM_DINH}/register",
+                                  data=REGISTER_NAM_DINH.encode(), headers=_bearer(archivist))
+    assert done.status_code == 201, done.json
+    yield app, archivist, researcher
+    app.extensions["kho"].catalog.dispose()
+
+
 def _bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_report_api_counts_and_only_staff_may_read_it(programme):
+def test_report_api_counts_targets_and_exports_and_only_staff_may_read_them(programme):
     app, archivist, researcher = programme
     client = app.test_client()
     assert client.get("/api/v1/holdings/report").status_code == 401
@@ -70,9 +84,28 @@ def test_report_api_counts_and_only_staff_may_read_it(programme):
         ("Báo cũ", 2, 0.0), ("Hán Nôm", 3, 0.6667)]
     assert [m["preserved"] for m in document["per_month"]] == [1, 2]
 
+    # A collection's own target, then the exports.
+    from openpyxl import load_workbook
+    answer = client.put("/api/v1/holdings/targets", json={
+        "library": NAM_DINH, "collection": "Hán Nôm", "share": 0.5, "deadline": "2027-06-30"},
+        headers=_bearer(archivist))
+    assert answer.status_code == 200
+    document = client.get("/api/v1/holdings/report", headers=_bearer(archivist)).json
+    han_nom = next(c for c in document["libraries"][0]["collections"] if c["collection"] == "Hán Nôm")
+    assert han_nom["target"] == 0.5 and han_nom["deadline"] == "2027-06-30"
+    assert han_nom["projection"]["reached"] is True  # 2 of 3 preserved ≥ 50%
+    csv_text = client.get("/api/v1/holdings/report?format=csv", headers=_bearer(archivist)).data.decode("utf-8-sig")
+    assert f"{NAM_DINH},Hán Nôm,3,3,2,1,0.6667" in csv_text
+    xlsx = client.get(f"/holdings?format=xlsx&token={archivist}")
+    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(xlsx.data))["Progress"]
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0][:7] == ["library", "collection", "items", "rare_items", "preserved", "published", "progress"]
+    assert rows[1][2:7] == [5, 4, 3, 2, 0.5]
 
-def test_status_changes_through_the_api_and_the_web_form_are_recorded_with_who(programme):
-    app, archivist, researcher = programme
+
+def test_status_changes_through_the_api_and_the_web_form_are_recorded_with_who(register_only):
+    app, archivist, researcher = register_only
     client = app.test_client()
     url = f"/api/v1/holdings/libraries/{NAM_DINH}/items/HN.0003"
     assert client.patch(url, json={"status": "selected"}, headers=_bearer(researcher)).status_code == 403
@@ -91,8 +124,8 @@ def test_status_changes_through_the_api_and_the_web_form_are_recorded_with_who(p
     assert item["status"] == "scanned" and item["history"][-1]["via"] == "web"
 
 
-def test_register_upload_refuses_tcvn3_and_lists_bad_rows_as_json(programme):
-    app, archivist, _ = programme
+def test_register_upload_refuses_tcvn3_and_lists_bad_rows_as_json(register_only):
+    app, archivist, _ = register_only
     client = app.test_client()
     text = "ký hiệu xếp giá,nhan đề\nHN.9,Hà Nội\n"
     tcvn3 = subprocess.run(["iconv", "-f", "UTF-8", "-t", "TCVN5712-1"], input=text.encode(),
@@ -105,28 +138,6 @@ def test_register_upload_refuses_tcvn3_and_lists_bad_rows_as_json(programme):
                          headers=_bearer(archivist))
     assert answer.status_code == 422
     assert {(p["row"], p["column"]) for p in answer.json["problems"]} == {(2, "title"), (2, "pages")}
-
-
-def test_targets_and_exports_in_csv_and_xlsx(programme):
-    from openpyxl import load_workbook
-    app, archivist, _ = programme
-    client = app.test_client()
-    answer = client.put("/api/v1/holdings/targets", json={
-        "library": NAM_DINH, "collection": "Hán Nôm", "share": 0.5, "deadline": "2027-06-30"},
-        headers=_bearer(archivist))
-    assert answer.status_code == 200
-    document = client.get("/api/v1/holdings/report", headers=_bearer(archivist)).json
-    han_nom = next(c for c in document["libraries"][0]["collections"] if c["collection"] == "Hán Nôm")
-    assert han_nom["target"] == 0.5 and han_nom["deadline"] == "2027-06-30"
-    assert han_nom["projection"]["reached"] is True  # 2 of 3 preserved ≥ 50%
-    csv_text = client.get("/api/v1/holdings/report?format=csv", headers=_bearer(archivist)).data.decode("utf-8-sig")
-    assert f"{NAM_DINH},Hán Nôm,3,3,2,1,0.6667" in csv_text
-    xlsx = client.get(f"/holdings?format=xlsx&token={archivist}")
-    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["Content-Disposition"]
-    sheet = load_workbook(io.BytesIO(xlsx.data))["Progress"]
-    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
-    assert rows[0][:7] == ["library", "collection", "items", "rare_items", "preserved", "published", "progress"]
-    assert rows[1][2:7] == [5, 4, 3, 2, 0.5]
 
 
 @pytest.mark.browser

@@ -8,10 +8,11 @@ import csv
 import io
 import re
 import unicodedata
+from functools import lru_cache
 
 from repository.errors import RegisterInvalid, RowProblem
 from repository.holdings.records import ItemRecord
-from repository.holdings.vocabulary import (COLUMNS, LIST_SEPARATOR, STAFF_STATUSES, TEMPLATE_HEADINGS,
+from repository.holdings.vocabulary import (COLUMNS, LIST_SEPARATOR, shelfmark_key, STAFF_STATUSES, TEMPLATE_HEADINGS,
                                             column_for, parse_priority, parse_status,
                                             parse_yes_no)
 from repository.metadata import check_date
@@ -53,7 +54,6 @@ def read_csv_register(text: str, name: str = "the file") -> list[ItemRecord]:
         raise RegisterInvalid(problems)
     records: list[ItemRecord] = []
     first_row: dict[str, int] = {}
-    from repository.holdings.vocabulary import shelfmark_key
     for number, cells in enumerate(reader, start=2):  # row 1 holds the headings
         if not any(c.strip() for c in cells):
             continue  # blank lines (Excel leaves them at the end)
@@ -63,14 +63,16 @@ def read_csv_register(text: str, name: str = "the file") -> list[ItemRecord]:
             continue
         record = ItemRecord(number)
         for index, heading, attribute in columns:
-            raw = unicodedata.normalize("NFC", cells[index] if index < len(cells) else "").strip()
+            raw = (cells[index] if index < len(cells) else "").strip()
+            if not raw.isascii():
+                raw = unicodedata.normalize("NFC", raw)
             try:
                 _set(record, attribute, raw)
             except ValueError as exc:
                 problems.append(RowProblem(number, heading, str(exc)))
         shelfmark = record.values.get("shelfmark", "")
         if shelfmark:
-            key = shelfmark_key(shelfmark)
+            key = record.key = shelfmark_key(shelfmark)
             if key in first_row:
                 problems.append(RowProblem(number, seen["shelfmark"],
                                            f"shelfmark {shelfmark!r} is also on row "
@@ -103,11 +105,9 @@ def _set(record: ItemRecord, attribute: str, raw: str) -> None:
         record.values["priority"] = parse_priority(raw)
     elif attribute == "date":
         if raw:
-            try:
-                check_date(raw)
-            except ValueError as exc:
-                raise ValueError(f"{raw!r} is not an EDTF date or range (1844, 1844/1909, "
-                                 f"18XX, 1890~){': ' + str(exc) if str(exc) else ''}") from None
+            problem = date_problem(raw)
+            if problem is not None:
+                raise ValueError(problem)
         record.values["date"] = raw
     elif attribute in ("parallel_titles", "languages", "scripts"):
         record.values[attribute] = [p.strip() for p in raw.split(LIST_SEPARATOR) if p.strip()]
@@ -115,6 +115,16 @@ def _set(record: ItemRecord, attribute: str, raw: str) -> None:
         if attribute == "shelfmark" and len(raw) > 200:
             raise ValueError("longer than 200 characters")
         record.values[attribute] = raw
+
+
+@lru_cache(maxsize=4096)  # registers repeat their years
+def date_problem(raw: str) -> str | None:
+    try:
+        check_date(raw)
+    except ValueError as exc:
+        return (f"{raw!r} is not an EDTF date or range (1844, 1844/1909, 18XX, 1890~)"
+                f"{': ' + str(exc) if str(exc) else ''}")
+    return None
 
 
 def parse_pages(raw: str) -> int | None:

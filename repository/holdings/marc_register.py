@@ -67,7 +67,7 @@ def read_marc_register(data: bytes, *, rare_before: int, name: str = "the file")
         item, record_problems = map_record(record, number, rare_before=rare_before)
         problems.extend(record_problems)
         if item is not None:
-            key = shelfmark_key(item.shelfmark)
+            key = item.key = shelfmark_key(item.shelfmark)
             if key in first:
                 problems.append(RowProblem(number, "shelfmark", f"shelfmark {item.shelfmark!r} "
                                            f"is also in record {first[key]}"))

@@ -18,6 +18,7 @@ class ItemRecord:
     values: dict[str, Any] = field(default_factory=dict)
     collection: str | None = None
     status: str | None = None
+    key: str = ""  # vocabulary.shelfmark_key of the shelfmark, computed once
 
     @property
     def shelfmark(self) -> str:

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from repository.errors import NotFound, UsageError
@@ -22,6 +22,11 @@ from repository.holdings.vocabulary import (NOT_STARTED, STAFF_STATUSES, STATUS_
 from repository.metadata.text import fold_for_search
 
 _CHUNK = 5000  # rows per executemany: bounded memory per statement on either database
+# Every column of a new item, so that all new rows have one shape (one executemany).
+NEW_ITEM = {"collection_id": None, "parallel_titles": [], "creator": "", "date": "",
+            "item_type": "", "languages": [], "scripts": [], "rare": False, "condition": "",
+            "pages": None, "priority": None, "notes": "", "status": NOT_STARTED,
+            "status_changed_at": None}
 
 
 @dataclass
@@ -91,7 +96,7 @@ def import_register(session: Session, library_name: str, records: list[ItemRecor
     now = datetime.now(timezone.utc)
     new_rows, changed_rows, history = [], [], []
     for record in records:
-        key = shelfmark_key(record.shelfmark)
+        key = record.key or shelfmark_key(record.shelfmark)
         values = {k: v for k, v in record.values.items() if k in ITEM_FIELDS}
         values["shelfmark_key"] = key
         collection = record.collection or default_collection
@@ -108,25 +113,28 @@ def import_register(session: Session, library_name: str, records: list[ItemRecor
             values.pop("shelfmark", None)
             changed_rows.append({"id": found[0], **values})
         else:
-            new_rows.append({"library_id": library.id, "parallel_titles": [], "languages": [],
-                             "scripts": [], "creator": "", "date": "", "item_type": "",
-                             "condition": "", "notes": "", "rare": False,
-                             "status": NOT_STARTED, "created_at": now, **values})
+            new_rows.append({**NEW_ITEM, "library_id": library.id, "created_at": now, **values})
             existing[key] = (None, values.get("status", NOT_STARTED))
     summary.created, summary.updated, summary.status_changes = \
         len(new_rows), len(changed_rows), len(history)
     if dry_run:
         return summary
+    # Core executemany with every row the same shape: one statement per chunk, not per row.
     for start in range(0, len(new_rows), _CHUNK):
-        session.execute(insert(HoldingItem), new_rows[start:start + _CHUNK])
+        session.execute(insert(HoldingItem.__table__), new_rows[start:start + _CHUNK])
     # Rows differ in which columns they set (a partial re-import): group by shape so each
-    # bulk UPDATE touches only the columns its rows carry.
+    # Core executemany UPDATE touches only the columns its rows carry.
+    table = HoldingItem.__table__
     by_shape: dict[tuple[str, ...], list[dict]] = {}
     for row in changed_rows:
-        by_shape.setdefault(tuple(sorted(row)), []).append(row)
-    for rows in by_shape.values():
+        by_shape.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
+    for shape, rows in by_shape.items():
+        statement = (update(table).where(table.c.id == bindparam("item_id"))
+                     .values({name: bindparam(name) for name in shape}))
         for start in range(0, len(rows), _CHUNK):
-            session.execute(update(HoldingItem), rows[start:start + _CHUNK])
+            session.execute(statement, [{**{k: v for k, v in row.items() if k != "id"},
+                                         "item_id": row["id"]}
+                                        for row in rows[start:start + _CHUNK]])
     if history:
         ids = dict(session.execute(select(HoldingItem.shelfmark_key, HoldingItem.id)
                                    .where(HoldingItem.library_id == library.id)).all())

@@ -3,6 +3,8 @@ and Vietnamese. Input is matched folded (no case, no diacritics), output uses th
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from repository.metadata.text import fold_for_search
 
 # The programme's ladder. Staff set the first four; the last two follow from Kho's records.
@@ -61,6 +63,7 @@ def column_for(heading: str) -> str | None:
     return _HEADINGS.get(fold_for_search(heading.replace("_", " ")))
 
 
+@lru_cache(maxsize=256)  # a register repeats a handful of words 100,000 times
 def parse_status(text: str) -> str:
     """A status code from a code or an English or Vietnamese label; ValueError otherwise."""
     code = _STATUS_WORDS.get(fold_for_search(text))
@@ -71,6 +74,7 @@ def parse_status(text: str) -> str:
     return code
 
 
+@lru_cache(maxsize=256)
 def parse_yes_no(text: str) -> bool:
     word = fold_for_search(text)
     if word in _YES:
@@ -80,6 +84,7 @@ def parse_yes_no(text: str) -> bool:
     raise ValueError(f"{text!r} is not yes or no (yes/no, có/không)")
 
 
+@lru_cache(maxsize=256)
 def parse_priority(text: str) -> int | None:
     if not text.strip():
         return None
@@ -91,4 +96,6 @@ def parse_priority(text: str) -> int | None:
 
 def shelfmark_key(shelfmark: str) -> str:
     """What two shelfmarks must share to be the same: no case, diacritics or extra spaces."""
+    if shelfmark.isascii():  # most are ("HN.0001"): the same result, ten times faster
+        return " ".join(shelfmark.lower().split())
     return fold_for_search(shelfmark)
