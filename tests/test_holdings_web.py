@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import threading
+import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -115,6 +116,11 @@ def test_status_changes_through_the_api_and_the_web_form_are_recorded_with_who(r
                         headers=_bearer(archivist)).json
     assert item["status"] == "being_scanned"
     assert item["history"][-1]["agent"] == "Nguyễn Thị Lan" and item["history"][-1]["via"] == "api"
+    # The library's name typed decomposed (NFD, as macOS sends it) is the same library.
+    nfd = unicodedata.normalize("NFD", NAM_DINH)
+    assert nfd != NAM_DINH
+    same = client.get(f"/api/v1/holdings/libraries/{nfd}/items/HN.0003", headers=_bearer(archivist))
+    assert same.status_code == 200 and same.json["library"] == NAM_DINH
     # The web form carries the token in its body; without it nothing changes.
     form = {"library": NAM_DINH, "shelfmark": "HN.0003", "status": "scanned"}
     assert client.post("/holdings/items/status", data=form).status_code == 401

@@ -95,13 +95,16 @@ def import_register(session: Session, library_name: str, records: list[ItemRecor
         .where(HoldingItem.library_id == library.id))}
     now = datetime.now(timezone.utc)
     new_rows, changed_rows, history = [], [], []
+    collection_ids: dict[str, int | None] = {}  # as written in the file → id, cleaned once
     for record in records:
         key = record.key or shelfmark_key(record.shelfmark)
         values = {k: v for k, v in record.values.items() if k in ITEM_FIELDS}
         values["shelfmark_key"] = key
         collection = record.collection or default_collection
         if collection:
-            values["collection_id"] = collections.get(clean_name(collection, "collection"))
+            if collection not in collection_ids:
+                collection_ids[collection] = collections.get(clean_name(collection, "collection"))
+            values["collection_id"] = collection_ids[collection]
         values["updated_at"] = now
         found = existing.get(key)
         before = found[1] if found else NOT_STARTED
@@ -138,7 +141,7 @@ def import_register(session: Session, library_name: str, records: list[ItemRecor
     if history:
         ids = dict(session.execute(select(HoldingItem.shelfmark_key, HoldingItem.id)
                                    .where(HoldingItem.library_id == library.id)).all())
-        session.execute(insert(HoldingStatusChange), [
+        session.execute(insert(HoldingStatusChange.__table__), [
             {"item_id": ids[key], "from_status": before, "to_status": after, "agent": agent,
              "via": via, "note": "", "changed_at": now} for key, before, after in history])
     return summary
