@@ -95,20 +95,30 @@ def item_aip_state(today: date):
 
     An AIP links to every item whose shelfmark it carries, except that when its bag's
     Source-Organization names a library that holds that shelfmark, only to that library's.
+    The AIPs are grouped by shelfmark first, so the query walks the (fewer) linked AIPs
+    and finds their items by index, instead of scanning every item of the register.
     """
+    keys = (select(AipShelfmark.shelfmark_key.label("shelfmark_key"),
+                   AipShelfmark.organization_key.label("organization_key"),
+                   func.min(Aip.created_at).label("preserved_at"),
+                   func.max(case((published_condition(today), 1), else_=0)).label("published"))
+            .join(Aip, Aip.id == AipShelfmark.aip_id)
+            .join(Collection, Collection.id == Aip.collection_id)
+            .group_by(AipShelfmark.shelfmark_key, AipShelfmark.organization_key)
+            .subquery("aip_keys"))
     other_item, other_library = aliased(HoldingItem), aliased(HoldingLibrary)
     organization_holds_it = exists(
         select(other_item.id).join(other_library, other_library.id == other_item.library_id)
-        .where(other_item.shelfmark_key == AipShelfmark.shelfmark_key,
-               other_library.name_key == AipShelfmark.organization_key))
+        .where(other_item.shelfmark_key == keys.c.shelfmark_key,
+               other_library.name_key == keys.c.organization_key))
     return (select(HoldingItem.id.label("item_id"),
-                   func.min(Aip.created_at).label("preserved_at"),
-                   func.max(case((published_condition(today), 1), else_=0)).label("published"))
+                   func.min(keys.c.preserved_at).label("preserved_at"),
+                   func.max(keys.c.published).label("published"))
+            .select_from(keys)
+            .join(HoldingItem, HoldingItem.shelfmark_key == keys.c.shelfmark_key)
             .join(HoldingLibrary, HoldingLibrary.id == HoldingItem.library_id)
-            .join(AipShelfmark, AipShelfmark.shelfmark_key == HoldingItem.shelfmark_key)
-            .join(Aip, Aip.id == AipShelfmark.aip_id)
-            .join(Collection, Collection.id == Aip.collection_id)
-            .where(or_(AipShelfmark.organization_key == HoldingLibrary.name_key,
+            .where(or_(keys.c.organization_key == "",
+                       keys.c.organization_key == HoldingLibrary.name_key,
                        ~organization_holds_it))
             .group_by(HoldingItem.id)
             .subquery("item_aip_state"))

@@ -130,12 +130,16 @@ def build_report(session: Session, settings, *, library: str | None = None,
     state = item_aip_state(today)
     effective = case((state.c.published == 1, PUBLISHED),
                      (state.c.item_id.is_not(None), PRESERVED), else_=HoldingItem.status)
+    month = _month(session, state.c.preserved_at)
+    # One pass over the register: grouped by scope, rarity, priority, status and the month
+    # the item was first preserved (NULL for the rest), which also feeds the chart.
     query = (select(HoldingItem.library_id, HoldingItem.collection_id, HoldingItem.rare,
-                    HoldingItem.priority, effective.label("state"), func.count().label("n"),
+                    HoldingItem.priority, effective.label("state"), month.label("month"),
+                    func.count().label("n"),
                     func.coalesce(func.sum(HoldingItem.pages), 0).label("pages"))
              .outerjoin(state, state.c.item_id == HoldingItem.id)
              .group_by(HoldingItem.library_id, HoldingItem.collection_id, HoldingItem.rare,
-                       HoldingItem.priority, effective))
+                       HoldingItem.priority, effective, month))
     if only is not None:
         query = query.where(HoldingItem.library_id == only.id)
     for row in session.execute(query).mappings():
@@ -145,22 +149,10 @@ def build_report(session: Session, settings, *, library: str | None = None,
                                        row["collection_id"])
         for scope in (programme, library_scope, collection_scope):
             scope.figures.add(row)
-    month = _month(session, state.c.preserved_at)
-    monthly = (select(HoldingItem.library_id, HoldingItem.collection_id, month.label("month"),
-                      func.count().label("n"),
-                      func.sum(case((HoldingItem.rare, 1), else_=0)).label("rare"))
-               .join(state, state.c.item_id == HoldingItem.id)
-               .group_by(HoldingItem.library_id, HoldingItem.collection_id, month))
-    if only is not None:
-        monthly = monthly.where(HoldingItem.library_id == only.id)
-    for row in session.execute(monthly).mappings():
-        library_scope = libraries[row["library_id"]]
-        collection_scope = _collection(collections, library_scope, row["library_id"],
-                                       row["collection_id"])
-        for scope in (programme, library_scope, collection_scope):
-            counts = scope.per_month.setdefault(row["month"], [0, 0])
-            counts[0] += row["n"]
-            counts[1] += int(row["rare"] or 0)
+            if row["month"]:
+                counts = scope.per_month.setdefault(row["month"], [0, 0])
+                counts[0] += row["n"]
+                counts[1] += row["n"] if row["rare"] else 0
     for scope in libraries.values():
         scope.children.sort(key=lambda s: (s.name == NO_COLLECTION, s.name))
     return HoldingsReport(now, today, settings.holdings_pace_months, programme,
