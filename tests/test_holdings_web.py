@@ -4,13 +4,11 @@ figures checked against hand-counted ones."""
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import subprocess
 import threading
 import unicodedata
-from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import update

@@ -126,15 +126,16 @@ def item_aip_state(today: date):
 
 def linked_aips(session: Session, item: HoldingItem) -> list[str]:
     """Identifiers of the AIPs linked to one item, oldest first."""
-    state = aliased(HoldingLibrary)
     other_item, other_library = aliased(HoldingItem), aliased(HoldingLibrary)
     organization_holds_it = exists(
         select(other_item.id).join(other_library, other_library.id == other_item.library_id)
         .where(other_item.shelfmark_key == AipShelfmark.shelfmark_key,
                other_library.name_key == AipShelfmark.organization_key))
-    library_key = session.scalar(select(state.name_key).where(state.id == item.library_id))
+    library_key = session.scalar(select(HoldingLibrary.name_key)
+                                 .where(HoldingLibrary.id == item.library_id))
     return list(session.scalars(
         select(Aip.identifier).join(AipShelfmark, AipShelfmark.aip_id == Aip.id)
         .where(AipShelfmark.shelfmark_key == item.shelfmark_key,
-               or_(AipShelfmark.organization_key == library_key, ~organization_holds_it))
+               or_(AipShelfmark.organization_key == "",
+                   AipShelfmark.organization_key == library_key, ~organization_holds_it))
         .order_by(Aip.created_at)))

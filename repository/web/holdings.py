@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template,
+from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template,
                    request, url_for)
 from markupsafe import Markup
 from sqlalchemy import func, select
