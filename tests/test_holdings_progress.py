@@ -129,6 +129,16 @@ def test_staff_statuses_are_recorded_with_who_and_when_and_preserved_cannot_be_s
     assert "cannot be set by hand" in refused.output
     status = report(env)["status"]
     assert status["being_scanned"] == 1 and status["scanned"] == 1 and status["not_started"] == 3
+    # The same report as text, CSV and an XLSX workbook.
+    text = cli(env, "holdings", "report").output
+    assert f"{NAM_DINH}: 5 items, 4 rare; 0 preserved, 0 published" in text
+    assert "rare items left by priority: high 2, medium 1, low 1" in text
+    csv_text = cli(env, "holdings", "report", "--format", "csv").output.lstrip("\ufeff")
+    assert f"{NAM_DINH},Hán Nôm,3,3,0,0,0.0" in csv_text
+    from openpyxl import load_workbook
+    cli(env, "holdings", "report", "--format", "xlsx", "--output", str(tmp_path / "tien-do.xlsx"))
+    sheet = load_workbook(tmp_path / "tien-do.xlsx")["Progress"]
+    assert [c.value for c in sheet[3]][:4] == [NAM_DINH, None, 5, 4]
 
 
 def test_a_configured_bag_info_field_links_at_ingest_and_kho_holdings_link_reads_older_aips(
