@@ -144,7 +144,16 @@ def test_windows_1258_is_converted_and_tcvn3_and_vni_are_refused_by_name(env, tm
     done = CliRunner().invoke(kho, ["holdings", "import", str(tmp_path / "vni.csv"), "--library",
                                     LIBRARY], env=env)
     assert done.exit_code == 1 and "VNI Windows" in done.output and "UniKey" in done.output
-    assert set(items(env)) == {"HN.9", "HN.10"}
+    # The same VNI file opened in Excel as Windows-1252 and saved as UTF-8: still garbage.
+    (tmp_path / "vni-utf8.csv").write_text(vni, encoding="utf-8")
+    done = CliRunner().invoke(kho, ["holdings", "import", str(tmp_path / "vni-utf8.csv"),
+                                    "--library", LIBRARY], env=env)
+    assert done.exit_code == 1 and "VNI Windows that was read as Windows-1252" in done.output
+    # French in UTF-8 is not mistaken for it.
+    (tmp_path / "fr.csv").write_text("shelfmark,title\nF.1,Là-bas : récit où l'été déçoit à Noël\n",
+                                     encoding="utf-8")
+    assert cli(env, "holdings", "import", str(tmp_path / "fr.csv"), "--library", LIBRARY).exit_code == 0
+    assert set(items(env)) == {"HN.9", "HN.10", "F.1"}
 
 
 def marc_records():

@@ -46,9 +46,12 @@ def decode_register(data: bytes, name: str = "the file") -> tuple[str, str]:
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return unicodedata.normalize("NFC", data.decode("utf-16")), "UTF-16"
     try:
-        return unicodedata.normalize("NFC", data.decode("utf-8")), "UTF-8"
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         first_bad = exc.start
+    else:
+        refuse_legacy_mojibake(text, name)
+        return unicodedata.normalize("NFC", text), "UTF-8"
     encoding = guess_legacy_encoding(data)
     if encoding == "Windows-1258":
         return unicodedata.normalize("NFC", data.decode("cp1258")), encoding
@@ -57,6 +60,32 @@ def decode_register(data: bytes, name: str = "the file") -> tuple[str, str]:
         f"{name} is not UTF-8 (line {line} has bytes UTF-8 cannot hold); it looks like "
         f"{encoding}, which would be imported as garbage: {HOW_TO_CONVERT[encoding]}",
         encoding)
+
+
+def refuse_legacy_mojibake(text: str, name: str) -> None:
+    """A UTF-8 file can hold TCVN3 or VNI text already garbled: opened as Windows-1252 (as
+    Excel does) and saved again ("Hµ Néi"). Such text encodes back to Windows-1252, and those
+    bytes look like TCVN3 or VNI; real Vietnamese (ơ ư ạ ộ …) never encodes to Windows-1252."""
+    if text.isascii():
+        return
+    try:
+        raw = text.encode("cp1252")
+    except UnicodeEncodeError:
+        return
+    if len(_HIGH.findall(raw)) < 3:
+        return
+    encoding = guess_legacy_encoding(raw)
+    if encoding in ("TCVN3 (ABC)", "VNI Windows"):
+        raise LegacyEncoding(
+            f"{name} is UTF-8, but its text is {encoding} that was read as Windows-1252 and "
+            f"saved again (it shows e.g. {_sample(text)!r}); {HOW_TO_CONVERT[encoding]} — "
+            "starting from the original file, or from this one opened as Windows-1252",
+            encoding)
+
+
+def _sample(text: str) -> str:
+    word = next((w for w in text.split() if not w.isascii()), "")
+    return word[:30]
 
 
 def guess_legacy_encoding(data: bytes) -> str:
