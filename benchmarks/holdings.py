@@ -136,12 +136,21 @@ def time_dashboard(settings, repeat: int) -> dict[str, list[float]]:
     return times
 
 
+POSTGRES_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
+
+
 def postgres_url() -> str:
     import psycopg
     name = f"kho_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect("host=127.0.0.1 port=5432 dbname=test user=postgres", autocommit=True) as admin:
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_postgres(url: str) -> None:
+    import psycopg
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def main() -> None:
@@ -151,40 +160,48 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="catalogue on PostgreSQL at 127.0.0.1")
     options = parser.parse_args()
     items = max(100, int(100_000 * options.scale))
-    from repository.config import load_settings
     with tempfile.TemporaryDirectory(prefix="kho-bench-holdings-") as tmp:
         folder = Path(tmp)
         url = postgres_url() if options.postgres else f"sqlite:///{folder / 'kho.sqlite3'}"
-        settings = load_settings({}, data_dir=folder / "data", database_url=url)
-        env = {**os.environ, "KHO_DATA_DIR": str(settings.data_dir), "KHO_DATABASE_URL": url}
-        register = folder / "so-dang-ky.csv"
-        write_register(register, items)
-        print(f"holdings register: {items:,} items ({register.stat().st_size / 1e6:.1f} MB CSV), "
-              f"catalogue on {'PostgreSQL' if options.postgres else 'SQLite'}")
-        subprocess.run([str(VENV_BIN / "kho"), "catalog", "upgrade"], env=env, check=True,
-                       capture_output=True)
-        print(f"  load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-              "(wall times grow with it; CPU times do not)")
-        (first, first_cpu), (again, again_cpu) = time_import(register, env), time_import(register, env)
-        floor_cpu = time.process_time()
-        floor = time_floor(register, folder)
-        floor_cpu = time.process_time() - floor_cpu
-        for what, wall, cpu in (("create", first, first_cpu), ("update", again, again_cpu)):
-            print(f"  import ({what}):  wall {wall:6.2f} s, CPU {cpu:6.2f} s   target < "
-                  f"{IMPORT_TARGET_S:.0f} s {'ok' if wall < IMPORT_TARGET_S else 'MISSED'}")
-        print(f"  floor (csv + sqlite3 executemany, no checks): wall {floor:.2f} s, CPU "
-              f"{floor_cpu:.2f} s; Kho/floor = {first / floor:.1f}x wall, "
-              f"{first_cpu / max(floor_cpu, 1e-3):.1f}x CPU")
-        aips = int(items * 0.3)
-        add_linked_aips(url, aips, items)
-        times = time_dashboard(settings, options.repeat)
-        for path, values in times.items():
-            walls, cpus = [w for w, _c in values], [c for _w, c in values]
-            best, median = min(walls), statistics.median(walls)
-            print(f"  GET {path:<25} wall best {best * 1000:7.1f} ms, median {median * 1000:7.1f} ms;"
-                  f" CPU median {statistics.median(cpus) * 1000:7.1f} ms ({aips:,} linked AIPs)   "
-                  f"target < {DASHBOARD_TARGET_S:.0f} s {'ok' if median < DASHBOARD_TARGET_S else 'MISSED'}")
-        print(f"  load average after: {os.getloadavg()[0]:.1f}")
+        try:
+            run(options, folder, url, items)
+        finally:
+            if options.postgres:
+                drop_postgres(url)
+
+
+def run(options, folder: Path, url: str, items: int) -> None:
+    from repository.config import load_settings
+    settings = load_settings({}, data_dir=folder / "data", database_url=url)
+    env = {**os.environ, "KHO_DATA_DIR": str(settings.data_dir), "KHO_DATABASE_URL": url}
+    register = folder / "so-dang-ky.csv"
+    write_register(register, items)
+    print(f"holdings register: {items:,} items ({register.stat().st_size / 1e6:.1f} MB CSV), "
+          f"catalogue on {'PostgreSQL' if options.postgres else 'SQLite'}")
+    subprocess.run([str(VENV_BIN / "kho"), "catalog", "upgrade"], env=env, check=True,
+                   capture_output=True)
+    print(f"  load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(wall times grow with it; CPU times do not)")
+    (first, first_cpu), (again, again_cpu) = time_import(register, env), time_import(register, env)
+    floor_cpu = time.process_time()
+    floor = time_floor(register, folder)
+    floor_cpu = time.process_time() - floor_cpu
+    for what, wall, cpu in (("create", first, first_cpu), ("update", again, again_cpu)):
+        print(f"  import ({what}):  wall {wall:6.2f} s, CPU {cpu:6.2f} s   target < "
+              f"{IMPORT_TARGET_S:.0f} s {'ok' if wall < IMPORT_TARGET_S else 'MISSED'}")
+    print(f"  floor (csv + sqlite3 executemany, no checks): wall {floor:.2f} s, CPU "
+          f"{floor_cpu:.2f} s; Kho/floor = {first / floor:.1f}x wall, "
+          f"{first_cpu / max(floor_cpu, 1e-3):.1f}x CPU")
+    aips = int(items * 0.3)
+    add_linked_aips(url, aips, items)
+    times = time_dashboard(settings, options.repeat)
+    for path, values in times.items():
+        walls, cpus = [w for w, _c in values], [c for _w, c in values]
+        best, median = min(walls), statistics.median(walls)
+        print(f"  GET {path:<25} wall best {best * 1000:7.1f} ms, median {median * 1000:7.1f} ms;"
+              f" CPU median {statistics.median(cpus) * 1000:7.1f} ms ({aips:,} linked AIPs)   "
+              f"target < {DASHBOARD_TARGET_S:.0f} s {'ok' if median < DASHBOARD_TARGET_S else 'MISSED'}")
+    print(f"  load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
