@@ -141,7 +141,7 @@ POSTGRES_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 
 def postgres_url() -> str:
     import psycopg
-    name = f"kho_bench_{uuid.uuid4().hex[:8]}"
+    name = f"kho_bench_holdings_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
