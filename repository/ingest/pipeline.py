@@ -26,9 +26,9 @@ from repository.catalog import (Aip, AipFile, AipVersion, DublinCoreRecord,
 from repository.catalog.chain_store import record_chain_head
 from repository.catalog.files import file_rows
 from repository.config import Settings
-from repository.holdings.links import record_aip_shelfmark
 from repository.errors import (DigestMismatch, DuplicatePackage, PackageInvalid, Problem,
                                ValidationReport)
+from repository.holdings.links import record_aip_shelfmark
 from repository.ingest.bag import Bag
 from repository.ingest.characterise import FileFormat, identify_formats
 from repository.ingest.unpack import serialization_of, unpacked
