@@ -191,6 +191,8 @@ def report(library: str | None, fmt: str, output: str | None) -> None:
     """Progress toward the target, overall, per library and per collection."""
     from repository.holdings.export import render_report
     from repository.holdings.progress import build_report
+    if fmt == "xlsx" and not output and sys.stdout.isatty():
+        raise UsageError("an XLSX workbook is not for a terminal: give --output FILE.xlsx")
     settings = load_settings()
     catalog = _open_catalog(settings)
     try:
