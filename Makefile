@@ -55,6 +55,7 @@ benchmark: install-test
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/iiif.py
 	$(BIN)/python benchmarks/fixity.py
+	$(BIN)/python benchmarks/holdings.py
 
 clean:
 	rm -rf $(VENV) kho-data iiif/node_modules
