@@ -57,6 +57,7 @@ benchmark: install-test
 	$(BIN)/python benchmarks/iiif.py
 	$(BIN)/python benchmarks/fixity.py
 	$(BIN)/python benchmarks/oai.py
+	$(BIN)/python benchmarks/holdings.py
 
 clean:
 	rm -rf $(VENV) kho-data iiif/node_modules

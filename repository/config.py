@@ -150,6 +150,22 @@ class Settings:
     alert_email_to: str = _setting("KHO_ALERT_EMAIL", "", "Where fixity alerts are mailed.")
     alert_email_from: str = _setting("KHO_ALERT_FROM", "kho@localhost", "Sender of alert mail.")
     alert_webhook: str = _setting("KHO_ALERT_WEBHOOK", "", "URL that fixity alerts are POSTed to.")
+    # Holdings register and the digitisation programme (repository/holdings).
+    holdings_target: float = _setting(
+        "KHO_HOLDINGS_TARGET", 0.7,
+        "Programme target: share of rare items preserved (0.7 = 70%), unless a library or "
+        "collection has its own.")
+    holdings_deadline: str = _setting(
+        "KHO_HOLDINGS_DEADLINE", "2030-12-31", "Date (YYYY-MM-DD) the programme target is due.")
+    holdings_link_field: str = _setting(
+        "KHO_HOLDINGS_LINK_FIELD", "External-Identifier",
+        "bag-info.txt field carrying the shelfmark that links an AIP to a register item.")
+    holdings_rare_before: int = _setting(
+        "KHO_HOLDINGS_RARE_BEFORE", 1945,
+        "MARC import: items made before this year (and manuscripts) count as rare.")
+    holdings_pace_months: int = _setting(
+        "KHO_HOLDINGS_PACE_MONTHS", 12,
+        "Months of preservation the dashboard's projection measures the current pace over.")
     alert_error_after_s: int = _setting(
         "KHO_ALERT_ERROR_AFTER", 3600, "Seconds an unreachable location is tolerated before alerting.")
 

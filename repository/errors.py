@@ -145,3 +145,39 @@ class DigestMismatch(StorageError):
 
 class CatalogError(KhoError):
     """The catalogue refused or failed a change."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One thing wrong with one row of an imported register: row number, column, reason."""
+
+    row: int  # as a spreadsheet shows it (headings are row 1); a MARC file's record number
+    column: str  # the heading as written in the file, or the MARC field ("245 $a")
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.column}: {self.message}" if self.column else \
+            f"row {self.row}: {self.message}"
+
+
+class RegisterInvalid(PackageInvalid):
+    """A holdings register file was refused whole; ``problems`` names every bad row."""
+
+    def __init__(self, problems: list[RowProblem], message: str = ""):
+        report = ValidationReport()
+        for p in problems:
+            report.error("H100", f"row {p.row}" + (f", {p.column}" if p.column else ""), p.message)
+        super().__init__(report, message or f"{len(problems)} problem(s) in the register; "
+                                            "nothing was imported")
+        self.problems = problems
+
+
+class LegacyEncoding(RegisterInvalid):
+    """A register file is in a legacy Vietnamese encoding (TCVN3, VNI) Kho cannot convert."""
+
+    def __init__(self, message: str, encoding: str):
+        super().__init__([RowProblem(0, "", message)], message)
+        self.encoding = encoding

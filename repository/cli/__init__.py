@@ -12,7 +12,7 @@ import click
 from repository.errors import KhoError, NotFound, UsageError
 
 COMMAND_MODULES = ("validate", "describe", "serve", "ingest", "aip", "storage", "catalog", "users",
-                   "settings", "fixity", "audit", "collection", "deposit", "union")
+                   "settings", "fixity", "audit", "collection", "deposit", "union", "holdings")
 
 
 class KhoGroup(click.Group):

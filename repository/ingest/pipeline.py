@@ -28,6 +28,7 @@ from repository.catalog.files import file_rows
 from repository.config import Settings
 from repository.errors import (DigestMismatch, DuplicatePackage, PackageInvalid, Problem,
                                ValidationReport)
+from repository.holdings.links import record_aip_shelfmark
 from repository.ingest.bag import Bag
 from repository.ingest.characterise import FileFormat, identify_formats
 from repository.ingest.unpack import serialization_of, unpacked
@@ -151,7 +152,7 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
                                 **metadata.sizes()},
                          events=metadata.events, agent=who, location=location_name,
                          object_root=store.object_root(ocfl_id), version=version,
-                         policy=policy)
+                         policy=policy, link_field=settings.holdings_link_field)
         except BaseException:
             undo_store(store, ocfl_id, version)
             raise
@@ -380,7 +381,8 @@ class KhoMetadata:
 def register_aip(catalog, *, description: AipDescription, record: dict | None, inventory,
                  formats: dict[Path, FileFormat], bag: Bag, sizes: dict[str, int],
                  events: list[PendingEvent],
-                 agent: str, location: str, object_root: str, version: int, policy) -> None:
+                 agent: str, location: str, object_root: str, version: int, policy,
+                 link_field: str = "External-Identifier") -> None:
     """One catalogue transaction: the AIP, its version, files, description and events."""
     from sqlalchemy import insert, select
     by_logical = {item.logical_path: formats[item.path].as_dict()
@@ -412,6 +414,8 @@ def register_aip(catalog, *, description: AipDescription, record: dict | None, i
         aip.dublin_core.title = primary_title(record or {})
         aip.dublin_core.search_text = search_text(record or {})
         aip.dublin_core.updated_at = now
+        # The holdings register links this AIP to the item whose shelfmark its bag carries.
+        record_aip_shelfmark(session, aip.id, bag.bag_info, link_field)
         for event in events:
             record_event(session, event_type=event.event_type, agent=agent,
                          outcome=event.outcome, detail=event.detail,
