@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from repository.cli import kho
-from tests.fixtures.aips import page_image
+from tests.fixtures.aips import add_collections, page_image
 from tests.fixtures.bags import make_bag
 
 NAM_DINH, HA_NAM = "Thư viện tỉnh Nam Định", "Thư viện tỉnh Hà Nam"
@@ -154,6 +154,7 @@ def test_a_configured_bag_info_field_links_at_ingest_and_kho_holdings_link_reads
     assert report(env)["preserved"] == 1
     # With the setting in force, ingest links at once.
     from repository.ingest.pipeline import ingest_package
+    add_collections(ingest_bag.catalog, "Báo chí")
     ingest_package(holding_bag(tmp_path / "b5", "DEP-2026-18", extra={"Call-Number": "B.0005"}),
                    settings=ingest_bag.settings.replace(holdings_link_field="Call-Number"),
                    catalog=ingest_bag.catalog, collection="Báo chí")
