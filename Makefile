@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 APT_PACKAGES := chromium chromium-driver
 BENCH_APT_PACKAGES := iipimage-server lighttpd wrk
 
-.PHONY: run test install install-test system-deps viewer benchmark clean
+.PHONY: run test install install-test system-deps viewer translations messages benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed viewer
+install: $(VENV)/.installed viewer translations
 
-install-test: $(VENV)/.installed-test viewer
+install-test: $(VENV)/.installed-test viewer translations
 	@$(MAKE) --no-print-directory system-deps PACKAGES="$(APT_PACKAGES)"
 
 # Installs Debian packages only when one is missing, so repeated runs stay fast.
@@ -42,6 +42,17 @@ viewer: iiif/node_modules/.installed
 iiif/node_modules/.installed: iiif/package.json iiif/package-lock.json
 	cd iiif && npm ci --no-audit --no-fund --silent
 	touch $@
+
+# The web pages' gettext catalogues (.po, kept in git) compiled to the .mo files Flask-Babel
+# reads. After changing a template's strings: `make messages`, translate, then this.
+translations: | $(BIN)/python
+	$(BIN)/pybabel compile -d repository/web/translations -D messages
+
+messages: | $(BIN)/python
+	$(BIN)/pybabel extract -F repository/web/babel.cfg -k _ -k gettext -k ngettext:1,2 \
+	  --no-location --sort-output -o repository/web/translations/messages.pot repository/web
+	$(BIN)/pybabel update -i repository/web/translations/messages.pot \
+	  -d repository/web/translations -D messages --no-fuzzy-matching
 
 run: install
 	$(BIN)/kho serve

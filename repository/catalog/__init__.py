@@ -10,8 +10,9 @@ from repository.catalog.models import (Aip, AipFile, AipVersion, Base, Collectio
 from repository.catalog.premis import premis_xml
 from repository.catalog.queries import (Page, get_aip, get_collection, get_or_create_collection,
                                         list_aips, list_collections, search_aips)
-from repository.catalog.users import (ROLES, add_user, authenticate, get_user, list_users,
-                                      remove_user, reset_token)
+from repository.catalog.users import (ROLES, SignIn, add_user, authenticate, get_user,
+                                      list_users, remove_user, reset_token, revoke_credentials,
+                                      session_user, set_active, set_password, set_role, sign_in)
 
 __all__ = [
     "Catalog", "alembic_config", "head_revisions", "open_catalog",
@@ -22,4 +23,6 @@ __all__ = [
     "Page", "get_aip", "get_collection", "get_or_create_collection", "list_aips",
     "list_collections", "search_aips",
     "ROLES", "add_user", "authenticate", "get_user", "list_users", "remove_user", "reset_token",
+    "SignIn", "revoke_credentials", "session_user", "set_active", "set_password", "set_role",
+    "sign_in",
 ]

@@ -156,7 +156,7 @@ class PremisEvent(Base):
 
 
 class User(Base):
-    """A person or system with a role and a hashed API token."""
+    """A person or system with a role, a hashed API token and, for people, a password hash."""
 
     __tablename__ = "users"
 
@@ -166,3 +166,10 @@ class User(Base):
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     active: Mapped[bool] = mapped_column(default=True)
+    # Web sign-in: a scrypt hash (werkzeug), never the password; None: token-only account.
+    password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Stored in each browser session; bumping it (new password, disable, revoke) ends them all.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_sign_in: Mapped[datetime | None] = mapped_column(nullable=True)

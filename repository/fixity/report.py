@@ -125,8 +125,9 @@ def build_report(session, settings: Settings, *, since: date | None = None,
     status = (select(FixityAipStatus)
               .join(aip_ids, aip_ids.c.id == FixityAipStatus.aip_id).subquery())
     proven_after = report.until - timedelta(days=settings.fixity_interval_days)
+    # An AIP whose latest check failed is not proven, whatever passed before it.
     report.aips_proven = session.scalar(select(func.count()).select_from(status).where(
-        status.c.last_success_at >= proven_after)) or 0
+        status.c.last_success_at >= proven_after, status.c.last_outcome == "success")) or 0
     checked = session.scalar(select(func.count()).select_from(status).where(
         status.c.last_checked_at.is_not(None))) or 0
     report.never_checked = report.aips_total - checked

@@ -5,7 +5,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from repository.access.rights import AuthenticationRequired
@@ -14,8 +14,10 @@ from repository.errors import (DuplicatePackage, KhoError, NotFound, PackageInva
                                PermissionDenied, StorageUnavailable, UsageError)
 
 # Blueprint modules, each exporting `blueprint`; a missing one is an area not built yet.
-BLUEPRINT_MODULES = ("pages", "api", "deposit", "iiif", "iiif_image", "viewer", "oai", "audit",
-                     "admin")
+BLUEPRINT_MODULES = ("signin", "pages", "api", "deposit", "archive", "iiif", "iiif_image",
+                     "viewer", "oai", "audit", "admin")
+# Machine doors answer errors in JSON; every other path is a page a person reads.
+JSON_PREFIXES = ("/api/", "/iiif/", "/oai")
 
 # Kho's errors as HTTP statuses; every error answer is JSON with a message.
 ERROR_STATUS: tuple[tuple[type[KhoError], int], ...] = (
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None, *, upgrade_database: bool = Tru
     app.config["MAX_CONTENT_LENGTH"] = None  # deposits enforce their own cap, streaming
     app.json.ensure_ascii = False  # Vietnamese stays readable in JSON
     app.extensions["kho"] = KhoServices(settings, catalog)
+    from repository.web.i18n import init_i18n
+    init_i18n(app)
     _register_error_handlers(app)
     for name in BLUEPRINT_MODULES:
         try:
@@ -65,10 +69,29 @@ def create_app(settings: Settings | None = None, *, upgrade_database: bool = Tru
     return app
 
 
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES) or request.path == "/oai" \
+        or request.accept_mimetypes.best == "application/json"
+
+
+def error_page(status: int, detail: str = ""):
+    """The reader's-language HTML page for an error status (401 offers to sign in)."""
+    response = app_response(render_template("errors/error.html", status=status, detail=detail),
+                            status)
+    return response
+
+
+def app_response(body: str, status: int):
+    from flask import make_response
+    return make_response(body, status)
+
+
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(KhoError)
     def kho_error(exc: KhoError):
         status = next(code for kind, code in ERROR_STATUS if isinstance(exc, kind))
+        if not wants_json():
+            return error_page(status, str(exc))
         body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
         if isinstance(exc, PackageInvalid):
             body["report"] = exc.report.as_dict()
@@ -82,6 +105,8 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if not wants_json():
+            return error_page(exc.code or 500, exc.description or "")
         response = jsonify({"error": exc.name, "message": exc.description})
         response.status_code = exc.code or 500
         return response

@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from repository.errors import UsageError
-from repository.ingest.deposits import (create_deposit, drop_folder_path,
+from repository.ingest.deposits import (create_deposit, discard_upload, drop_folder_path,
                                         fail_interrupted_deposits, get_deposit, run_deposit,
                                         upload_path)
 from repository.web.auth import current_user, require_roles
@@ -55,7 +55,7 @@ def deposit():
     collection = str(params.get("collection", "")).strip()
     if not collection:
         if remove_after:
-            source.unlink(missing_ok=True)
+            discard_upload(source)
         raise UsageError("a deposit needs a collection (?collection=NAME or \"collection\")")
     create_deposit(services.catalog, source=str(source), collection=collection,
                    depositor=current_user().name, access=params.get("access"),
@@ -90,10 +90,10 @@ def _receive_upload(settings, deposit_id: str) -> Path:
                     raise RequestEntityTooLarge(f"deposits are limited to {cap} bytes")
                 out.write(chunk)
     except BaseException:
-        target.unlink(missing_ok=True)
+        discard_upload(target)
         raise
     if received == 0:
-        target.unlink(missing_ok=True)
+        discard_upload(target)
         raise UsageError("the request body is empty: send the bag archive as the body")
     return target
 
