@@ -114,3 +114,22 @@ def test_error_pages_are_html_in_the_readers_language_and_the_api_keeps_json(cli
     assert "Not found" in client.get("/aips/no-such-aip").get_data(as_text=True)
     api = client.get("/api/v1/aips/no-such-aip")
     assert api.status_code == 404 and api.get_json()["error"] == "NotFound"
+
+
+def test_whole_item_pdf_has_the_description_then_every_page_in_order(client, ingest_bag,
+                                                                      tmp_path):
+    from pypdf import PdfReader
+    result = ingest_bag(make_page_bag(tmp_path / "a", pages=3, size=(300, 400)))
+    response = client.get(f"/aips/{result.identifier}/download.pdf")
+    assert response.status_code == 200 and response.is_streamed
+    assert response.mimetype == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.data), strict=True)
+    assert len(reader.pages) == 4  # the description, then trang 1, 2, 3
+    assert reader.metadata.title == TITLE_VI
+    assert reader.metadata.author == "Quốc sử quán triều Nguyễn"
+    sizes = [(float(p.mediabox.width), float(p.mediabox.height)) for p in reader.pages]
+    assert sizes[1:] == [(144.0, 192.0)] * 3  # 300×400 px at 150 dpi
+    images = [p.images[0] for p in reader.pages]
+    assert all(i.data.startswith(b"\xff\xd8") for i in images)  # JPEGs, embedded as they are
+    shades = [i.image.getpixel((150, 55))[0] for i in images[1:]]  # between two lines
+    assert shades[0] > shades[1] > shades[2]  # the fixture darkens each later page

@@ -6,7 +6,8 @@ import unicodedata
 from datetime import date
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import (Blueprint, Response, current_app, render_template, request,
+                   stream_with_context, url_for)
 from flask_babel import format_date
 from sqlalchemy import select
 
@@ -164,3 +165,52 @@ class _Chunks:
 
     def __iter__(self):
         return iter(self.storage.iter_chunks(self.key))
+
+
+PDF_PAGE_PIXELS = 2000  # each page at most this many pixels on its longer side
+
+
+@blueprint.get("/aips/<identifier>/download.pdf")
+def download_pdf(identifier: str):
+    """The pages as one PDF, the description first; streamed page by page from the image
+    service (one page in memory at a time, whatever the length of the book)."""
+    from repository.access.pdf import description_page, stream_pdf
+    from repository.metadata.citation import date_text
+    from repository.metadata.dublin_core import primary_title
+    from repository.web.iiif_image import RESOLVER, SERVICE
+    with _services().catalog.session() as session:
+        aip = get_aip(session, identifier)
+        check_reader(aip)
+        record = aip.dublin_core.record if aip.dublin_core else {}
+        images = [(image_id(aip.identifier, f.sha512),
+                   "max" if max(f.width, f.height) <= PDF_PAGE_PIXELS
+                   else f"!{PDF_PAGE_PIXELS},{PDF_PAGE_PIXELS}")
+                  for f in _payload(session, aip)
+                  if (f.mime_type or "").startswith("image/") and f.width and f.height]
+        title = primary_title(record) or aip.identifier
+        collection = aip.collection.name
+    if not images:
+        from repository.errors import NotFound
+        raise NotFound(f"AIP {identifier} has no page images to make a PDF of")
+    creators = "; ".join(v["value"] for v in record.get("creator", []) if isinstance(v, dict))
+    lines = [("Nhan đề / Title", title), ("Tác giả / Creator", creators),
+             ("Thời gian / Date", date_text(record)), ("Sưu tập / Collection", collection),
+             ("Mã định danh / Identifier", identifier),
+             ("Nguồn / Source", f"{base_url()}{url_for('pages.aip_page', identifier=identifier)}"),
+             ("Lưu giữ / Held by", _services().settings.holding_institution)]
+    lines += [("Mô tả / Description", v["value"]) for v in record.get("description", [])[:2]
+              if isinstance(v, dict)]
+    resolve, service = current_app.extensions[RESOLVER], current_app.extensions[SERVICE]
+
+    def page(image: str, size: str):
+        def render() -> bytes:
+            source = resolve(image)
+            pyramid, wanted = service.parse(source, "full", size, "0", "default.jpg")
+            return service.render(source, pyramid, wanted).body
+        return render
+    renderers = [lambda: description_page([(k, v) for k, v in lines if v])]
+    renderers += [page(image, size) for image, size in images]
+    response = Response(stream_with_context(stream_pdf(renderers, title=title, author=creators)),
+                        mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename={quote(identifier)}.pdf"
+    return response
