@@ -45,7 +45,7 @@ def site(tmp_path_factory):
     catalog = app.extensions["kho"].catalog
     book = ingest_package(make_page_bag(tmp_path / "book", pages=3, size=(600, 800)),
                           settings=settings, catalog=catalog, collection="Hán-Nôm")
-    paper = ingest_package(make_page_bag(tmp_path / "paper", pages=1, size=(300, 400),
+    paper = ingest_package(make_page_bag(tmp_path / "paper", pages=1, size=(320, 420),
                                          title="Báo Tiếng Dân", external_id="TD-1"),
                            settings=settings, catalog=catalog, collection="Báo chí")
     closed = ingest_package(make_page_bag(tmp_path / "closed", pages=1, size=(300, 400),
@@ -193,6 +193,10 @@ def test_auditor_finds_the_planted_fixity_failure_and_downloads_the_csv(site, br
     assert site["paper"] in csv_text and "trang 1.jpg" in csv_text
     problems.get_by_role("link", name=site["paper"]).first.click()
     assert "trang 1.jpg" in page.locator("table.problems").inner_text()
+    # A reader of the damaged newspaper is told the page cannot be shown, not left with grey.
+    page.goto(f"{base}/view/{site['paper']}")
+    page.wait_for_selector("#viewer-problems li", timeout=30000)
+    assert "Không hiển thị được trang 1" in page.locator("#viewer-problems").inner_text()
 
 
 def test_admin_creates_a_user_who_then_signs_in(site, browser, tmp_path):

@@ -30,11 +30,13 @@
       var service = body && body.service && body.service[0];
       if (!service) { return; }
       var id = service.id || service["@id"];
-      fetch(id + "/info.json", { credentials: "same-origin" }).then(function (r) {
+      // A small rendering, not info.json: the size is known from the catalogue even when the
+      // stored bytes are damaged, the pixels are not.
+      fetch(id + "/full/!64,64/0/default.jpg", { credentials: "same-origin" }).then(function (r) {
         if (r.ok) { return; }
         var item = document.createElement("li");
-        item.textContent = (box.dataset.message || "Page %s cannot be shown.")
-          .replace("%s", String(index + 1)) + " (" + r.status + ")";
+        item.textContent = (box.dataset.message || "Page {n} cannot be shown.")
+          .replace("{n}", String(index + 1)) + " (" + r.status + ")";
         box.querySelector("ul").appendChild(item);
         box.hidden = false;
       });
