@@ -19,7 +19,7 @@ BLUEPRINT_MODULES = ("signin", "pages", "api", "deposit", "archive", "iiif", "ii
 # Machine doors answer errors in JSON; every other path is a page a person reads.
 JSON_PREFIXES = ("/api/", "/iiif/", "/oai")
 
-# Kho's errors as HTTP statuses; every error answer is JSON with a message.
+# Kho's errors as HTTP statuses; the API's answers are JSON with a message, pages get HTML.
 ERROR_STATUS: tuple[tuple[type[KhoError], int], ...] = (
     (AuthenticationRequired, 401), (PermissionDenied, 403), (NotFound, 404),
     (DuplicatePackage, 409), (PackageInvalid, 422), (UsageError, 400),
@@ -76,14 +76,7 @@ def wants_json() -> bool:
 
 def error_page(status: int, detail: str = ""):
     """The reader's-language HTML page for an error status (401 offers to sign in)."""
-    response = app_response(render_template("errors/error.html", status=status, detail=detail),
-                            status)
-    return response
-
-
-def app_response(body: str, status: int):
-    from flask import make_response
-    return make_response(body, status)
+    return render_template("errors/error.html", status=status, detail=detail), status
 
 
 def _register_error_handlers(app: Flask) -> None:
