@@ -56,6 +56,7 @@ def test_audit_page_shows_summary_plot_failures_and_filters(auditor):
     page = client.get("/audit/fixity").get_data(as_text=True)
     # One AIP's latest check failed: it is not proven, so coverage is half, not 100%.
     assert "<svg" in page and 'id="coverage">50,0%' in page
+    assert ">Lần kiểm tra AIP</text>" in page  # the plot's legend in the reader's language
     assert aips[1].identifier in page and "size changed" in page
     assert f'href="/audit/fixity/{aips[1].identifier}"' in page  # no token in any link
     assert '<option value="Hán-Nôm">Hán-Nôm</option>' in page  # the collection is a choice

@@ -285,6 +285,8 @@ def test_every_page_has_no_serious_accessibility_violation_in_both_languages_and
                 width = phone.evaluate("() => document.documentElement.scrollWidth")
                 if width > 390 and not path.startswith("/view/"):
                     overflow[f"{language} {path}"] = width
+    phone.goto(f"{base}/search?q=dai+nam")
+    shoot(phone, tmp_path, "researcher-results-phone")
     assert not found, found
     assert not overflow, f"pages wider than a 390 px phone: {overflow}"
     # Keyboard: the first Tab reaches the skip link, and focus is visible.

@@ -10,6 +10,7 @@ import json
 from datetime import date, datetime, timezone
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -52,7 +53,10 @@ def fixity_summary():
             "Content-Disposition": "attachment; filename=kho-fixity.csv"})
     csv_url = url_for("audit.fixity_summary", format="csv",
                       **{k: v for k, v in filters.items() if v})
-    return render_template("audit/fixity.html", report=report, plot=Markup(plot_svg(report.per_day)),
+    words = {"title": _("Checks and failures per day"), "checks": _("AIP checks"),
+             "failed": _("failed or error"), "none": _("No checks in this period")}
+    return render_template("audit/fixity.html", report=report,
+                           plot=Markup(plot_svg(report.per_day, words=words)),
                            filters=filters, outcomes=OUTCOMES, csv_url=csv_url,
                            collections=collections, verify=_last_verify())
 
