@@ -87,3 +87,23 @@ def test_corrected_vietnamese_strings_for_mirador_fix_its_own_mistakes():
     # an entitlement) and leaves "Off" untranslated; Kho's strings override those.
     assert (ours["zoomIn"], ours["zoomOut"], ours["right"], ours["off"]) == \
         ("Phóng to", "Thu nhỏ", "Phải", "Tắt")
+
+
+def test_an_archivist_sees_their_own_deposits_and_an_admin_sees_everyones(archivist):
+    from repository.ingest.deposits import create_deposit
+    app, client, _ = archivist
+    catalog = app.extensions["kho"].catalog
+    mine = create_deposit(catalog, source="/staging/uploads/x/địa bạ.zip", collection="Địa bạ",
+                          depositor="Nguyễn Thị Lan")
+    theirs = create_deposit(catalog, source="/staging/uploads/y/báo.zip", collection="Báo chí",
+                            depositor="Trần Văn Minh")
+    with catalog.session() as session:
+        add_user(session, "quản trị", "admin", password=PASSWORD)
+    listing = client.get("/deposits").get_data(as_text=True)
+    assert "địa bạ.zip" in listing and "báo.zip" not in listing
+    assert client.get(f"/deposits/{mine}").status_code == 200
+    assert client.get(f"/deposits/{theirs}").status_code == 403
+    admin = app.test_client()
+    sign_in(admin, "quản trị")
+    everyone = admin.get("/deposits").get_data(as_text=True)
+    assert "địa bạ.zip" in everyone and "báo.zip" in everyone and "Trần Văn Minh" in everyone

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from repository.catalog import get_aip, list_collections
-from repository.errors import PackageInvalid, UsageError
+from repository.errors import PackageInvalid, PermissionDenied, UsageError
 from repository.ingest.amend import amend_aip
 from repository.ingest.deposits import (create_deposit, drop_folder_path, get_deposit,
                                         run_deposit)
@@ -97,6 +97,9 @@ def deposits():
 @require_roles("archivist")
 def deposit_page(identifier: str):
     deposit = get_deposit(_services().catalog, identifier)
+    user = current_user()
+    if user.role != "admin" and deposit["depositor"] != user.name:
+        raise PermissionDenied("this deposit is another archivist's; an admin sees every deposit")
     return render_template("archive/deposit_status.html", deposit=deposit, steps=DEPOSIT_STEPS,
                            docs_url=url_for("archive.validation_codes"))
 
