@@ -285,7 +285,8 @@ def test_every_page_has_no_serious_accessibility_violation_in_both_languages_and
                 width = phone.evaluate("() => document.documentElement.scrollWidth")
                 if width > 390 and not path.startswith("/view/"):
                     overflow[f"{language} {path}"] = width
-    phone.goto(f"{base}/search?q=dai+nam")
+    phone.goto(f"{base}/language/vi?next=/search%3Fq%3Ddai%2Bnam")
+    assert phone.locator("ol.results").is_visible()
     shoot(phone, tmp_path, "researcher-results-phone")
     assert not found, found
     assert not overflow, f"pages wider than a 390 px phone: {overflow}"
