@@ -5,12 +5,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the tests drive (a real browser; faketime runs `kho serve` on a later day
-# so an embargo can end), and the peers the benchmarks measure
+# so an embargo can end; a font with Vietnamese for PDF title pages; curl, zip and iproute2
+# for the README's own commands), and the peers the benchmarks measure
 # Kho against (IIPImage behind lighttpd, loaded by wrk).
-APT_PACKAGES := chromium chromium-driver curl zip iproute2 faketime
+APT_PACKAGES := chromium chromium-driver curl zip iproute2 faketime fonts-dejavu-core
 BENCH_APT_PACKAGES := iipimage-server lighttpd wrk
 
-.PHONY: run test install install-test system-deps viewer benchmark clean
+.PHONY: run test install install-test system-deps viewer translations messages benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +25,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed viewer
+install: $(VENV)/.installed viewer translations
 
-install-test: $(VENV)/.installed-test viewer
+install-test: $(VENV)/.installed-test viewer translations
 	@$(MAKE) --no-print-directory system-deps PACKAGES="$(APT_PACKAGES)"
 
 # Installs Debian packages only when one is missing, so repeated runs stay fast.
@@ -43,6 +44,17 @@ viewer: iiif/node_modules/.installed
 iiif/node_modules/.installed: iiif/package.json iiif/package-lock.json
 	cd iiif && npm ci --no-audit --no-fund --silent
 	touch $@
+
+# The web pages' gettext catalogues (.po, kept in git) compiled to the .mo files Flask-Babel
+# reads. After changing a template's strings: `make messages`, translate, then this.
+translations: | $(BIN)/python
+	$(BIN)/pybabel compile -d repository/web/translations -D messages
+
+messages: | $(BIN)/python
+	$(BIN)/pybabel extract -F repository/web/babel.cfg -k _ -k gettext -k ngettext:1,2 \
+	  --no-location --sort-output -o repository/web/translations/messages.pot repository/web
+	$(BIN)/pybabel update -i repository/web/translations/messages.pot \
+	  -d repository/web/translations -D messages --no-fuzzy-matching
 
 run: install
 	$(BIN)/kho serve

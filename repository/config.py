@@ -71,6 +71,18 @@ class Settings:
     default_access: str = _setting(
         "KHO_DEFAULT_ACCESS", "public",
         "Access of a new AIP when ingest names none: public, restricted, embargoed:DATE.")
+    # Web sign-in (repository/web/signin.py).
+    secret_key: str = _setting(
+        "KHO_SECRET_KEY", "",
+        "Key that signs browser sessions; empty: a random one kept in DATA_DIR/secret_key.")
+    session_hours: int = _setting(
+        "KHO_SESSION_HOURS", 12, "Hours a browser stays signed in without signing in again.")
+    sign_in_max_failures: int = _setting(
+        "KHO_SIGN_IN_MAX_FAILURES", 5, "Wrong passwords in a row before an account is locked.")
+    sign_in_lock_seconds: int = _setting(
+        "KHO_SIGN_IN_LOCK_SECONDS", 900, "Seconds an account stays locked after too many failures.")
+    default_language: str = _setting(
+        "KHO_DEFAULT_LANGUAGE", "vi", "Language of the web pages until a reader chooses: vi or en.")
     holding_institution: str = _setting(
         "KHO_INSTITUTION", "Thư viện tỉnh",
         "Name of the holding library, used in IIIF requiredStatement and provider.")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from repository.catalog import AipFile, add_user, get_aip
 from repository.web import create_app
 from tests.fixtures.aips import make_page_bag
+from tests.fixtures.web import PASSWORD, sign_in
 
 FUTURE = (date.today() + timedelta(days=365)).isoformat()
 PAST = (date.today() - timedelta(days=1)).isoformat()
@@ -143,27 +144,28 @@ def test_changing_an_aips_access_takes_effect_at_once(app, ingest, tokens):
     assert client.get(urls(app, aip)["tile"]).status_code == 401
 
 
-def test_browser_signs_in_with_token_in_the_viewer_url_then_a_cookie(app, ingest, tokens):
+def test_browser_signs_in_with_a_password_then_its_session_opens_viewer_manifest_and_tiles(
+        app, ingest):
     aip = ingest("restricted")
+    with app.extensions["kho"].catalog.session() as session:
+        _, token = add_user(session, "bạn đọc", "researcher", password=PASSWORD)
     client = app.test_client()
-    assert client.get(f"/view/{aip}?token=kho_wrong").status_code == 401
-    entered = client.get(f"/view/{aip}?token={tokens['researcher']}")
-    assert entered.status_code == 303 and entered.headers["Location"].endswith(f"/view/{aip}")
-    cookie = entered.headers["Set-Cookie"]
-    assert cookie.startswith("kho_token=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    # The test client keeps the cookie, as the browser does, for the page, manifest and tiles.
+    assert client.get(f"/view/{aip}").status_code == 401
+    # A token in the URL is no longer read (it would end up in logs and histories).
+    assert client.get(f"/view/{aip}?token={token}").status_code == 401
+    assert client.get(urls(app, aip)["manifest"] + f"?token={token}").status_code == 401
+    sign_in(client, "bạn đọc")
+    # The test client keeps the session cookie, as the browser does.
     assert set(statuses(client, app, aip).values()) == {200}
-    # A cookie never authorises a change (no cross-site request forgery).
-    assert client.patch(f"/api/v1/aips/{aip}", json={"access": "public"}).status_code == 401
-    # ?token= works on IIIF requests too, for viewers elsewhere.
-    other = app.test_client()
-    assert other.get(urls(app, aip)["manifest"] + f"?token={tokens['researcher']}").status_code == 200
+    # The session never authorises a change without the form's CSRF token.
+    refused = client.patch(f"/api/v1/aips/{aip}", json={"access": "public"})
+    assert refused.status_code == 400 and "CSRF" in refused.get_data(as_text=True)
 
 
 def test_viewer_shows_the_title_and_404s_unknown_aips(app, ingest):
     aip = ingest("public")
     page = app.test_client().get(f"/view/{aip}").get_data(as_text=True)
-    assert "<title>Đại Nam thực lục – Hà Nội · Kho</title>" in page
+    assert "<title>Đại Nam thực lục – Hà Nội · Kho lưu trữ</title>" in page
     assert app.test_client().get("/view/no-such-aip").status_code == 404
 
 

@@ -161,7 +161,7 @@ def test_a_bad_token_says_how_to_get_one(api):
 # --- tokens and deposits a user manages ---------------------------------------------------------
 
 def test_kho_user_token_replaces_the_token_and_keeps_the_user(env, kho_settings):
-    added = cli(env, "user", "add", "lan", "--role", "archivist")
+    added = cli(env, "user", "add", "lan", "--role", "archivist", "--no-password")
     old = added.stdout.strip().splitlines()[-1]
     renewed = cli(env, "user", "token", "lan")
     assert renewed.exit_code == 0, renewed.output
@@ -181,7 +181,7 @@ def test_kho_user_token_replaces_the_token_and_keeps_the_user(env, kho_settings)
 
 
 def test_tokens_expire_after_KHO_TOKEN_DAYS(env, kho_settings):
-    added = cli({**env, "KHO_TOKEN_DAYS": "30"}, "user", "add", "lan", "--role", "archivist")
+    added = cli({**env, "KHO_TOKEN_DAYS": "30"}, "user", "add", "lan", "--role", "archivist", "--no-password")
     assert "valid until" in added.stdout
     token = added.stdout.strip().splitlines()[-1]
     app = create_app(kho_settings)
@@ -254,7 +254,7 @@ def test_an_empty_repository_is_pointed_out(env, kho_settings):
     assert str(kho_settings.data_dir) in listing.stderr
     checked = cli(env, "fixity", "run", "--all")
     assert "warning: the repository at" in checked.stderr and "KHO_DATA_DIR" in checked.stderr
-    cli(env, "user", "add", "lan", "--role", "archivist")
+    cli(env, "user", "add", "lan", "--role", "archivist", "--no-password")
     assert "warning" not in cli(env, "user", "list").stderr
 
 

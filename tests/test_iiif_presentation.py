@@ -97,6 +97,7 @@ def test_manifest_has_a_canvas_per_page_in_natural_order_and_validates(
     assert manifest["id"] == f"{base}/iiif/3/{result.identifier}/manifest"
     assert manifest["label"] == {"vi": [TITLE_VI], "en": [TITLE_EN]}
     assert manifest["behavior"] == ["paged"]  # DC type Text: a book
+    assert manifest["viewingDirection"] == "right-to-left"  # DC language vi-Hani: Hán-Nôm
     assert manifest["rights"] == "http://rightsstatements.org/vocab/NoC-OKLR/1.0/"
     assert "Thư viện tỉnh" in json.dumps(manifest["requiredStatement"], ensure_ascii=False)
     assert manifest["provider"][0]["label"] == {"vi": ["Thư viện tỉnh"]}
@@ -267,3 +268,11 @@ def image_id_to_sha(app, aip_id: str) -> str:
         aip = get_aip(session, aip_id)
         return session.scalar(select(AipFile.sha512).where(
             AipFile.aip_id == aip.id, AipFile.logical_path == "data/trang 1.jpg"))
+
+
+def test_han_nom_books_open_right_to_left_and_others_left_to_right():
+    from repository.access.presentation import reads_right_to_left
+    assert reads_right_to_left({"language": [{"value": "vi-Hani"}]})
+    assert reads_right_to_left({"language": [{"value": "zh-Hant"}, {"value": "vi"}]})
+    assert not reads_right_to_left({"language": [{"value": "vi"}]})
+    assert not reads_right_to_left({})

@@ -31,7 +31,7 @@ for i in $(seq 1 300); do
 done
 (cd work && bash -e ../readme.sh) > readme.out 2> readme.err
 echo $? > readme.rc
-ADMIN=$(kho user add readme-test-admin --role admin | tail -n 1)
+ADMIN=$(kho user add readme-test-admin --role admin --no-password | tail -n 1)
 for i in $(seq 1 600); do
   curl -s -H "Authorization: Bearer $ADMIN" http://127.0.0.1:5000/api/v1/deposits > deposits.json
   grep -qE '"status": ?"(received|validating|storing)"' deposits.json || break

@@ -61,8 +61,8 @@ def test_removed_user_and_replaced_token_stop_working(catalog):
 def test_kho_user_add_prints_the_token_on_the_last_line(catalog):
     url = catalog.engine.url.render_as_string(hide_password=False)
     runner = CliRunner()
-    result = runner.invoke(kho, ["user", "add", "Phạm Thị D", "--role", "archivist"],
-                           env={"KHO_DATABASE_URL": url})
+    result = runner.invoke(kho, ["user", "add", "Phạm Thị D", "--role", "archivist",
+                                 "--no-password"], env={"KHO_DATABASE_URL": url})
     assert result.exit_code == 0, result.output
     token = result.output.strip().splitlines()[-1]
     with catalog.session() as session:
@@ -71,7 +71,7 @@ def test_kho_user_add_prints_the_token_on_the_last_line(catalog):
     listed = runner.invoke(kho, ["user", "list"], env={"KHO_DATABASE_URL": url})
     assert "Phạm Thị D\tarchivist" in listed.output and token not in listed.output
 
-    bad_role = runner.invoke(kho, ["user", "add", "e", "--role", "king"],
+    bad_role = runner.invoke(kho, ["user", "add", "e", "--role", "king", "--no-password"],
                              env={"KHO_DATABASE_URL": url})
     assert bad_role.exit_code == 2
 
@@ -79,3 +79,48 @@ def test_kho_user_add_prints_the_token_on_the_last_line(catalog):
     assert removed.exit_code == 0
     missing = runner.invoke(kho, ["user", "remove", "Phạm Thị D"], env={"KHO_DATABASE_URL": url})
     assert missing.exit_code == 2 and "no user" in missing.output
+
+
+def test_kho_user_add_and_passwd_set_a_password_that_signs_in(catalog):
+    from repository.catalog import sign_in
+    url = catalog.engine.url.render_as_string(hide_password=False)
+    runner = CliRunner()
+    added = runner.invoke(kho, ["user", "add", "Trần Văn E", "--role", "auditor",
+                                "--password-stdin"], input="mật khẩu kiểm toán\n",
+                          env={"KHO_DATABASE_URL": url})
+    assert added.exit_code == 0, added.output
+    limits = dict(max_failures=5, lock_seconds=60)
+    with catalog.session() as session:
+        stored = session.scalars(select(User)).one()
+        assert "mật khẩu" not in stored.password_hash and stored.password_hash.startswith("scrypt")
+        assert sign_in(session, "Trần Văn E", "mật khẩu kiểm toán", **limits).user is not None
+    # Prompted twice when not on stdin; the old password stops working.
+    changed = runner.invoke(kho, ["user", "passwd", "Trần Văn E"],
+                            input="một mật khẩu khác\nmột mật khẩu khác\n",
+                            env={"KHO_DATABASE_URL": url})
+    assert changed.exit_code == 0, changed.output
+    with catalog.session() as session:
+        assert sign_in(session, "Trần Văn E", "mật khẩu kiểm toán", **limits).user is None
+        assert sign_in(session, "Trần Văn E", "một mật khẩu khác", **limits).user is not None
+    short = runner.invoke(kho, ["user", "passwd", "Trần Văn E", "--password-stdin"],
+                          input="ngắn\n", env={"KHO_DATABASE_URL": url})
+    assert short.exit_code != 0 and "at least 10" in short.output
+
+
+def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_one(catalog):
+    from datetime import datetime, timedelta, timezone
+    from repository.catalog import sign_in
+    now = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
+    limits = dict(max_failures=3, lock_seconds=600)
+    with catalog.session() as session:
+        add_user(session, "lan", "archivist", password="đúng mật khẩu rồi")
+        for _ in range(3):
+            assert sign_in(session, "lan", "sai rồi", now=now, **limits).user is None
+        locked = sign_in(session, "lan", "đúng mật khẩu rồi", now=now, **limits)
+        assert locked.user is None and locked.locked_until == now + timedelta(seconds=600)
+        later = now + timedelta(seconds=601)
+        assert sign_in(session, "lan", "đúng mật khẩu rồi", now=later, **limits).user is not None
+        # A password typed in NFD (another keyboard) is the same password.
+        import unicodedata
+        nfd = unicodedata.normalize("NFD", "đúng mật khẩu rồi")
+        assert sign_in(session, "lan", nfd, now=later, **limits).user is not None

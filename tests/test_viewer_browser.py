@@ -14,6 +14,7 @@ from repository.catalog import AipFile, get_aip
 from repository.web import create_app
 from repository.web.viewer import MIRADOR_BUNDLE, MIRADOR_DIST
 from tests.fixtures.aips import TITLE_VI, make_page_bag
+from tests.fixtures.web import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -51,11 +52,11 @@ def served(ingest_bag, tmp_path):
         ids = {f.logical_path: f"{aip.identifier}~{f.sha512[:32]}" for f in session.scalars(
             select(AipFile).where(AipFile.aip_id == aip.id, AipFile.role == "payload"))}
         from repository.catalog import add_user
-        _, token = add_user(session, "bạn đọc", "researcher")
+        add_user(session, "bạn đọc", "researcher", password=PASSWORD)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", result.identifier, ids, token
+    yield f"http://127.0.0.1:{server.server_port}", result.identifier, ids
     server.shutdown()
     thread.join(5)
     app.extensions["kho"].catalog.dispose()
@@ -74,7 +75,7 @@ def test_reader_turns_the_page_of_a_restricted_book_in_mirador(served, tmp_path)
     from PIL import Image, ImageStat
     from playwright.sync_api import sync_playwright
 
-    base, aip_id, ids, token = served
+    base, aip_id, ids = served
     first, second = ids["data/trang 1.jpg"], ids["data/trang 2.jpg"]
     tiles: list[tuple[str, int, str]] = []
     with sync_playwright() as p:
@@ -91,10 +92,15 @@ def test_reader_turns_the_page_of_a_restricted_book_in_mirador(served, tmp_path)
                 return any(image_id in url and status == 200 and kind.startswith("image/")
                            for url, status, kind in list(tiles))
 
-            # The token in the URL becomes an HttpOnly cookie; the viewer then loads without it.
-            page.goto(f"{base}/view/{aip_id}?token={token}")
-            assert page.url == f"{base}/view/{aip_id}"
-            assert page.title() == f"{TITLE_VI} · Kho"
+            # Signed out, the restricted book offers the sign-in form, which leads back to it.
+            page.goto(f"{base}/view/{aip_id}")
+            page.get_by_role("link", name="Đăng nhập").last.click()
+            page.fill("#name", "bạn đọc")
+            page.fill("#password", PASSWORD)
+            page.get_by_role("button", name="Đăng nhập").click()
+            page.wait_for_url(f"{base}/view/{aip_id}")
+            assert page.title() == f"{TITLE_VI} · Kho lưu trữ"
+            assert page.locator("h1").inner_text() == TITLE_VI
             page.wait_for_selector("#mirador .mirador-viewer", timeout=30000)
             wait_until(page, lambda: tile_loaded(first), 60, "the first page's tiles")
             next_button = page.locator("button.mirador-next-canvas-button")

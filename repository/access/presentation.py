@@ -353,11 +353,24 @@ def build_manifest(source: ManifestSource, urls: Urls, institution: str) -> dict
         fields["rights"] = rights
     if _is_text(record):
         fields["behavior"] = ["paged"]  # §3.3.2.1: a book, shown as facing pages
+    if reads_right_to_left(record):
+        fields["viewingDirection"] = "right-to-left"  # §3.4.2.1: Hán-Nôm books open from the right
     if source.structure and source.structure.ranges:
         ranges = _ranges(urls, aip, source.structure.ranges, canvas_ids)
         if ranges:
             fields["structures"] = ranges
     return jsonld(prezi.Manifest(**{k: v for k, v in fields.items() if v is not None}))
+
+
+# Written vertically, read from the right: Hán-Nôm (vi-Hani), classical and traditional Chinese.
+RIGHT_TO_LEFT_LANGUAGES = ("vi-hani", "zh-hant", "lzh", "lzh-hant", "vi-hant", "nom")
+
+
+def reads_right_to_left(record: dict) -> bool:
+    """Whether a book described by ``record`` opens from the right (its language says so)."""
+    languages = [v.get("value", "").strip().lower() for v in record.get("language", [])
+                 if isinstance(v, dict) and isinstance(v.get("value"), str)]
+    return any(lang in RIGHT_TO_LEFT_LANGUAGES for lang in languages)
 
 
 def jsonld(resource) -> dict:

@@ -13,8 +13,9 @@ from repository.catalog.queries import (Page, count_readable_aips, get_aip, get_
                                         get_or_create_collection, list_aips, list_collections,
                                         search_aips)
 from repository.catalog.visibility import Reader, readable_aips, readable_collections
-from repository.catalog.users import (ROLES, add_user, authenticate, get_user, list_users,
-                                      remove_user, reset_token)
+from repository.catalog.users import (ROLES, SignIn, add_user, authenticate, get_user,
+                                      list_users, remove_user, reset_token, revoke_credentials,
+                                      session_user, set_active, set_password, set_role, sign_in)
 
 __all__ = [
     "Catalog", "alembic_config", "head_revisions", "open_catalog",
@@ -26,4 +27,6 @@ __all__ = [
     "list_collections", "search_aips", "count_readable_aips",
     "Reader", "readable_aips", "readable_collections",
     "ROLES", "add_user", "authenticate", "get_user", "list_users", "remove_user", "reset_token",
+    "SignIn", "revoke_credentials", "session_user", "set_active", "set_password", "set_role",
+    "sign_in",
 ]

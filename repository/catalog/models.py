@@ -171,7 +171,7 @@ class PremisEvent(Base):
 
 
 class User(Base):
-    """A person or system with a role and a hashed API token."""
+    """A person or system with a role, a hashed API token and, for people, a password hash."""
 
     __tablename__ = "users"
 
@@ -183,3 +183,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # None: the token never expires (KHO_TOKEN_DAYS=0); `kho user token` issues a new one.
     token_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Web sign-in: a scrypt hash (werkzeug), never the password; None: token-only account.
+    password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Stored in each browser session; bumping it (new password, disable, revoke) ends them all.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_sign_in: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -1,10 +1,14 @@
-"""Users, their roles and their API tokens (only a SHA-256 of each token is kept)."""
+"""Users, their roles, their API tokens (only a SHA-256 of each token is kept) and their
+web passwords (only a salted scrypt hash, werkzeug's default, is kept)."""
 from __future__ import annotations
 
 import hashlib
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -14,6 +18,10 @@ from repository.errors import NotFound, UsageError
 
 ROLES: tuple[str, ...] = ("archivist", "researcher", "auditor", "admin")
 TOKEN_PREFIX = "kho_"  # lets secret scanners and people recognise a Kho token
+MIN_PASSWORD_LENGTH = 10
+# Hashed once, so a sign-in with an unknown name costs as much as one with a wrong password
+# (the time taken must not tell which names exist).
+_DUMMY_HASH = generate_password_hash("kho-no-such-user")
 
 
 def hash_token(token: str) -> str:
@@ -39,19 +47,123 @@ def token_expiry(days: int, now: datetime | None = None) -> datetime | None:
     return (now or datetime.now(timezone.utc)) + timedelta(days=days)
 
 
-def add_user(session: Session, name: str, role: str,
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    return role
+
+
+def add_user(session: Session, name: str, role: str, password: str | None = None,
              expires_at: datetime | None = None) -> tuple[User, str]:
     """Create a user; returns the user and its token, which is not stored and not shown again."""
     name = _name(name)
-    if role not in ROLES:
-        raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    _check_role(role)
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise UsageError(f"a user named {name!r} already exists")
     token = new_token()
     user = User(name=name, role=role, token_hash=hash_token(token), token_expires_at=expires_at)
+    if password is not None:
+        user.password_hash = _password_hash(password)
     session.add(user)
     session.flush()
     return user, token
+
+
+def _password_hash(password: str) -> str:
+    # NFC, so a password typed with a different Vietnamese keyboard (NFD) still matches.
+    password = unicodedata.normalize("NFC", password)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UsageError(f"password: at least {MIN_PASSWORD_LENGTH} characters, please")
+    return generate_password_hash(password)
+
+
+def set_password(session: Session, name: str, password: str) -> User:
+    """Give a user a new password; their open browser sessions end and any lock-out lifts."""
+    user = get_user(session, name)
+    user.password_hash = _password_hash(password)
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    user.session_version += 1
+    session.flush()
+    return user
+
+
+def set_role(session: Session, name: str, role: str) -> User:
+    user = get_user(session, name)
+    user.role = _check_role(role)
+    user.session_version += 1
+    session.flush()
+    return user
+
+
+def set_active(session: Session, name: str, active: bool) -> User:
+    """Disable (or enable again) a user: a disabled one can neither sign in nor use a token."""
+    user = get_user(session, name)
+    user.active = active
+    user.session_version += 1
+    session.flush()
+    return user
+
+
+def revoke_credentials(session: Session, name: str) -> User:
+    """End every browser session of a user and replace their API token with one nobody has."""
+    user = get_user(session, name)
+    user.token_hash = hash_token(new_token())
+    user.session_version += 1
+    session.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a password sign-in: the user, or why not (``locked_until`` when locked)."""
+
+    user: User | None
+    locked_until: datetime | None = None
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite gives back naive datetimes for timezone-aware columns; they were stored in UTC.
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def sign_in(session: Session, name: str, password: str, *, max_failures: int,
+            lock_seconds: int, now: datetime | None = None) -> SignIn:
+    """Check a name and password; after ``max_failures`` wrong ones the account is locked
+    for ``lock_seconds`` (even the right password is refused meanwhile)."""
+    now = now or datetime.now(timezone.utc)
+    user = session.scalar(select(User).where(
+        User.name == unicodedata.normalize("NFC", name.strip())))
+    password = unicodedata.normalize("NFC", password)
+    if user is None or not user.active or not user.password_hash:
+        check_password_hash(_DUMMY_HASH, password)
+        return SignIn(None)
+    locked = _aware(user.locked_until)
+    if locked is not None and locked > now:
+        return SignIn(None, locked)
+    if not check_password_hash(user.password_hash, password):
+        user.failed_sign_ins += 1
+        if user.failed_sign_ins >= max_failures:
+            user.locked_until = now + timedelta(seconds=lock_seconds)
+            user.failed_sign_ins = 0
+        session.flush()
+        return SignIn(None, _aware(user.locked_until) if user.locked_until
+                      and _aware(user.locked_until) > now else None)
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    user.last_sign_in = now
+    session.flush()
+    return SignIn(user)
+
+
+def session_user(session: Session, user_id: int, version: int) -> User | None:
+    """The active user a browser session names, if that session has not been ended."""
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.session_version != version:
+        return None
+    return user
 
 
 def get_user(session: Session, name: str) -> User:

@@ -1,6 +1,7 @@
 """`kho user …`: people and systems allowed to use the API, with their roles and tokens."""
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 
 import click
@@ -26,20 +27,51 @@ def user() -> None:
     """Add, list and remove users."""
 
 
+def _read_password(from_stdin: bool, ask: bool) -> str | None:
+    """The new password: one line of standard input, or typed twice at a prompt."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    if ask:
+        # On stderr, so that TOKEN=$(kho user add …) still asks on the terminal.
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    return None
+
+
 @user.command("add", short_help="Add a user; prints the token on the last line.")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(ROLES),
               help="What the user may do.")
-def add(name: str, role: str) -> None:
-    """Add a user and print their API token (shown once, on the last line)."""
+@click.option("--password-stdin", is_flag=True,
+              help="Read the web sign-in password from the first line of standard input.")
+@click.option("--no-password", is_flag=True,
+              help="No web sign-in, only the API token (for scripts and systems).")
+def add(name: str, role: str, password_stdin: bool, no_password: bool) -> None:
+    """Add a user with a password for the web pages (asked for, or --password-stdin) and
+    print their API token (shown once, on the last line)."""
     from repository.catalog import add_user
     from repository.catalog.users import token_expiry
+    password = _read_password(password_stdin, ask=not no_password)
     with _session() as session:
-        new, token = add_user(session, name, role,
+        new, token = add_user(session, name, role, password=password,
                               expires_at=token_expiry(load_settings().token_days))
         click.echo(f"added user {new.name} ({new.role}); their API token, shown only now"
                    f"{_until(new.token_expires_at)}:")
     click.echo(token)  # only after the commit succeeded
+
+
+@user.command("passwd", short_help="Set a user's web sign-in password.")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+def passwd(name: str, password_stdin: bool) -> None:
+    """Set NAME's password (asked for twice, or --password-stdin); their browser sessions end
+    and a lock-out after failed attempts is lifted."""
+    from repository.catalog import set_password
+    password = _read_password(password_stdin, ask=True)
+    with _session() as session:
+        set_password(session, name, password)
+    click.echo(f"password of {name} changed; their browser sessions have ended")
 
 
 @user.command("token", short_help="Issue a new token for a user (the old one stops working).")

@@ -134,8 +134,9 @@ def build_report(session, settings: Settings, *, since: date | None = None,
     status = (select(FixityAipStatus)
               .join(aip_ids, aip_ids.c.id == FixityAipStatus.aip_id).subquery())
     proven_after = report.until - timedelta(days=settings.fixity_interval_days)
+    # An AIP whose latest check failed is not proven, whatever passed before it.
     report.aips_proven = session.scalar(select(func.count()).select_from(status).where(
-        status.c.last_success_at >= proven_after)) or 0
+        status.c.last_success_at >= proven_after, status.c.last_outcome == "success")) or 0
     checked = session.scalar(select(func.count()).select_from(status).where(
         status.c.last_checked_at.is_not(None))) or 0
     report.never_checked = report.aips_total - checked
@@ -148,20 +149,28 @@ def build_report(session, settings: Settings, *, since: date | None = None,
     return report
 
 
-def plot_svg(per_day: list[dict[str, Any]], width: int = 720, height: int = 220) -> str:
-    """Checks and failures per day as an inline SVG bar chart (prints well, no script)."""
+PLOT_WORDS = {"title": "AIP checks and failures per day", "checks": "AIP checks",
+              "failed": "failed or error", "none": "No checks in this period"}
+
+
+def plot_svg(per_day: list[dict[str, Any]], width: int = 720, height: int = 220,
+             words: dict[str, str] | None = None) -> str:
+    """Checks and failures per day as an inline SVG bar chart (prints well, no script);
+    ``words`` replaces the English title and legend (the web pages pass translations)."""
+    from html import escape
+    words = {k: escape(v) for k, v in {**PLOT_WORDS, **(words or {})}.items()}
     left, bottom, top = 48, 36, 16
     plot_w, plot_h = width - left - 12, height - bottom - top
     if not per_day:
         return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-                f'role="img" aria-label="no checks"><text x="{width // 2}" y="{height // 2}" '
-                'text-anchor="middle" font-size="14">No checks in this period</text></svg>')
+                f'role="img" aria-label="{words["none"]}"><text x="{width // 2}" '
+                f'y="{height // 2}" text-anchor="middle" font-size="14">{words["none"]}</text></svg>')
     peak = max(max(d["checks"] for d in per_day), 1)
     step = plot_w / len(per_day)
     bar = max(1.0, step * 0.7)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" '
-             'aria-label="AIP checks and failures per day" font-family="sans-serif" font-size="11">',
+             f'aria-label="{words["title"]}" font-family="sans-serif" font-size="11">',
              f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
              'stroke="#333"/>', f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" '
              'stroke="#333"/>',
@@ -184,10 +193,11 @@ def plot_svg(per_day: list[dict[str, Any]], width: int = 720, height: int = 220)
         if i % labels == 0:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 14}" '
                          f'text-anchor="middle">{d["day"][5:]}</text>')
+    second = left + 40 + 7 * len(words["checks"])  # after the first legend's words
     parts.append(f'<rect x="{left + 8}" y="{height - 14}" width="10" height="10" fill="#6b8fb5"/>'
-                 f'<text x="{left + 22}" y="{height - 5}">AIP checks</text>'
-                 f'<rect x="{left + 110}" y="{height - 14}" width="10" height="10" fill="#c0392b"/>'
-                 f'<text x="{left + 124}" y="{height - 5}">failed or error</text></svg>')
+                 f'<text x="{left + 22}" y="{height - 5}">{words["checks"]}</text>'
+                 f'<rect x="{second}" y="{height - 14}" width="10" height="10" fill="#c0392b"/>'
+                 f'<text x="{second + 14}" y="{height - 5}">{words["failed"]}</text></svg>')
     return "".join(parts)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import unicodedata
 import uuid
 from pathlib import Path
 
@@ -21,11 +22,24 @@ STEP_STATES = {"validating": "validating",
 
 
 def upload_path(settings: Settings, deposit_id: str, filename: str) -> Path:
-    """Where an uploaded archive waits for ingest (inside staging, removed afterwards)."""
-    suffix = "".join(Path(filename).suffixes[-2:]) if filename else ".zip"
-    folder = settings.staging_dir / "uploads"
+    """Where an uploaded archive waits for ingest: a folder of its own inside staging, under
+    the name it was uploaded with (so depositors recognise it in their list of deposits)."""
+    name = unicodedata.normalize("NFC", Path(filename.replace("\\", "/")).name.strip())
+    if not name or name in (".", ".."):
+        name = "upload.zip"
+    folder = settings.staging_dir / "uploads" / deposit_id
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder / f"{deposit_id}{suffix}"
+    return folder / name
+
+
+def discard_upload(path: Path) -> None:
+    """Remove an uploaded archive and its own staging folder."""
+    path.unlink(missing_ok=True)
+    if path.parent.parent.name == "uploads":
+        try:
+            path.parent.rmdir()
+        except OSError:
+            pass
 
 
 def drop_folder_path(settings: Settings, relative: str) -> Path:
@@ -194,4 +208,4 @@ def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
-                path.unlink(missing_ok=True)
+                discard_upload(path)

@@ -5,7 +5,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from repository.access.rights import AuthenticationRequired
@@ -15,10 +15,12 @@ from repository.errors import (DuplicatePackage, Gone, KhoError, NotFound, Packa
                                PermissionDenied, StorageUnavailable, UsageError)
 
 # Blueprint modules, each exporting `blueprint`; a missing one is an area not built yet.
-BLUEPRINT_MODULES = ("pages", "api", "deposit", "iiif", "iiif_image", "viewer", "oai", "union", "audit",
-                     "admin", "holdings")
+BLUEPRINT_MODULES = ("signin", "pages", "api", "deposit", "archive", "iiif", "iiif_image",
+                     "viewer", "oai", "union", "audit", "admin", "holdings")
+# Machine doors answer errors in JSON; every other path is a page a person reads.
+JSON_PREFIXES = ("/api/", "/iiif/", "/oai")
 
-# Kho's errors as HTTP statuses; every error answer is JSON with a message.
+# Kho's errors as HTTP statuses; the API's answers are JSON with a message, pages get HTML.
 ERROR_STATUS: tuple[tuple[type[KhoError], int], ...] = (
     (AuthenticationRequired, 401), (PermissionDenied, 403), (Gone, 410), (NotFound, 404),
     (DuplicatePackage, 409), (PackageInvalid, 422), (UsageError, 400),
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None, *, upgrade_database: bool = Tru
     app.json.ensure_ascii = False  # Vietnamese stays readable in JSON
     app.extensions["kho"] = KhoServices(settings, catalog)
     install_request_decoding(app)  # UTF-8, NFC names at every door (web/requests.py)
+    from repository.web.i18n import init_i18n
+    init_i18n(app)
     _register_error_handlers(app)
     for name in BLUEPRINT_MODULES:
         try:
@@ -67,10 +71,22 @@ def create_app(settings: Settings | None = None, *, upgrade_database: bool = Tru
     return app
 
 
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES) or request.path == "/oai" \
+        or request.accept_mimetypes.best == "application/json"
+
+
+def error_page(status: int, detail: str = ""):
+    """The reader's-language HTML page for an error status (401 offers to sign in)."""
+    return render_template("errors/error.html", status=status, detail=detail), status
+
+
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(KhoError)
     def kho_error(exc: KhoError):
         status = next(code for kind, code in ERROR_STATUS if isinstance(exc, kind))
+        if not wants_json():
+            return error_page(status, exc.http_message())
         body: dict[str, Any] = {"error": type(exc).__name__, "message": exc.http_message()}
         if isinstance(exc, PackageInvalid):
             body["report"] = exc.report.as_dict()
@@ -86,6 +102,8 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if not wants_json():
+            return error_page(exc.code or 500, exc.description or "")
         response = jsonify({"error": exc.name, "message": exc.description})
         response.status_code = exc.code or 500
         return response

@@ -1,47 +1,24 @@
-"""The auditor's pages: /audit/fixity (summary, plot, filters, CSV) and one AIP's history.
+"""The auditor's pages: /audit/fixity (coverage, plot, failures, filters, CSV), one AIP's
+history and PREMIS, and the event log's hash-chain check (``kho audit verify``) on demand.
 
-Auth: a Bearer token as everywhere, or, because a browser cannot send that header from a
-link, the same token as ``?token=`` on these pages (auditor or admin role). Links on the
-page carry the token along; serve over HTTPS so it is not exposed in transit.
+Same layout and session as every page: an auditor (or admin) signs in; scripts may send
+``Authorization: Bearer``. No token ever travels in a link.
 """
 from __future__ import annotations
 
-import functools
-from datetime import date
-from typing import Callable
+import json
+from datetime import date, datetime, timezone
 
-from flask import Blueprint, Response, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 
-from repository.access.rights import AuthenticationRequired
-from repository.errors import NotFound, PermissionDenied, UsageError
+from repository.errors import NotFound, UsageError
+from repository.web.auth import current_user, require_roles
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit", template_folder="templates")
-AUDIT_ROLES = ("auditor", "admin")
-
-
-def _auditor_required(view: Callable) -> Callable:
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        from repository.catalog import authenticate
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        token = token.strip() if scheme.lower() == "bearer" else ""
-        token = token or request.args.get("token", "").strip()
-        if not token:
-            raise AuthenticationRequired("this page needs an auditor token: "
-                                         "Authorization: Bearer <token> or ?token=<token>")
-        with current_app.extensions["kho"].catalog.session() as session:
-            user = authenticate(session, token)
-            if user is None:
-                raise AuthenticationRequired("the token is not valid")
-            role = user.role
-        if role not in AUDIT_ROLES:
-            raise PermissionDenied(f"the {role} role may not see audit pages; it needs auditor")
-        g.audit_token = request.args.get("token", "")
-        return view(*args, **kwargs)
-    return wrapper
+VERIFY_FILE = "audit-verify.json"  # the last on-demand chain check, in the data folder
 
 
 def _day(name: str) -> date | None:
@@ -54,15 +31,10 @@ def _day(name: str) -> date | None:
         raise UsageError(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _link(endpoint: str, **values) -> str:
-    if g.get("audit_token"):
-        values["token"] = g.audit_token
-    return url_for(endpoint, **values)
-
-
 @blueprint.get("/fixity")
-@_auditor_required
+@require_roles("auditor")
 def fixity_summary():
+    from repository.catalog import list_collections
     from repository.fixity.models import OUTCOMES
     from repository.fixity.report import build_report, plot_svg, render_csv
     services = current_app.extensions["kho"]
@@ -75,19 +47,22 @@ def fixity_summary():
         report = build_report(session, services.settings, since=_day("since"),
                               until=_day("until"), collection=filters["collection"] or None,
                               outcome=outcome)
+        collections = [c.name for c in list_collections(session)]
     if request.args.get("format") == "csv":
         return Response(render_csv(report), mimetype="text/csv; charset=utf-8", headers={
             "Content-Disposition": "attachment; filename=kho-fixity.csv"})
-    csv_url = _link("audit.fixity_summary", format="csv",
-                    **{k: v for k, v in filters.items() if v})
-    return render_template("audit/fixity.html", report=report, plot=Markup(plot_svg(report.per_day)),
+    csv_url = url_for("audit.fixity_summary", format="csv",
+                      **{k: v for k, v in filters.items() if v})
+    words = {"title": _("Checks and failures per day"), "checks": _("AIP checks"),
+             "failed": _("failed or error"), "none": _("No checks in this period")}
+    return render_template("audit/fixity.html", report=report,
+                           plot=Markup(plot_svg(report.per_day, words=words)),
                            filters=filters, outcomes=OUTCOMES, csv_url=csv_url,
-                           token=g.get("audit_token", ""),
-                           aip_url=lambda aip: _link("audit.fixity_aip", aip_id=aip))
+                           collections=collections, verify=_last_verify())
 
 
 @blueprint.get("/fixity/<aip_id>")
-@_auditor_required
+@require_roles("auditor")
 def fixity_aip(aip_id: str):
     from repository.catalog import Aip
     from repository.fixity.models import FixityCheck, FixityResult, OK
@@ -104,5 +79,36 @@ def fixity_aip(aip_id: str):
         title = aip.dublin_core.title if aip.dublin_core else ""
         location = aip.location
     return render_template("audit/fixity_aip.html", aip_id=aip_id, title=title,
-                           location=location, checks=checks, problems=problems,
-                           back=_link("audit.fixity_summary"))
+                           location=location, checks=checks, problems=problems)
+
+
+def _last_verify() -> dict | None:
+    path = current_app.extensions["kho"].settings.data_dir / VERIFY_FILE
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@blueprint.post("/verify")
+@require_roles("auditor")
+def verify():
+    """Check the PREMIS event log's hash chain now (as ``kho audit verify``) and keep the result."""
+    from repository.catalog import verify_chain
+    from repository.catalog.chain_store import newest_stored_head
+    from repository.storage import load_locations
+    services = current_app.extensions["kho"]
+    stored = newest_stored_head(load_locations(services.settings).values())
+    with services.catalog.session() as session:
+        result = verify_chain(session, expected_head=stored[0] if stored else None)
+        bad = result.first_bad
+        outcome = {"ok": result.ok, "checked": result.checked, "head": result.head or "",
+                   "reason": result.reason or "",
+                   "first_bad": bad.identifier if bad is not None else "",
+                   "ran_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   "by": current_user().name}
+    path = services.settings.data_dir / VERIFY_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(outcome, ensure_ascii=False), "utf-8")
+    tmp.replace(path)
+    return redirect(url_for("audit.fixity_summary") + "#verify", code=303)

@@ -15,48 +15,46 @@ ROLES = ("archivist", "researcher", "auditor", "admin")
 # Said with every 401: a token comes from an admin, on the server.
 GET_A_TOKEN = ("an admin issues one with `kho user add NAME --role ROLE`, or a new one for an "
                "existing user with `kho user token NAME`")
-TOKEN_COOKIE = "kho_token"  # [access room] set by the viewer, read for GET/HEAD only
 
 
 def current_user():
-    """The user whose token came with this request, or None (cached on ``g``)."""
+    """The user of this request, or None (cached on ``g``): an ``Authorization: Bearer``
+    token (scripts) or the browser's signed session (web/signin.py). Tokens in URLs are
+    not read: they end up in server logs and browser histories."""
     if "kho_user" not in g:
         g.kho_user = None
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
-        from_cookie = False
-        # [access room] Browsers cannot send a Bearer header from an <img> or the viewer:
-        # GET/HEAD also take ?token= and the HttpOnly cookie set by /view/<id>?token=.
-        # Only safe methods, so a cookie can never authorise a change (no CSRF).
-        if not token and request.method in ("GET", "HEAD"):
-            token = request.args.get("token", "").strip()
-            if not token:
-                token, from_cookie = request.cookies.get(TOKEN_COOKIE, "").strip(), True
-        if token:
-            from repository.catalog import authenticate
-            with current_app.extensions["kho"].catalog.session() as session:
+        from repository.catalog import authenticate, session_user
+        from repository.web.signin import signed_in_user_id
+        with current_app.extensions["kho"].catalog.session() as session:
+            if token:
                 user = authenticate(session, token)
                 if user is None:
-                    if from_cookie:  # a stale cookie must not lock anyone out of public pages
-                        return None
                     from repository.catalog.users import token_has_expired
                     what = "has expired" if token_has_expired(session, token) else "is not valid"
                     raise AuthenticationRequired(f"the token {what}: {GET_A_TOKEN}")
+            else:
+                signed_in = signed_in_user_id()
+                # An ended session (new password, disabled, revoked) is just signed out.
+                user = session_user(session, *signed_in) if signed_in else None
+            if user is not None:
                 session.expunge(user)
-                g.kho_user = user
+            g.kho_user = user
     return g.kho_user
 
 
 def require_roles(*roles: str) -> Callable:
-    """Decorator: 401 without a token, 403 when the user's role is not among ``roles``."""
+    """Decorator: 401 when nobody is signed in, 403 when the user's role is not among ``roles``."""
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             user = current_user()
             if user is None:
                 raise AuthenticationRequired(
-                    f"this needs a token, sent as Authorization: Bearer <token>; {GET_A_TOKEN}")
+                    "this needs you to sign in (or, for scripts, Authorization: Bearer "
+                    f"<token>; {GET_A_TOKEN})")
             if user.role not in roles and user.role != "admin":
                 raise PermissionDenied(
                     f"the {user.role} role may not do this; it needs {' or '.join(roles)}")

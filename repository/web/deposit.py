@@ -11,7 +11,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from repository.catalog.collections import require_collection
 from repository.catalog.queries import MAX_PER_PAGE
 from repository.errors import NotFound, UsageError
-from repository.ingest.deposits import (create_deposit, drop_folder_path,
+from repository.ingest.deposits import (create_deposit, discard_upload, drop_folder_path,
                                         fail_interrupted_deposits, get_deposit, list_deposits,
                                         run_deposit, upload_path)
 from repository.ingest.models import DEPOSIT_STATES
@@ -121,10 +121,10 @@ def _receive_upload(settings, deposit_id: str) -> Path:
                     raise RequestEntityTooLarge(f"deposits are limited to {cap} bytes")
                 out.write(chunk)
     except BaseException:
-        target.unlink(missing_ok=True)
+        discard_upload(target)
         raise
     if received == 0:
-        target.unlink(missing_ok=True)
+        discard_upload(target)
         raise UsageError("the request body is empty: send the bag archive as the body")
     return target
 
