@@ -4,9 +4,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages the tests drive (a real browser), and the peers the benchmarks measure
+# Debian packages the tests drive (a real browser; Tesseract with its Vietnamese and French
+# data and a font with Vietnamese glyphs for OCR), and the peers the benchmarks measure
 # Kho against (IIPImage behind lighttpd, loaded by wrk).
-APT_PACKAGES := chromium chromium-driver
+APT_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra fonts-dejavu-core
 BENCH_APT_PACKAGES := iipimage-server lighttpd wrk
 
 .PHONY: run test install install-test system-deps viewer benchmark clean

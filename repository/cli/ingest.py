@@ -55,14 +55,30 @@ def ingest(path: str, collection: str, location: str | None, access: str | None,
     finally:
         if bar:
             bar.close()
+    ocr = _text_of_pages(settings, catalog, result.identifier, quiet=as_json)
     if as_json:
-        click.echo(json.dumps({"ingested": True, **result.as_dict()}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"ingested": True, **result.as_dict(), "ocr": ocr},
+                              ensure_ascii=False, indent=2))
         return
     for warning in result.warnings:
         click.echo(str(warning), err=True)
     click.echo(f"stored {result.file_count} files ({result.total_bytes} bytes) as version "
                f"v{result.version} in location {result.location!r} at {result.object_root}")
     click.echo(result.identifier)
+
+
+def _text_of_pages(settings, catalog, identifier: str, *, quiet: bool) -> dict | None:
+    """Transcriptions indexed, OCR run (or enqueued) as configured; its summary, or None."""
+    from repository.text import after_ingest, latest_job
+    job = after_ingest(settings, catalog, identifier)
+    if job is None:
+        return None
+    summary = latest_job(catalog, identifier)
+    if not quiet:
+        for failure in summary.failures:
+            click.echo(f"warning: OCR of {failure['page']}: {failure['message']}", err=True)
+        click.echo(f"OCR: {summary.message or summary.status} ({summary.languages})", err=True)
+    return summary.as_dict()
 
 
 class _ProgressBar:
