@@ -105,3 +105,12 @@ def page_texts(catalog, aip_identifier: str) -> Iterator[tuple[str, str]]:
         aip = get_aip(session, aip_identifier)
         rows = [(r.page_path, r.text) for r in current_texts(session, aip) if r.text]
     yield from rows
+
+
+def text_canvases(session: Session, aip: Aip) -> set[str]:
+    """Canvas names of ``aip``'s current pages that have any text."""
+    shas = set(session.scalars(select(PageText.image_sha512).where(PageText.aip_id == aip.id)
+                               .distinct()))
+    if not shas:
+        return set()
+    return {p.canvas_name for p in aip_pages(session, aip) if p.sha512 in shas}

@@ -15,7 +15,7 @@ from repository.errors import (DuplicatePackage, KhoError, NotFound, PackageInva
 
 # Blueprint modules, each exporting `blueprint`; a missing one is an area not built yet.
 BLUEPRINT_MODULES = ("pages", "api", "deposit", "iiif", "iiif_image", "viewer", "oai", "audit",
-                     "admin")
+                     "admin", "text")
 
 # Kho's errors as HTTP statuses; every error answer is JSON with a message.
 ERROR_STATUS: tuple[tuple[type[KhoError], int], ...] = (
