@@ -35,7 +35,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("aip_id", "image_sha512", "source", "language",
                             name=op.f("uq_page_texts_aip_id_image_sha512_source_language")),
     )
-    op.create_index("ix_page_texts_aip_id", "page_texts", ["aip_id"], unique=False)
+    op.create_index("ix_page_texts_aip_id_updated_at", "page_texts", ["aip_id", "updated_at"],
+                    unique=False)
     op.create_table(
         "ocr_jobs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -61,5 +62,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_ocr_jobs_aip_id"), table_name="ocr_jobs")
     op.drop_table("ocr_jobs")
-    op.drop_index("ix_page_texts_aip_id", table_name="page_texts")
+    op.drop_index("ix_page_texts_aip_id_updated_at", table_name="page_texts")
     op.drop_table("page_texts")

@@ -24,7 +24,8 @@ class PageText(Base):
 
     __tablename__ = "page_texts"
     __table_args__ = (UniqueConstraint("aip_id", "image_sha512", "source", "language"),
-                      Index("ix_page_texts_aip_id", "aip_id"))
+                      # Covering: a book's text stamp (count, newest change) reads the index only.
+                      Index("ix_page_texts_aip_id_updated_at", "aip_id", "updated_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     aip_id: Mapped[int] = mapped_column(ForeignKey("aips.id", ondelete="CASCADE"))
@@ -35,8 +36,8 @@ class PageText(Base):
     # Where the text came from: a logical path in the AIP, or the derivative file of an OCR run.
     origin: Mapped[str] = mapped_column(String(1000), default="")
     text: Mapped[str] = mapped_column(Text, default="")  # NFC, lines separated by "\n"
-    # Each token folded and wrapped in spaces (" ha  noi "), so a phrase is one LIKE and
-    # its hits can be counted in SQL (see text/tokens.py).
+    # Each token folded and wrapped in spaces (" ha  noi "), so a phrase is a substring:
+    # found with LIKE or str.count, whole tokens only (see text/tokens.py).
     folded: Mapped[str] = mapped_column(Text, default="")
     # Word boxes [x, y, w, h, line, start, end] (offsets into text); empty for plain text.
     words: Mapped[list[Any]] = mapped_column(JSON, default=list)

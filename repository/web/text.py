@@ -29,7 +29,7 @@ from repository.text.iiif import (TextUrls, annotation_page, autocomplete_respon
                                   autocomplete_response_2, search_response_1,
                                   search_response_2)
 from repository.text.pages import aip_pages, current_texts, find_page
-from repository.text.search_within import autocomplete, search_within
+from repository.text.search_within import TextIndexCache, autocomplete, search_within
 from repository.web.auth import TOKEN_COOKIE, check_reader, current_user, require_roles
 
 blueprint = Blueprint("text", __name__, template_folder="templates")
@@ -39,6 +39,13 @@ JSON_LD = "application/ld+json"
 IGNORED_PARAMETERS = ("date", "user")
 EDIT_ROLES = ("archivist", "admin")
 COOKIE_MAX_AGE = 12 * 3600
+
+
+TEXT_INDEX = "kho.text_index"
+
+
+def init_app(app) -> None:
+    app.extensions.setdefault(TEXT_INDEX, TextIndexCache())
 
 
 def _services():
@@ -98,8 +105,9 @@ def _search(aip_id: str, version: int):
         aip = get_aip(session, aip_id)
         check_reader(aip)
         urls = TextUrls(_base(), aip.identifier)
-        result = search_within(session, aip, query if matches else "", page=page,
-                               page_size=settings.content_search_page_size) if matches else \
+        result = search_within(session, aip, query, page=page,
+                               page_size=settings.content_search_page_size,
+                               cache=current_app.extensions[TEXT_INDEX]) if matches else \
             _nothing(query)
         build = search_response_2 if version == 2 else search_response_1
         return _json(build(urls, query, result, ignored),
@@ -121,7 +129,8 @@ def _autocomplete(aip_id: str, version: int):
     with _services().catalog.session() as session:
         aip = get_aip(session, aip_id)
         check_reader(aip)
-        terms = autocomplete(session, aip, query, minimum=max(1, int(raw_min)))
+        terms = autocomplete(session, aip, query, minimum=max(1, int(raw_min)),
+                             cache=current_app.extensions[TEXT_INDEX])
         urls = TextUrls(_base(), aip.identifier)
         build = autocomplete_response_2 if version == 2 else autocomplete_response_1
         return _json(build(urls, query, terms, ignored),
