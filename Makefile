@@ -56,6 +56,7 @@ benchmark: install-test
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/iiif.py
 	$(BIN)/python benchmarks/fixity.py
+	$(BIN)/python benchmarks/ocr.py
 
 clean:
 	rm -rf $(VENV) kho-data iiif/node_modules

@@ -159,10 +159,11 @@ def autocomplete_1(aip_id: str):
 
 # --- the text API ----------------------------------------------------------------------
 
-@blueprint.get("/api/v1/aips/<aip_id>/text")
-def text_status(aip_id: str):
+@blueprint.get("/api/v1/aips/<identifier>/text")
+def text_status(identifier: str):
     """The latest OCR run (progress, failed pages) and each page's texts (source, language)."""
     services = _services()
+    aip_id = identifier
     with services.catalog.session() as session:
         aip = get_aip(session, aip_id)
         check_reader(aip)
@@ -178,18 +179,18 @@ def text_status(aip_id: str):
     return {"aip": aip_id, "ocr": job.as_dict() if job else None, "pages": listing}
 
 
-@blueprint.get("/api/v1/aips/<aip_id>/pages/<path:page>/text")
-def page_text(aip_id: str, page: str):
+@blueprint.get("/api/v1/aips/<identifier>/pages/<path:page>/text")
+def page_text(identifier: str, page: str):
     with _services().catalog.session() as session:
-        check_reader(get_aip(session, aip_id))
-    found, texts = read_transcriptions(_services().catalog, aip_id, page)
+        check_reader(get_aip(session, identifier))
+    found, texts = read_transcriptions(_services().catalog, identifier, page)
     return {"page": found.logical_path, "canvas": found.canvas_name,
             "texts": list(texts.values())}
 
 
-@blueprint.put("/api/v1/aips/<aip_id>/pages/<path:page>/transcriptions/<language>")
+@blueprint.put("/api/v1/aips/<identifier>/pages/<path:page>/transcriptions/<language>")
 @require_roles("archivist")
-def put_transcription(aip_id: str, page: str, language: str):
+def put_transcription(identifier: str, page: str, language: str):
     """Add or correct a page's transcription: text/plain (UTF-8) or {"text": "…"}."""
     if request.mimetype == "application/json":
         body = request.get_json(silent=True)
@@ -201,9 +202,9 @@ def put_transcription(aip_id: str, page: str, language: str):
             text = request.get_data().decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UsageError(f"the transcription is not UTF-8 (byte {exc.start})") from None
-    version = save_transcription(_services().settings, _services().catalog, aip_id, page,
+    version = save_transcription(_services().settings, _services().catalog, identifier, page,
                                  language=language, text=text, agent=current_user().name)
-    return {"aip": aip_id, "page": page, "language": language, "version": version}
+    return {"aip": identifier, "page": page, "language": language, "version": version}
 
 
 # --- the page beside its text, and the archivist's form ------------------------------------
