@@ -254,6 +254,8 @@ def test_an_archivist_adds_a_transcription_in_the_web_form(book):
     manifest = client.get(f"/iiif/3/{aip}/manifest").get_json(force=True)
     canvas = manifest["items"][0]["id"].rsplit("/", 1)[1]
     url = f"/aips/{aip}/pages/{canvas}/transcription"
+    assert f"/aips/{aip}/text" in client.get(f"/aips/{aip}").get_data(as_text=True)
+    assert client.get(f"/aips/{aip}/text").headers["Location"].endswith(url)
     # Readers see the page beside its text, without a form.
     reader = client.get(url)
     assert reader.status_code == 200 and "大南寔錄" in reader.get_data(as_text=True)

@@ -220,6 +220,21 @@ def _page_url(aip_id: str, canvas: str) -> str:
     return url_for("text.transcription_page", aip_id=aip_id, canvas=canvas)
 
 
+@blueprint.get("/aips/<aip_id>/text")
+def first_page_text(aip_id: str):
+    """The page-by-page text view, from the first page with text (else the first page)."""
+    with _services().catalog.session() as session:
+        aip = get_aip(session, aip_id)
+        check_reader(aip)
+        pages = aip_pages(session, aip)
+        if not pages:
+            raise NotFound(f"AIP {aip_id} has no page images")
+        with_text = {r.image_sha512 for r in current_texts(session, aip)}
+        first = next((p for p in pages if p.sha512 in with_text), pages[0])
+    query = f"?token={quote(request.args['token'])}" if "token" in request.args else ""
+    return redirect(_page_url(aip_id, first.canvas_name) + query, code=303)
+
+
 @blueprint.get("/aips/<aip_id>/pages/<canvas>/transcription")
 def transcription_page(aip_id: str, canvas: str):
     services = _services()
