@@ -20,7 +20,7 @@ from repository.ingest.pipeline import ingest_package
 from repository.storage import get_location
 from repository.text import after_ingest, latest_job, ocr_aip, page_texts
 from repository.text.ocr import languages_for, parse_rules
-from repository.text.run import derivative_folder
+from repository.text.run import derivative_folder, index_ocr_derivatives
 from tests.fixtures.text import make_text_bag
 
 
@@ -60,6 +60,13 @@ def test_ocr_after_ingest_reads_the_vietnamese_words_with_their_boxes(ocr_settin
     # A second run reads nothing again; --force would.
     again = ocr_aip(ocr_settings, catalog, result.identifier)
     assert (again.pages_done, again.pages_failed) == (2, 0)
+    # The catalogue's copy is rebuilt from the derivatives without Tesseract.
+    from repository.text.models import PageText
+    with catalog.session() as session:
+        session.query(PageText).delete()
+    assert not dict(page_texts(catalog, result.identifier))
+    assert index_ocr_derivatives(ocr_settings, catalog, result.identifier) == 2
+    assert dict(page_texts(catalog, result.identifier)) == texts
     catalog.dispose()
 
 

@@ -80,17 +80,20 @@ def status(aip: str, as_json: bool) -> None:
 @text.command("reindex")
 @click.argument("aip")
 def reindex(aip: str) -> None:
-    """Read AIP's transcriptions from storage into the catalogue again."""
+    """Read AIP's transcriptions (from storage) and its OCR (from the hOCR derivatives)
+    into the catalogue again, e.g. after `kho catalog rebuild`; Tesseract is not run."""
+    from repository.text.run import index_ocr_derivatives
     from repository.text.transcriptions import index_transcriptions
     settings = load_settings()
     catalog = _catalog(settings)
     try:
         report = index_transcriptions(settings, catalog, aip)
+        ocr = index_ocr_derivatives(settings, catalog, aip)
     finally:
         catalog.dispose()
     for problem in report.problems:
         click.echo(f"warning: {problem}", err=True)
-    click.echo(f"{report.indexed} transcription(s) indexed")
+    click.echo(f"{report.indexed} transcription(s) and {ocr} OCR page text(s) indexed")
 
 
 class _Bar:

@@ -230,3 +230,27 @@ def request_ocr(settings: Settings, catalog, identifier: str) -> int | None:
     else:
         ocr_aip(settings, catalog, identifier, languages=languages, job_id=job_id)
     return job_id
+
+
+def index_ocr_derivatives(settings: Settings, catalog, identifier: str) -> int:
+    """Read the hOCR derivatives already made for the AIP's pages into the catalogue again
+    (after `kho catalog rebuild`), without running Tesseract; the number of page texts."""
+    folder = derivative_folder(settings, identifier)
+    if not folder.is_dir():
+        return 0
+    count = 0
+    with catalog.session() as session:
+        aip = get_aip(session, identifier)
+        for page in aip_pages(session, aip):
+            for hocr in sorted(folder.glob(f"{page.sha512[:32]}.*.hocr")):
+                languages = hocr.name[len(page.sha512[:32]) + 1:-len(".hocr")]
+                try:
+                    layout = parse_hocr(hocr.read_bytes())
+                except LayoutError as exc:
+                    log.warning("%s: %s", hocr, exc)
+                    continue
+                store_page_text(session, aip, page, source=OCR, language=languages,
+                                layout=layout,
+                                origin=f"derivatives/text/{identifier}/{hocr.name}")
+                count += 1
+    return count
