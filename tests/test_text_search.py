@@ -129,6 +129,7 @@ def test_words_are_found_through_content_search_2_and_1_with_tones_folded(book, 
     for q in ("ha noi", "Hà Nội", unicodedata.normalize("NFD", "Hà Nội"), "HÀ NỘI"):
         answer = client.get(search2, query_string={"q": q})
         assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
+        assert answer.mimetype == "application/ld+json"
         page = answer.get_json(force=True)
         same_shape(page, SPEC_2_PAGE)
         assert page["partOf"]["total"] == 1

@@ -21,6 +21,7 @@ from flask import (Blueprint, Response, current_app, redirect, render_template, 
                    url_for)
 
 from repository.access.image_resolver import image_id
+from repository.access.presentation import MEDIA_TYPE
 from repository.access.rights import AuthenticationRequired
 from repository.catalog import authenticate, get_aip
 from repository.errors import NotFound, PermissionDenied, UsageError
@@ -34,7 +35,10 @@ from repository.web.auth import TOKEN_COOKIE, check_reader, current_user, requir
 
 blueprint = Blueprint("text", __name__, template_folder="templates")
 
-JSON_LD = "application/ld+json"
+# Content Search 2.0 answers as JSON-LD with its context as profile; 1.0 as plain JSON
+# (what its clients expect); annotations as Presentation 3.
+SEARCH_2_TYPE = 'application/ld+json;profile="http://iiif.io/api/search/2/context.json"'
+SEARCH_1_TYPE = "application/json"
 # Parameters of Content Search (§4.1.1) that Kho does not filter on: answered as ignored.
 IGNORED_PARAMETERS = ("date", "user")
 EDIT_ROLES = ("archivist", "admin")
@@ -57,9 +61,9 @@ def _base() -> str:
     return settings.base_url.rstrip("/") if settings.base_url else request.url_root.rstrip("/")
 
 
-def _json(document: dict, content_type: str = JSON_LD) -> Response:
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    response = Response(body, content_type=f"{content_type}; charset=utf-8")
+def _json(document: dict, content_type: str) -> Response:
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    response = Response(body, content_type=content_type)
     response.headers["Cache-Control"] = "no-cache"
     response.vary.update(("Authorization", "Cookie"))
     return response
@@ -83,7 +87,7 @@ def annotations(aip_id: str, canvas: str):
             raise NotFound(f"AIP {aip_id} has no canvas {canvas!r}")
         rows = [r for r in current_texts(session, aip) if r.image_sha512 == page.sha512]
         document = annotation_page(TextUrls(_base(), aip.identifier), page, rows)
-    return _json(document)
+    return _json(document, MEDIA_TYPE)
 
 
 def _search_args() -> tuple[str, int, list[str], bool]:
@@ -111,7 +115,7 @@ def _search(aip_id: str, version: int):
             _nothing(query)
         build = search_response_2 if version == 2 else search_response_1
         return _json(build(urls, query, result, ignored),
-                     JSON_LD if version == 2 else "application/json")
+                     SEARCH_2_TYPE if version == 2 else SEARCH_1_TYPE)
 
 
 def _nothing(query: str):
@@ -134,7 +138,7 @@ def _autocomplete(aip_id: str, version: int):
         urls = TextUrls(_base(), aip.identifier)
         build = autocomplete_response_2 if version == 2 else autocomplete_response_1
         return _json(build(urls, query, terms, ignored),
-                     JSON_LD if version == 2 else "application/json")
+                     SEARCH_2_TYPE if version == 2 else SEARCH_1_TYPE)
 
 
 @blueprint.get("/iiif/search/2/<aip_id>")
