@@ -183,3 +183,16 @@ def test_kho_ingest_runs_the_configured_ocr_and_reports_it(settings, tmp_path):
     other = CliRunner().invoke(kho, ["ingest", str(make_text_bag(tmp_path / "b2", external_id="X"))
                                      , "--collection", "Địa bạ", "--json"], env=env)
     assert json.loads(other.output)["ocr"] is None  # not configured for that collection
+
+
+def test_a_language_without_tesseract_data_fails_the_run_not_the_ingest(settings, tmp_path):
+    env = {"KHO_DATA_DIR": str(settings.data_dir),
+           "KHO_STORAGE_CONFIG": str(settings.storage_config_dir),
+           "KHO_OCR_LANGUAGES": "*=vie+xyz"}
+    bag = make_text_bag(tmp_path / "bag", {1: ["Hà Nội"]})
+    run = CliRunner().invoke(kho, ["ingest", str(bag), "--collection", "Báo chí"], env=env)
+    assert run.exit_code == 0, run.output
+    assert "no data for xyz: install tesseract-ocr-xyz" in run.output
+    identifier = run.output.strip().splitlines()[-1]
+    status = CliRunner().invoke(kho, ["text", "status", identifier, "--json"], env=env)
+    assert json.loads(status.output)["status"] == "failed"

@@ -164,6 +164,9 @@ def test_words_are_found_through_content_search_2_and_1_with_tones_folded(book, 
     assert missing.status_code == 400 and "q=" in missing.get_json()["message"]
     ignored = client.get(search2, query_string={"q": "ha noi", "user": "x"}).get_json(force=True)
     assert ignored["ignored"] == ["user"]
+    # Kho's text is "supplementing": a search for comments finds none of it.
+    comments = client.get(search2, query_string={"q": "ha noi", "motivation": "commenting"})
+    assert comments.get_json(force=True)["partOf"]["total"] == 0
 
 
 def test_hits_are_paged_and_autocomplete_suggests_terms_as_printed(book):

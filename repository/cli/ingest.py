@@ -69,8 +69,15 @@ def ingest(path: str, collection: str, location: str | None, access: str | None,
 
 def _text_of_pages(settings, catalog, identifier: str, *, quiet: bool) -> dict | None:
     """Transcriptions indexed, OCR run (or enqueued) as configured; its summary, or None."""
+    from repository.errors import KhoError
     from repository.text import after_ingest, latest_job
-    job = after_ingest(settings, catalog, identifier)
+    try:
+        job = after_ingest(settings, catalog, identifier)
+    except KhoError as exc:  # the AIP is stored; its text can be made later (kho text ocr)
+        if not quiet:
+            click.echo(f"warning: text of the pages not made: {exc}", err=True)
+        summary = latest_job(catalog, identifier)
+        return summary.as_dict() if summary else {"status": "failed", "message": str(exc)}
     if job is None:
         return None
     summary = latest_job(catalog, identifier)

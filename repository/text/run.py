@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from repository.catalog import Aip, get_aip, record_event
 from repository.config import Settings
-from repository.errors import NotFound, UsageError
+from repository.errors import KhoError, NotFound, UsageError
 from repository.storage import get_location
 from repository.text.layout import LayoutError, parse_hocr
 from repository.text.models import OCR, OcrJob, PageText
@@ -100,9 +100,13 @@ def ocr_aip(settings: Settings, catalog, identifier: str, *, languages: str | No
     if not languages:
         raise UsageError(f"no OCR languages for AIP {identifier}: give them (e.g. vie) or "
                          "configure KHO_OCR_LANGUAGES")
-    require_languages(settings, languages)
     if job_id is None:
         job_id = create_job(catalog, identifier, languages)
+    try:
+        require_languages(settings, languages)
+    except KhoError as exc:  # e.g. no Tesseract data for a language: the run says so
+        _fail(catalog, job_id, str(exc))
+        raise
     with catalog.session() as session:
         aip = get_aip(session, identifier)
         pages = aip_pages(session, aip)
@@ -121,7 +125,7 @@ def ocr_aip(settings: Settings, catalog, identifier: str, *, languages: str | No
         try:
             _ocr_page(settings, catalog, storage, object_root, aip_key, identifier, page,
                       languages)
-        except (OcrFailed, LayoutError, OSError) as exc:
+        except (OcrFailed, LayoutError, OSError, KhoError) as exc:
             counter.failed(page.logical_path, str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad page must not stop the book
             log.exception("OCR of %s in %s", page.logical_path, identifier)
@@ -191,6 +195,13 @@ class _Counter:
             job.updated_at = datetime.now(timezone.utc)
         if self.progress:
             self.progress(self.done_count, self.failed_count, self.total)
+
+
+def _fail(catalog, job_id: int, message: str) -> None:
+    with catalog.session() as session:
+        job = session.get(OcrJob, job_id)
+        job.status, job.message = "failed", message
+        job.finished_at = job.updated_at = datetime.now(timezone.utc)
 
 
 def _finish(settings: Settings, catalog, job_id: int, identifier: str,

@@ -56,6 +56,12 @@ class SearchResult:
     hits: list[Hit] = field(default_factory=list)
 
 
+def empty_result(query: str) -> SearchResult:
+    """No hits (a filter excluded every annotation); a missing query is still an error."""
+    _query(query)
+    return SearchResult(0, 1, 1, 0)
+
+
 def _query(query: str) -> list[str]:
     tokens = query_tokens(query or "")
     if not tokens:

@@ -30,7 +30,8 @@ from repository.text.iiif import (TextUrls, annotation_page, autocomplete_respon
                                   autocomplete_response_2, search_response_1,
                                   search_response_2)
 from repository.text.pages import aip_pages, current_texts, find_page
-from repository.text.search_within import TextIndexCache, autocomplete, search_within
+from repository.text.search_within import (TextIndexCache, autocomplete, empty_result,
+                                           search_within)
 from repository.web.auth import TOKEN_COOKIE, check_reader, current_user, require_roles
 
 blueprint = Blueprint("text", __name__, template_folder="templates")
@@ -112,16 +113,10 @@ def _search(aip_id: str, version: int):
         result = search_within(session, aip, query, page=page,
                                page_size=settings.content_search_page_size,
                                cache=current_app.extensions[TEXT_INDEX]) if matches else \
-            _nothing(query)
+            empty_result(query)
         build = search_response_2 if version == 2 else search_response_1
         return _json(build(urls, query, result, ignored),
                      SEARCH_2_TYPE if version == 2 else SEARCH_1_TYPE)
-
-
-def _nothing(query: str):
-    from repository.text.search_within import SearchResult, _query
-    _query(query)  # a missing q is still an error
-    return SearchResult(0, 1, 1, 0)
 
 
 def _autocomplete(aip_id: str, version: int):
