@@ -256,6 +256,7 @@ def transcription_page(aip_id: str, canvas: str):
     response = current_app.make_response(render_template(
         "text/page.html", aip_id=aip_id, title=title, page=page, number=number,
         pages=len(pages), texts=texts, editable=editable,
+        editable_languages=_editable_languages(texts),
         image=f"{_base()}/iiif/3/image/{quote(image_id(aip_id, page.sha512), safe='~')}"
               "/full/!900,1200/0/default.jpg",
         previous=pages[number - 2].canvas_name if number > 1 else None,
@@ -264,6 +265,14 @@ def transcription_page(aip_id: str, canvas: str):
         saved=request.args.get("saved")))
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _editable_languages(texts: dict) -> list[tuple[str, str]]:
+    """Hán-Nôm and Quốc ngữ, then any other language the page has a transcription in."""
+    names = {"vi-Hani": "Hán-Nôm", "vi": "Quốc ngữ"}
+    others = sorted(t["language"] for t in texts.values()
+                    if t["source"] == "transcription" and t["language"] not in names)
+    return list(names.items()) + [(language, language) for language in others]
 
 
 @blueprint.post("/aips/<aip_id>/pages/<canvas>/transcription")
