@@ -1,5 +1,7 @@
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+# Tesseract with Vietnamese and French data: OCR of printed pages (docs/text.md).
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm \
+      tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . /app
 RUN pip install --no-cache-dir -e . && (cd iiif && npm ci --no-audit --no-fund)
