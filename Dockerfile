@@ -1,5 +1,8 @@
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
+# Tesseract with Vietnamese and French data: OCR of printed pages (docs/text.md); DejaVu for
+# Vietnamese on PDF title pages.
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm fonts-dejavu-core \
+      tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . /app
 RUN pip install --no-cache-dir -e . && pybabel compile -d repository/web/translations -D messages \

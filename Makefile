@@ -5,10 +5,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the tests drive (a real browser; faketime runs `kho serve` on a later day
-# so an embargo can end; a font with Vietnamese for PDF title pages; curl, zip and iproute2
-# for the README's own commands), and the peers the benchmarks measure
+# so an embargo can end; Tesseract with its Vietnamese and French data for OCR; a font with
+# Vietnamese glyphs for OCR test pages and PDF title pages; curl, zip and iproute2 for the
+# README's own commands), and the peers the benchmarks measure
 # Kho against (IIPImage behind lighttpd, loaded by wrk).
-APT_PACKAGES := chromium chromium-driver curl zip iproute2 faketime fonts-dejavu-core
+APT_PACKAGES := chromium chromium-driver curl zip iproute2 faketime fonts-dejavu-core \
+                tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra
 BENCH_APT_PACKAGES := iipimage-server lighttpd wrk
 
 .PHONY: run test install install-test system-deps viewer translations messages benchmark clean
@@ -70,6 +72,7 @@ benchmark: install-test
 	$(BIN)/python benchmarks/fixity.py
 	$(BIN)/python benchmarks/oai.py
 	$(BIN)/python benchmarks/holdings.py
+	$(BIN)/python benchmarks/ocr.py
 
 clean:
 	rm -rf $(VENV) kho-data iiif/node_modules

@@ -157,6 +157,24 @@ class Settings:
         "KHO_CELERY_QUEUE", "kho-fixity", "Celery queue that fixity checks are sent to.")
     redis_url: str = _setting(
         "KHO_REDIS_URL", "redis://127.0.0.1:6379/0", "Celery broker for `kho worker`.")
+    # Text of pages (repository/text): OCR, transcriptions, IIIF Content Search.
+    ocr_languages: str = _setting(
+        "KHO_OCR_LANGUAGES", "",
+        "Which AIPs get OCR after ingest, and in which Tesseract languages: rules "
+        "'collection:NAME=LANGS; type:DCTYPE=LANGS; *=LANGS', first match wins "
+        "(e.g. 'collection:Báo chí=vie+fra; type:Text=vie'); empty: no OCR after ingest.")
+    ocr_executor: str = _setting(
+        "KHO_OCR_EXECUTOR", "inprocess",
+        "inprocess: OCR runs in the process that ingested; celery: it is sent to `kho worker`.")
+    ocr_queue: str = _setting("KHO_OCR_QUEUE", "kho-ocr", "Celery queue that OCR runs are sent to.")
+    ocr_processes: int = _setting(
+        "KHO_OCR_PROCESSES", 0, "Pages read by Tesseract at once; 0: one per core.")
+    ocr_timeout_s: int = _setting(
+        "KHO_OCR_TIMEOUT", 300, "Seconds Tesseract may spend on one page before it is reported failed.")
+    tesseract_command: str = _setting(
+        "KHO_TESSERACT", "tesseract", "The Tesseract program (Debian tesseract-ocr).")
+    content_search_page_size: int = _setting(
+        "KHO_CONTENT_SEARCH_PAGE_SIZE", 100, "Hits per page of a IIIF Content Search answer.")
     smtp_host: str = _setting("KHO_SMTP_HOST", "", "SMTP server for alerts; empty: no email.")
     smtp_port: int = _setting("KHO_SMTP_PORT", 25, "SMTP port for alerts.")
     alert_email_to: str = _setting("KHO_ALERT_EMAIL", "", "Where fixity alerts are mailed.")

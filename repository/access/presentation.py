@@ -14,7 +14,7 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
 from urllib.parse import quote
@@ -178,6 +178,10 @@ class ManifestSource:
     pages: list[PageImage]
     structure: Structure | None
     modified: datetime
+    # Added by the door from the text room: canvas name → URL of its AnnotationPage of text,
+    # and the manifest's services (IIIF Content Search), when the pages have text.
+    annotation_pages: dict[str, str] = field(default_factory=dict)
+    services: tuple[dict, ...] = ()
 
 
 def load_manifest_source(session: Session, aip: Aip, settings: Settings) -> ManifestSource | None:
@@ -359,7 +363,14 @@ def build_manifest(source: ManifestSource, urls: Urls, institution: str) -> dict
         ranges = _ranges(urls, aip, source.structure.ranges, canvas_ids)
         if ranges:
             fields["structures"] = ranges
-    return jsonld(prezi.Manifest(**{k: v for k, v in fields.items() if v is not None}))
+    document = jsonld(prezi.Manifest(**{k: v for k, v in fields.items() if v is not None}))
+    if source.services:
+        document["service"] = list(source.services)
+    for canvas in document["items"] if source.annotation_pages else ():
+        url = source.annotation_pages.get(canvas["id"].rsplit("/", 1)[1])
+        if url:  # Presentation 3.0 §3.4: annotations that are not painting, by reference
+            canvas["annotations"] = [{"id": url, "type": "AnnotationPage"}]
+    return document
 
 
 # Written vertically, read from the right: Hán-Nôm (vi-Hani), classical and traditional Chinese.

@@ -23,7 +23,7 @@ ALEMBIC_INI = MIGRATIONS_DIR.parent / "alembic.ini"
 # Rooms whose models share Base.metadata; imported so Alembic knows every table.
 MODEL_MODULES = ("repository.catalog.models", "repository.ingest.models",
                  "repository.fixity.models", "repository.union.models",
-                 "repository.holdings.models")
+                 "repository.holdings.models", "repository.text.models")
 
 _MIGRATION_LOCK_KEY = 0x4B484F2D4D494752  # "KHO-MIGR"
 

@@ -12,7 +12,8 @@ import click
 from repository.errors import KhoError, NotFound, UsageError
 
 COMMAND_MODULES = ("validate", "describe", "serve", "ingest", "aip", "storage", "catalog", "users",
-                   "settings", "fixity", "audit", "collection", "deposit", "union", "holdings")
+                   "settings", "fixity", "audit", "collection", "deposit", "union", "holdings",
+                   "text")
 
 
 class KhoGroup(click.Group):

@@ -166,15 +166,18 @@ def scheduler(once: bool) -> None:
         catalog.dispose()
 
 
-@click.command(short_help="Run fixity checks from the scheduler (Celery on Redis).")
+@click.command(short_help="Run fixity checks and OCR sent to workers (Celery on Redis).")
 @click.option("--concurrency", type=int, default=0, help="Worker processes (default: one per core).")
 @click.option("--loglevel", default="INFO")
 def worker(concurrency: int, loglevel: str) -> None:
-    """Run fixity checks sent by the scheduler (Celery worker on KHO_REDIS_URL)."""
+    """Run fixity checks sent by the scheduler, and OCR runs sent after ingest (Celery
+    worker on KHO_REDIS_URL, queues KHO_CELERY_QUEUE and KHO_OCR_QUEUE)."""
     from repository.fixity.tasks import run_worker
+    import repository.text.tasks  # noqa: F401 - registers the OCR task with the worker
     settings = load_settings()
     _open_catalog(settings).dispose()  # migrate once, before the processes fork
-    run_worker(settings, concurrency=concurrency, loglevel=loglevel)
+    run_worker(settings, concurrency=concurrency, loglevel=loglevel,
+               extra_queues=(settings.ocr_queue,))
 
 
 COMMANDS = (fixity, worker)

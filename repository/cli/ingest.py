@@ -57,14 +57,37 @@ def ingest(path: str, collection: str, location: str | None, access: str | None,
     finally:
         if bar:
             bar.close()
+    ocr = _text_of_pages(settings, catalog, result.identifier, quiet=as_json)
     if as_json:
-        click.echo(json.dumps({"ingested": True, **result.as_dict()}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"ingested": True, **result.as_dict(), "ocr": ocr},
+                              ensure_ascii=False, indent=2))
         return
     for warning in result.warnings:
         click.echo(str(warning), err=True)
     click.echo(f"stored {result.file_count} files ({result.total_bytes} bytes) as version "
                f"v{result.version} in location {result.location!r} at {result.object_root}")
     click.echo(result.identifier)
+
+
+def _text_of_pages(settings, catalog, identifier: str, *, quiet: bool) -> dict | None:
+    """Transcriptions indexed, OCR run (or enqueued) as configured; its summary, or None."""
+    from repository.errors import KhoError
+    from repository.text import after_ingest, latest_job
+    try:
+        job = after_ingest(settings, catalog, identifier)
+    except KhoError as exc:  # the AIP is stored; its text can be made later (kho text ocr)
+        if not quiet:
+            click.echo(f"warning: text of the pages not made: {exc}", err=True)
+        summary = latest_job(catalog, identifier)
+        return summary.as_dict() if summary else {"status": "failed", "message": str(exc)}
+    if job is None:
+        return None
+    summary = latest_job(catalog, identifier)
+    if not quiet:
+        for failure in summary.failures:
+            click.echo(f"warning: OCR of {failure['page']}: {failure['message']}", err=True)
+        click.echo(f"OCR: {summary.message or summary.status} ({summary.languages})", err=True)
+    return summary.as_dict()
 
 
 class _ProgressBar:

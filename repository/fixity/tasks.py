@@ -56,10 +56,12 @@ def enqueue_checks(settings: Settings, identifiers: Iterable[str], *,
             for identifier in identifiers]
 
 
-def run_worker(settings: Settings, *, concurrency: int = 0, loglevel: str = "INFO") -> None:
-    """Run a Celery worker on the fixity queue (blocks until stopped)."""
+def run_worker(settings: Settings, *, concurrency: int = 0, loglevel: str = "INFO",
+               extra_queues: Iterable[str] = ()) -> None:
+    """Run a Celery worker on the fixity queue and ``extra_queues`` (blocks until stopped)."""
     configure(settings)
-    argv = ["worker", "-Q", settings.celery_queue, "--loglevel", loglevel,
+    queues = ",".join(dict.fromkeys([settings.celery_queue, *extra_queues]))
+    argv = ["worker", "-Q", queues, "--loglevel", loglevel,
             "--without-gossip", "--without-mingle", "--without-heartbeat"]
     if concurrency > 0:
         argv += ["--concurrency", str(concurrency)]

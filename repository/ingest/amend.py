@@ -23,15 +23,22 @@ from repository.metadata import (canonical_record, normalise_text, primary_title
                                  search_text, validate_record)
 from repository.storage import OcflStore, SourceFile, get_location
 from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
-                                           AipDescription, dump_json)
+                                           METADATA_DIR, METADATA_FILES, AipDescription,
+                                           dump_json)
 from repository.ingest.pipeline import PendingEvent, agent_name
 
 
 def amend_aip(settings: Settings, catalog, identifier: str, *, agent: str,
-              access: str | None = None, dublin_core: dict | None = None) -> int:
-    """Store a new version of AIP ``identifier`` with new access and/or Dublin Core; its number."""
-    if access is None and dublin_core is None:
-        raise UsageError("nothing to change: give access and/or dublin_core")
+              access: str | None = None, dublin_core: dict | None = None,
+              files: dict[str, bytes] | None = None, note: str = "") -> int:
+    """Store a new version of AIP ``identifier`` with new access, Dublin Core and/or Kho
+    metadata ``files`` (e.g. a corrected transcription, described by ``note``); its number."""
+    if access is None and dublin_core is None and not files:
+        raise UsageError("nothing to change: give access, dublin_core and/or files")
+    for path in files or {}:
+        # Only Kho's own folder: the bag as deposited is never rewritten.
+        if not path.startswith(f"{METADATA_DIR}/") or path in METADATA_FILES or ".." in path:
+            raise UsageError(f"{path!r} is not a file Kho may add to an AIP")
     policy = parse_access(access) if access is not None else None
     record = None
     if dublin_core is not None:
@@ -54,6 +61,9 @@ def amend_aip(settings: Settings, catalog, identifier: str, *, agent: str,
     if record is not None:
         details.append(f"Dublin Core record replaced (title: {primary_title(record)})")
         changes[DUBLIN_CORE_FILE] = dump_json(record)
+    if files:
+        details.append(note or "files changed: " + ", ".join(sorted(files)))
+        changes.update(files)
     who = agent_name(agent)
     event = PendingEvent("metadata modification", "success", "; ".join(details))
     changes[EVENTS_FILE] = dump_json([event.as_dict(who)])

@@ -1,6 +1,7 @@
 """Deposits over HTTP: a streamed upload or a drop-folder path in, a status URL out."""
 from __future__ import annotations
 
+import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +16,7 @@ from repository.ingest.deposits import (create_deposit, discard_upload, drop_fol
                                         fail_interrupted_deposits, get_deposit, list_deposits,
                                         run_deposit, upload_path)
 from repository.ingest.models import DEPOSIT_STATES
+from repository.text import after_ingest
 from repository.web.auth import current_user, require_roles
 
 blueprint = Blueprint("deposit", __name__, url_prefix="/api/v1/deposits")
@@ -33,6 +35,25 @@ def init_app(app: Flask) -> None:
     # One ingest at a time per process: ingest already uses every core for hashing.
     services.extras["deposit_executor"] = ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="kho-deposit")
+    # The text of a stored AIP's pages (transcriptions, OCR) is read on a thread of its own,
+    # so a long book's OCR never holds up the next deposit.
+    services.extras["text_executor"] = ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="kho-text")
+
+
+def _deposit_then_text(deposit_id: str, source: Path, *, settings, catalog, remove_after: bool,
+                       text_executor: ThreadPoolExecutor) -> None:
+    run_deposit(deposit_id, source, settings=settings, catalog=catalog, remove_after=remove_after)
+    aip = get_deposit(catalog, deposit_id).get("aip")
+    if aip:
+        text_executor.submit(_text_of_pages, settings, catalog, aip)
+
+
+def _text_of_pages(settings, catalog, aip: str) -> None:
+    try:
+        after_ingest(settings, catalog, aip)
+    except Exception:  # noqa: BLE001 - the deposit is done; the run's own record says why
+        logging.getLogger(__name__).exception("text of the pages of AIP %s", aip)
 
 
 def _flag(value) -> bool:
@@ -70,8 +91,8 @@ def deposit():
                    location=params.get("location"),
                    new_version=_flag(params.get("new_version", False)), identifier=deposit_id)
     services.extras["deposit_executor"].submit(
-        run_deposit, deposit_id, source, settings=settings, catalog=services.catalog,
-        remove_after=remove_after)
+        _deposit_then_text, deposit_id, source, settings=settings, catalog=services.catalog,
+        remove_after=remove_after, text_executor=services.extras["text_executor"])
     url = f"/api/v1/deposits/{deposit_id}"
     return {"identifier": deposit_id, "status": "received", "url": url}, 202, {"Location": url}
 

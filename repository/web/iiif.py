@@ -27,6 +27,8 @@ from repository.access.rights import PUBLIC, effective_policy, parse_access
 from repository.catalog import get_aip, get_collection, list_collections, record_event
 from repository.errors import NotFound, PermissionDenied, UsageError
 from repository.metadata import record_to_oai_dc
+from repository.text.iiif import with_text
+from repository.text.pages import text_stamp
 from repository.web.auth import check_reader, current_reader, current_user, require_roles
 
 blueprint = Blueprint("iiif", __name__)
@@ -102,12 +104,14 @@ def manifest(aip_id: str):
     with _services().catalog.session() as session:
         aip = get_aip(session, aip_id)
         public = _readable(aip)
-        key = (aip.identifier, aip.current_version, urls.base)
+        # OCR finishing after ingest changes the manifest without a new version.
+        key = (aip.identifier, f"{aip.current_version}:{text_stamp(session, aip)}", urls.base)
         served = cache.get(key)
         if served is None:
             source = load_manifest_source(session, aip, settings)
             if source is None:
                 raise NotFound(f"AIP {aip_id} has no page images")
+            source = with_text(session, aip, source, urls.base)
             served = serialise(build_manifest(source, urls, settings.holding_institution),
                                source.modified)
             cache.put(key, served)

@@ -1,0 +1,283 @@
+"""Words of OCR'd pages found through IIIF Content Search 2.0 and 1.0, annotations per
+canvas, and transcriptions carried in the bag or corrected in the web interface."""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+
+import jsonschema
+import pytest
+
+from repository.catalog import add_user, events_for_aip, open_catalog
+from repository.ingest.pipeline import ingest_package
+from repository.text import after_ingest, page_texts
+from repository.web import create_app
+from tests.fixtures.text import make_text_bag
+
+# The shapes of the specifications' own examples: IIIF Content Search 2.0 §4.2.2 and §4.3.1
+# (an AnnotationPage with partOf and a contextualizing TextQuoteSelector), §5.3 (TermPage),
+# and Search 1.0 §3.4 (AnnotationList with within and hits) and §4.3 (TermList).
+SPEC_2_PAGE = {
+    "@context": "http://iiif.io/api/search/2/context.json",
+    "id": "https://example.org/service/manifest/search?q=bird&page=1", "type": "AnnotationPage",
+    "partOf": {"id": "https://example.org/service/manifest/search?q=bird",
+               "type": "AnnotationCollection", "total": 125,
+               "first": {"id": "https://example.org/service/identifier/search?q=bird&page=1",
+                         "type": "AnnotationPage"},
+               "last": {"id": "https://example.org/service/identifier/search?q=bird&page=13",
+                        "type": "AnnotationPage"}},
+    "startIndex": 0,
+    "items": [{"id": "https://example.org/identifier/annotation/anno-bird", "type": "Annotation",
+               "motivation": "painting",
+               "body": {"type": "TextualBody", "value": "birds", "format": "text/plain"},
+               "target": "https://example.org/identifier/canvas1#xywh=200,100,40,20"}],
+    "annotations": [{"type": "AnnotationPage", "items": [{
+        "id": "https://example.org/identifier/annotation/match-1", "type": "Annotation",
+        "motivation": "contextualizing",
+        "target": {"type": "SpecificResource",
+                   "source": "https://example.org/identifier/annotation/anno-bird",
+                   "selector": [{"type": "TextQuoteSelector", "prefix": "There are two ",
+                                 "exact": "birds", "suffix": " in the bush"}]}}]}],
+}
+SPEC_2_TERMS = {"@context": "http://iiif.io/api/search/2/context.json",
+                "id": "https://example.org/service/identifier/autocomplete?q=bir",
+                "type": "TermPage", "items": [{"value": "bird"}]}
+SPEC_1_LIST = {
+    "@context": ["http://iiif.io/api/presentation/2/context.json",
+                 "http://iiif.io/api/search/1/context.json"],
+    "@id": "http://example.org/service/manifest/search?q=bird", "@type": "sc:AnnotationList",
+    "within": {"@type": "sc:Layer", "total": 125,
+               "first": "http://example.org/service/manifest/search?q=bird&page=1",
+               "last": "http://example.org/service/manifest/search?q=bird&page=13"},
+    "startIndex": 0,
+    "resources": [{"@id": "http://example.org/identifier/annotation/anno-bird",
+                   "@type": "oa:Annotation", "motivation": "sc:painting",
+                   "resource": {"@type": "cnt:ContentAsText", "chars": "birds"},
+                   "on": "http://example.org/identifier/canvas1#xywh=200,100,40,20"}],
+    "hits": [{"@type": "search:Hit",
+              "annotations": ["http://example.org/identifier/annotation/anno-bird"],
+              "match": "birds", "before": "There are two ", "after": " in the bush"}],
+}
+SPEC_1_TERMS = {"@context": "http://iiif.io/api/search/1/context.json",
+                "@id": "http://example.org/service/identifier/autocomplete?q=bir",
+                "@type": "search:TermList",
+                "terms": [{"match": "bird", "url": "http://example.org/service/identifier/search?q=bird",
+                           "count": 15}]}
+
+
+def same_shape(ours, example, where="$"):
+    """Every key of the spec's example is in ours, with the same JSON type, recursively."""
+    assert type(ours) is type(example) or (isinstance(example, str) and isinstance(ours, str)), \
+        f"{where}: {type(ours).__name__}, the spec has {type(example).__name__}"
+    if isinstance(example, dict):
+        for key, value in example.items():
+            assert key in ours, f"{where}: no {key!r} (the spec's example has it)"
+            if key in ("@context", "type", "@type", "motivation") and isinstance(value, str) \
+                    and key != "motivation":
+                assert ours[key] == value, f"{where}.{key}: {ours[key]!r}, not {value!r}"
+            same_shape(ours[key], value, f"{where}.{key}")
+    elif isinstance(example, list) and example and ours:
+        same_shape(ours[0], example[0], f"{where}[0]")
+
+
+def manifest_validator(shared_dir):
+    schema = json.loads((shared_dir / "conformance" / "iiif-presentation" /
+                         "iiif_3_0.schema.json").read_text())
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+HAN_NOM = "大南寔錄\n正編第一紀"
+
+
+@pytest.fixture
+def book(kho_settings, tmp_path):
+    """A two-page book OCR'd for real, with a Hán-Nôm transcription of page 1 in the bag."""
+    settings = kho_settings.replace(ocr_languages="*=vie", ocr_processes=2)
+    catalog = open_catalog(settings.catalog_url)
+    catalog.upgrade()
+    bag = make_text_bag(tmp_path / "bag", tag_files={
+        "metadata/transcriptions/trang 1.vi-Hani.txt": HAN_NOM.encode(),
+        "metadata/transcriptions/trang 9.vi.txt": "không có trang này".encode(),
+        # Legacy-encoded (Windows-1258) text is not guessed at: named and left out.
+        "metadata/transcriptions/trang 2.vi-Latn.txt": "Làng Phú Chiêm".encode("cp1258")})
+    result = ingest_package(bag, settings=settings, catalog=catalog, collection="Báo chí")
+    after_ingest(settings, catalog, result.identifier)
+    with catalog.session() as session:
+        _, archivist = add_user(session, "lan", "archivist")
+        _, researcher = add_user(session, "minh", "researcher")
+    app = create_app(settings)
+    app.testing = True
+    yield app.test_client(), result.identifier, catalog, {"archivist": archivist,
+                                                          "researcher": researcher}, settings
+    catalog.dispose()
+
+
+def test_words_are_found_through_content_search_2_and_1_with_tones_folded(book, shared_dir):
+    client, aip, catalog, tokens, _ = book
+    manifest = client.get(f"/iiif/3/{aip}/manifest").get_json(force=True)
+    assert not list(manifest_validator(shared_dir).iter_errors(manifest))
+    services = {s.get("type") or s.get("@type"): s for s in manifest["service"]}
+    assert services["SearchService2"]["service"][0]["type"] == "AutoCompleteService2"
+    assert services["SearchService1"]["profile"] == "http://iiif.io/api/search/1/search"
+    search2 = services["SearchService2"]["id"].removeprefix("http://localhost")
+    search1 = services["SearchService1"]["@id"].removeprefix("http://localhost")
+    canvas = manifest["items"][0]
+    assert canvas["annotations"][0]["type"] == "AnnotationPage"
+
+    # 2.0, for each way a reader may type it: without tones, raw UTF-8, NFD, capitals.
+    for q in ("ha noi", "Hà Nội", unicodedata.normalize("NFD", "Hà Nội"), "HÀ NỘI"):
+        answer = client.get(search2, query_string={"q": q})
+        assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
+        assert answer.mimetype == "application/ld+json"
+        page = answer.get_json(force=True)
+        same_shape(page, SPEC_2_PAGE)
+        assert page["partOf"]["total"] == 1
+        item = page["items"][0]
+        assert item["body"]["value"] == "Hà Nội" and item["body"]["language"] == "vi"
+        assert item["target"].startswith(canvas["id"] + "#xywh=")
+        x, y, w, h = map(int, item["target"].split("=")[1].split(","))
+        assert 40 <= x <= 80 and w > 80 and 0 < h < 80  # where the words are printed
+        context = page["annotations"][0]["items"][0]
+        assert context["target"]["source"] == item["id"]
+        assert context["target"]["selector"][0] == {
+            "type": "TextQuoteSelector", "prefix": "Đại Nam thực lục chép việc triều Nguyễn ",
+            "exact": "Hà Nội", "suffix": " năm 1890, phủ Hoài Đức"}
+
+    one = client.get(search1, query_string={"q": "hoai duc"}).get_json(force=True)
+    same_shape(one, SPEC_1_LIST)
+    assert one["within"]["total"] == 1
+    assert one["hits"][0]["match"] == "Hoài Đức"
+    assert one["hits"][0]["before"].endswith("1890, phủ ")
+    assert one["resources"][0]["on"].startswith(canvas["id"] + "#xywh=")
+    assert one["hits"][0]["annotations"] == [one["resources"][0]["@id"]]
+
+    # The Hán-Nôm transcription carried in the bag is searchable too (one character or two).
+    han = client.get(search2, query_string={"q": "南寔"}).get_json(force=True)
+    assert han["partOf"]["total"] == 1 and han["items"][0]["body"]["language"] == "vi-Hani"
+    assert han["items"][0]["target"] == canvas["id"]  # plain text: the whole page
+
+    # Nothing found is an empty page, not an error; no q is a clear 400.
+    none = client.get(search2, query_string={"q": "Sài Gòn"}).get_json(force=True)
+    assert none["partOf"]["total"] == 0 and none["items"] == []
+    missing = client.get(search2)
+    assert missing.status_code == 400 and "q=" in missing.get_json()["message"]
+    ignored = client.get(search2, query_string={"q": "ha noi", "user": "x"}).get_json(force=True)
+    assert ignored["ignored"] == ["user"]
+    # Kho's text is "supplementing": a search for comments finds none of it.
+    comments = client.get(search2, query_string={"q": "ha noi", "motivation": "commenting"})
+    assert comments.get_json(force=True)["partOf"]["total"] == 0
+
+
+def test_hits_are_paged_and_autocomplete_suggests_terms_as_printed(book):
+    client, aip, catalog, tokens, settings = book
+    # "phu" is "phủ" on page 1 and "Phú" on page 2.
+    first = client.get(f"/iiif/search/2/{aip}", query_string={"q": "phu"}).get_json(force=True)
+    assert first["partOf"]["total"] == 2 and len(first["items"]) == 2
+    small = create_app(settings.replace(content_search_page_size=1))
+    small.testing = True
+    paged = small.test_client()
+    p1 = paged.get(f"/iiif/search/2/{aip}", query_string={"q": "phu"}).get_json(force=True)
+    assert p1["startIndex"] == 0 and "next" in p1 and "prev" not in p1
+    p2 = paged.get(p1["next"]["id"].removeprefix("http://localhost")).get_json(force=True)
+    assert p2["startIndex"] == 1 and "prev" in p2 and "next" not in p2
+    assert p2["items"][0]["body"]["value"] == "Phú"
+    assert p1["partOf"]["last"]["id"] == p2["id"]
+    v1 = paged.get(f"/iiif/search/1/{aip}", query_string={"q": "phu", "page": 2}).get_json(force=True)
+    assert v1["startIndex"] == 1 and v1["hits"][0]["match"] == "Phú" and "prev" in v1
+
+    terms = client.get(f"/iiif/search/2/{aip}/autocomplete", query_string={"q": "ng"})
+    page = terms.get_json(force=True)
+    same_shape(page, SPEC_2_TERMS)
+    values = {t["value"]: t["total"] for t in page["items"]}
+    assert values == {"nguyễn": 1, "người": 1}  # "những" is "nh…"
+    list1 = client.get(f"/iiif/search/1/{aip}/autocomplete", query_string={"q": "PHU"})
+    terms1 = list1.get_json(force=True)
+    same_shape(terms1, SPEC_1_TERMS)
+    assert terms1["terms"][0]["count"] == 2 and "q=ph" in terms1["terms"][0]["url"]
+
+
+def test_each_canvas_links_its_text_as_supplementing_annotations(book):
+    client, aip, catalog, tokens, _ = book
+    manifest = client.get(f"/iiif/3/{aip}/manifest").get_json(force=True)
+    url = manifest["items"][0]["annotations"][0]["id"].removeprefix("http://localhost")
+    page = client.get(url).get_json(force=True)
+    assert page["type"] == "AnnotationPage" and page["id"].endswith(url)
+    lines = [(a["body"]["value"], a["body"]["language"], a["target"]) for a in page["items"]]
+    assert all(a["motivation"] == "supplementing" for a in page["items"])
+    assert ("Hà Nội năm 1890, phủ Hoài Đức", "vi") in [(v, lang) for v, lang, _ in lines]
+    assert (HAN_NOM, "vi-Hani", manifest["items"][0]["id"]) in lines
+    # The page's text, the bag's unused transcription reported, and the catalogue-wide feed.
+    status = client.get(f"/api/v1/aips/{aip}/text").get_json()
+    assert status["ocr"]["status"] == "done"
+    assert {t["language"] for t in status["pages"][0]["texts"]} == {"vie", "vi-Hani"}
+    with catalog.session() as session:
+        details = [e.detail for e in events_for_aip(session, aip) if e.event_type == "validation"
+                   and e.outcome == "warning"]
+    assert any("trang 9.vi.txt" in d for d in details)
+    assert any("trang 2.vi-Latn.txt: the text is not UTF-8" in d for d in details)
+    assert any("Phú Chiêm" in text for _, text in page_texts(catalog, aip))
+
+
+def test_search_inside_a_restricted_book_needs_an_account(book):
+    client, aip, catalog, tokens, _ = book
+    assert client.patch(f"/api/v1/aips/{aip}", json={"access": "restricted"},
+                        headers={"Authorization": f"Bearer {tokens['archivist']}"}).status_code == 200
+    for url in (f"/iiif/search/2/{aip}?q=ha", f"/iiif/search/1/{aip}/autocomplete?q=ha",
+                f"/api/v1/aips/{aip}/text"):
+        assert client.get(url).status_code == 401
+        assert client.get(url, headers={"Authorization": f"Bearer {tokens['researcher']}"}
+                          ).status_code == 200
+
+
+def test_a_transcription_corrected_through_the_api_is_a_new_version_and_searchable(book):
+    client, aip, catalog, tokens, _ = book
+    url = f"/api/v1/aips/{aip}/pages/trang 2.png/transcriptions/vi"
+    text = unicodedata.normalize("NFD", "Làng Phú Chiêm nộp thuế ruộng")
+    assert client.put(url, data=text.encode(), content_type="text/plain").status_code == 401
+    assert client.put(url, data=text.encode(), content_type="text/plain", headers={
+        "Authorization": f"Bearer {tokens['researcher']}"}).status_code == 403
+    bad = client.put(f"/api/v1/aips/{aip}/pages/trang 2.png/transcriptions/tiếng việt",
+                     data=b"x", headers={"Authorization": f"Bearer {tokens['archivist']}"})
+    assert bad.status_code == 400 and "BCP 47" in bad.get_json()["message"]
+    done = client.put(url, data=text.encode(), content_type="text/plain",
+                      headers={"Authorization": f"Bearer {tokens['archivist']}"})
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["version"] == 2
+    record = client.get(f"/api/v1/aips/{aip}").get_json()
+    assert [v["number"] for v in record["versions"]] == [1, 2]
+    found = client.get(f"/iiif/search/2/{aip}", query_string={"q": "thue ruong"}).get_json(force=True)
+    # OCR of page 2 and the new Quốc ngữ transcription both hold it; stored as NFC.
+    values = [i["body"]["value"] for i in found["items"]]
+    assert "thuế ruộng" in values and all(v == unicodedata.normalize("NFC", v) for v in values)
+    with catalog.session() as session:
+        events = [e.detail for e in events_for_aip(session, aip)
+                  if e.event_type == "metadata modification"]
+    assert any("transcription of data/trang 2.png (vi) added" in d for d in events)
+
+
+def test_an_archivist_adds_a_transcription_in_the_web_form(book):
+    client, aip, catalog, tokens, _ = book
+    manifest = client.get(f"/iiif/3/{aip}/manifest").get_json(force=True)
+    canvas = manifest["items"][0]["id"].rsplit("/", 1)[1]
+    url = f"/aips/{aip}/pages/{canvas}/transcription"
+    assert f"/aips/{aip}/text" in client.get(f"/aips/{aip}").get_data(as_text=True)
+    assert client.get(f"/aips/{aip}/text").headers["Location"].endswith(url)
+    # Readers see the page beside its text, without a form.
+    reader = client.get(url)
+    assert reader.status_code == 200 and "大南寔錄" in reader.get_data(as_text=True)
+    assert "<form method=\"post\"" not in reader.get_data(as_text=True)
+    signed_in = client.get(url, query_string={"token": tokens["archivist"]})
+    assert signed_in.status_code == 303
+    html = client.get(url).get_data(as_text=True)
+    form_token = re.search(r'name="form_token" value="([0-9a-f]+)"', html).group(1)
+    # A form posted without the page's token (another site's form) is refused.
+    forged = client.post(url, data={"language": "vi", "text": "x", "form_token": "0" * 64})
+    assert forged.status_code == 403
+    saved = client.post(url, data={"language": "vi",
+                                   "text": "Đại Nam thực lục, chép việc triều Nguyễn",
+                                   "form_token": form_token})
+    assert saved.status_code == 303 and "saved=2" in saved.headers["Location"]
+    assert "Đại Nam thực lục, chép việc" in client.get(url).get_data(as_text=True)
+    hits = client.get(f"/iiif/search/1/{aip}", query_string={"q": "chep viec"}).get_json(force=True)
+    assert hits["within"]["total"] == 2  # the OCR and the new transcription
