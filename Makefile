@@ -66,6 +66,7 @@ test: install-test
 
 benchmark: install-test
 	@$(MAKE) --no-print-directory system-deps PACKAGES="$(BENCH_APT_PACKAGES)"
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/validate.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/iiif.py

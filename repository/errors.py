@@ -143,6 +143,11 @@ class DigestMismatch(StorageError):
         self.key, self.algorithm, self.expected, self.actual = key, algorithm, expected, actual
 
 
+class WorkersUnavailable(KhoError):
+    """No Celery worker answers on the queue (or the broker cannot be reached): work sent
+    now would wait, unseen, for one to start."""
+
+
 class CatalogError(KhoError):
     """The catalogue refused or failed a change."""
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("KHO_SHARED", ROOT.parent / "shared")).resolve()
 
 pytest_plugins = ["tests.fixtures.bags", "tests.fixtures.s3", "tests.fixtures.databases",
-                  "tests.fixtures.aips"]
+                  "tests.fixtures.aips", "tests.fixtures.redis"]
 
 
 @pytest.fixture(scope="session")

@@ -91,15 +91,19 @@ def test_tag_file_that_is_not_in_its_declared_encoding_is_an_error(bag_factory):
     assert "K401" in codes(validate_bag(root, processes=1).report)
 
 
-def test_bom_in_bagit_txt_is_invalid_but_tolerated_in_bag_info(bag_factory):
-    root = bag_factory(tag_manifest=False)
-    info = root / "bag-info.txt"
-    info.write_bytes(b"\xef\xbb\xbf" + info.read_bytes())
-    report = validate_bag(root, processes=1).report
-    assert report.valid and "K403" in codes(report, "warnings")
-    declaration = root / "bagit.txt"
-    declaration.write_bytes(b"\xef\xbb\xbf" + declaration.read_bytes())
-    assert "K102" in codes(validate_bag(root, processes=1).report)
+def test_bom_in_bag_info_is_invalid_in_1_0_and_tolerated_in_older_bags(bag_factory):
+    """RFC 8493 §2.2.4: "when bagit.txt specifies UTF-8 the tag files MUST NOT begin with a
+    byte-order mark (BOM)"; the drafts before 1.0 did not say so."""
+    for version, valid in (("1.0", False), ("0.97", True)):
+        root = bag_factory(tag_manifest=False, version=version, name=f"bag-{version}")
+        info = root / "bag-info.txt"
+        info.write_bytes(b"\xef\xbb\xbf" + info.read_bytes())
+        report = validate_bag(root, processes=1).report
+        assert report.valid is valid
+        assert "K403" in codes(report, "warnings" if valid else "errors")
+        declaration = root / "bagit.txt"
+        declaration.write_bytes(b"\xef\xbb\xbf" + declaration.read_bytes())
+        assert "K102" in codes(validate_bag(root, processes=1).report)
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])

@@ -76,9 +76,11 @@ def run(all_aips: bool, aip: str | None, collection: str | None, older_than: str
 
 
 def _run_on_workers(settings, identifiers: list[str]) -> list[dict]:
-    from repository.fixity.tasks import enqueue_checks
-    pending = enqueue_checks(settings, identifiers)
-    return [result.get(timeout=3600) for result in pending]
+    from repository.fixity.tasks import enqueue_checks, require_workers, wait_for_results
+    if not identifiers:
+        return []
+    require_workers(settings)  # say so at once, rather than wait for a worker that never comes
+    return wait_for_results(settings, enqueue_checks(settings, identifiers))
 
 
 def _print_checks(checks: list[dict], as_json: bool) -> None:
@@ -169,14 +171,16 @@ def scheduler(once: bool) -> None:
 @click.command(short_help="Run fixity checks and OCR sent to workers (Celery on Redis).")
 @click.option("--concurrency", type=int, default=0, help="Worker processes (default: one per core).")
 @click.option("--loglevel", default="INFO")
-def worker(concurrency: int, loglevel: str) -> None:
+@click.option("--name", default=None, metavar="NAME[@HOST]",
+              help="This worker's name, unique on the broker (default: kho-PID@HOST).")
+def worker(concurrency: int, loglevel: str, name: str | None) -> None:
     """Run fixity checks sent by the scheduler, and OCR runs sent after ingest (Celery
     worker on KHO_REDIS_URL, queues KHO_CELERY_QUEUE and KHO_OCR_QUEUE)."""
     from repository.fixity.tasks import run_worker
     import repository.text.tasks  # noqa: F401 - registers the OCR task with the worker
     settings = load_settings()
     _open_catalog(settings).dispose()  # migrate once, before the processes fork
-    run_worker(settings, concurrency=concurrency, loglevel=loglevel,
+    run_worker(settings, concurrency=concurrency, loglevel=loglevel, name=name,
                extra_queues=(settings.ocr_queue,))
 
 

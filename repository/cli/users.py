@@ -6,8 +6,24 @@ from contextlib import contextmanager
 
 import click
 
-from repository.catalog.users import ROLES
 from repository.config import load_settings
+
+
+class _Roles(click.Choice):
+    """The catalogue's roles, looked up only when `kho user add` runs or shows its help:
+    importing the catalogue (SQLAlchemy) here would slow every `kho` command."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self):
+        from repository.catalog.users import ROLES
+        return ROLES
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
 
 
 @contextmanager
@@ -40,7 +56,7 @@ def _read_password(from_stdin: bool, ask: bool) -> str | None:
 
 @user.command("add", short_help="Add a user; prints the token on the last line.")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(ROLES),
+@click.option("--role", required=True, type=_Roles(),
               help="What the user may do.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the web sign-in password from the first line of standard input.")

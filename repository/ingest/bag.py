@@ -87,6 +87,8 @@ class Bag:
     version: str | None = None
     encoding: str = "UTF-8"
     bag_info: dict[str, list[str]] = field(default_factory=dict)
+    # The elements in file order: RFC 8493 §2.2.2 says "the ordering ... MUST be preserved".
+    bag_info_elements: list[tuple[str, str]] = field(default_factory=list)
     manifests: dict[str, dict[str, str]] = field(default_factory=dict)
     tag_manifests: dict[str, dict[str, str]] = field(default_factory=dict)
     payload: list[PayloadFile] = field(default_factory=list)
@@ -109,14 +111,30 @@ class Bag:
 
 # --- text of tag files ---------------------------------------------------------------
 
-def decode_tag_file(raw: bytes, encoding: str, name: str) -> tuple[str | None, list[Problem]]:
+# RFC 8493 §2.2.4: a BOM only where the declared encoding needs one to be decoded.
+_BOMS = {"utf-8": codecs.BOM_UTF8, "utf-16-le": codecs.BOM_UTF16_LE,
+         "utf-16-be": codecs.BOM_UTF16_BE, "utf-32-le": codecs.BOM_UTF32_LE,
+         "utf-32-be": codecs.BOM_UTF32_BE}
+
+
+def strict_rules(version: tuple[int, int]) -> bool:
+    """RFC 8493 defines BagIt 1.0; older bags are held to the drafts they were made by."""
+    return version >= (1, 0)
+
+
+def decode_tag_file(raw: bytes, encoding: str, name: str,
+                    version: tuple[int, int] = (1, 0)) -> tuple[str | None, list[Problem]]:
     """Text of a tag file in the bag's declared encoding (RFC 8493 §2.2.4)."""
     problems: list[Problem] = []
     enc = codecs.lookup(encoding).name
-    if enc == "utf-8" and raw.startswith(codecs.BOM_UTF8):
-        # Only bagit.txt forbids a BOM outright (§2.1.1); elsewhere it is tolerated.
-        problems.append(warn("K403", name, "starts with a byte order mark; it was ignored"))
-        raw = raw[len(codecs.BOM_UTF8):]
+    bom = _BOMS.get(enc)
+    if bom and raw.startswith(bom):
+        # "when bagit.txt specifies UTF-8 the tag files MUST NOT begin with a BOM"; UTF-16LE
+        # and the like do not need one either.  Drafts before 1.0 did not say so.
+        report = err if strict_rules(version) else warn
+        problems.append(report("K403", name, f"starts with a byte order mark, which RFC 8493 "
+                               f"§2.2.4 forbids in {encoding} tag files"))
+        raw = raw[len(bom):]
     try:
         return raw.decode(enc), problems
     except UnicodeDecodeError as exc:
@@ -135,23 +153,68 @@ def line_endings(text: str) -> set[str]:
     return {m.group(0) for m in LINE_RE.finditer(text)}
 
 
-def parse_tags(text: str, name: str) -> tuple[list[tuple[str, str]], list[Problem]]:
-    """`Label: Value` lines with indented continuation lines (RFC 8493 §2.2.2)."""
+def last_line_unterminated(text: str) -> bool:
+    """RFC 8493 §2.2.4 recommends that the last line also ends with LF, CR or CRLF."""
+    return bool(text) and text[-1] not in "\r\n"
+
+
+# Reserved bag-info elements (RFC 8493 §2.2.2); names are case-insensitive.
+NOT_REPEATED = {"payload-oxum"}                                   # MUST NOT be repeated
+SHOULD_NOT_REPEAT = {"bagging-date", "bag-size", "bag-group-identifier", "bag-count"}
+
+
+def parse_tags(text: str, name: str, version: tuple[int, int] = (1, 0),
+               ) -> tuple[list[tuple[str, str]], list[Problem]]:
+    """Metadata elements `Label: Value`, with indented continuation lines (RFC 8493 §2.2.2).
+
+    BagIt 1.0 wants exactly one space or tab after the colon and no whitespace around the
+    label; older versions allowed any whitespace on both sides of the colon."""
     tags: list[tuple[str, str]] = []
     problems: list[Problem] = []
+    strict = strict_rules(version)
     for number, line in enumerate(split_lines(text), 1):
-        if not line.strip():
+        if not line.strip(" \t"):
+            problems.append(warn("K406", name, f"line {number} is empty; it is not a metadata "
+                                 "element"))
             continue
-        if line[0] in " \t" and tags:
+        if line[0] in " \t":
+            if not tags:
+                problems.append(err("K402", name, f"line {number} is indented but continues "
+                                    "no metadata element"))
+                continue
             label, value = tags[-1]
-            tags[-1] = (label, f"{value} {line.strip()}")
+            tags[-1] = (label, value + " " + line.strip(" \t"))
             continue
-        label, sep, value = line.partition(":")
-        if not sep or not label.strip():
+        raw_label, sep, rest = line.partition(":")
+        label = raw_label.strip(" \t")
+        if not sep or not label:
             problems.append(err("K402", name, f"line {number} is not a 'Label: Value' line"))
             continue
-        tags.append((label.strip(), value.strip()))
+        if strict and raw_label != label:
+            problems.append(err("K407", name, f"line {number}: the label '{raw_label}' ends "
+                                "with whitespace before the colon"))
+        elif strict and (not rest or rest[0] not in " \t"):
+            problems.append(err("K407", name, f"line {number}: '{label}:' is not followed by "
+                                "a single space or tab"))
+        tags.append((label, rest.strip(" \t")))
+    if name in ("bag-info.txt", "package-info.txt"):
+        counts: dict[str, list[str]] = {}
+        for label, value in tags:
+            counts.setdefault(label.lower(), []).append(label)
+        for key, labels in counts.items():
+            if len(labels) < 2:
+                continue
+            if key in NOT_REPEATED:
+                problems.append(err("K311", name, f"{labels[0]} is given {len(labels)} times; "
+                                    "RFC 8493 §2.2.2 allows it once"))
+            elif key in SHOULD_NOT_REPEAT:
+                problems.append(warn("K408", name, f"{labels[0]} is given {len(labels)} times; "
+                                     "RFC 8493 §2.2.2 says it should not be repeated"))
     return tags, problems
+
+
+DECLARATION_LABELS = ("BagIt-Version", "Tag-File-Character-Encoding")
+_VERSION_RE = re.compile(r"[0-9]+\.[0-9]+")
 
 
 def read_bag_declaration(root: Path) -> tuple[str | None, str, list[Problem]]:
@@ -169,34 +232,73 @@ def read_bag_declaration(root: Path) -> tuple[str | None, str, list[Problem]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None, "UTF-8", problems + [err("K103", BAGIT_TXT, "is not UTF-8 text")]
-    tags, tag_problems = parse_tags(text, BAGIT_TXT)
-    problems += tag_problems
-    values = dict(tags)
+    if "\ufeff" in text:
+        problems.append(err("K102", BAGIT_TXT,
+                            "contains a byte order mark, which RFC 8493 §2.1.1 forbids"))
+    # Read every line leniently first: the version decides how strict the rest is.
+    lines = split_lines(text)
+    found: list[tuple[int, str | None, str, str]] = []  # (line, known label, raw label, rest)
+    for number, line in enumerate(lines, 1):
+        raw_label, sep, rest = line.partition(":")
+        label = raw_label.strip(" \t")
+        known = next((k for k in DECLARATION_LABELS if sep and k.lower() == label.lower()), None)
+        found.append((number, known, raw_label, rest))
+    values = {}
+    for number, known, raw_label, rest in found:
+        if known and known not in values:
+            values[known] = rest.strip(" \t")
     version = values.get("BagIt-Version")
     encoding = values.get("Tag-File-Character-Encoding")
     if version is None:
         problems.append(err("K104", BAGIT_TXT, "has no BagIt-Version line"))
-    elif not re.fullmatch(r"\d+\.\d+", version):
+    elif not _VERSION_RE.fullmatch(version):
         problems.append(err("K104", BAGIT_TXT, f"BagIt-Version '{version}' is not M.N"))
         version = None
     elif tuple(int(p) for p in version.split(".")) not in KNOWN_VERSIONS:
         problems.append(warn("K105", BAGIT_TXT,
                              f"BagIt-Version {version} is not one Kho knows (0.93–1.0)"))
+    strict = strict_rules(tuple(int(p) for p in version.split(".")) if version else (1, 0))
+
+    labels = [known for _, known, _, _ in found]
+    expected = list(DECLARATION_LABELS)
+    if labels != expected and not (None not in labels and len(labels) == len(set(labels))
+                                   and len(labels) < 2):
+        # "MUST consist of exactly two lines in this order" (missing lines are K104/K106).
+        extra = [n for n, known, _, _ in found if known is None]
+        if extra:
+            detail = f"line {extra[0]} is neither BagIt-Version nor Tag-File-Character-Encoding"
+        elif len(labels) != len(set(labels)):
+            detail = "a line is repeated"
+        else:
+            detail = "the lines are in the wrong order"
+        problems.append(err("K108", BAGIT_TXT, "must hold exactly two lines, BagIt-Version then "
+                            f"Tag-File-Character-Encoding: {detail}"))
+    for number, known, raw_label, rest in found:
+        if known is None:
+            continue
+        if known != raw_label.strip(" \t"):
+            problems.append(warn("K111", BAGIT_TXT, f"line {number} spells the label "
+                                 f"'{raw_label.strip()}'; RFC 8493 §2.1.1 writes '{known}'"))
+        value = rest[1:] if rest[:1] in (" ", "\t") else None
+        if strict and (raw_label != raw_label.strip(" \t") or value is None or not value
+                       or value != value.strip(" \t")):
+            problems.append(err("K110", BAGIT_TXT, f"line {number} is not '{known}: VALUE' "
+                                "with one space after the colon and nothing around the value"))
+    if last_line_unterminated(text):
+        problems.append(warn("K405", BAGIT_TXT, "the last line does not end with a line break"))
+
     if encoding is None:
         problems.append(err("K106", BAGIT_TXT, "has no Tag-File-Character-Encoding line"))
         encoding = "UTF-8"
     else:
         try:
-            codecs.lookup(encoding)
+            if codecs.lookup(encoding).name != "utf-8":
+                problems.append(warn("K112", BAGIT_TXT, f"Tag-File-Character-Encoding is "
+                                     f"'{encoding}'; RFC 8493 §2.1.1 says it should be UTF-8"))
         except LookupError:
             problems.append(err("K107", BAGIT_TXT,
                                 f"Tag-File-Character-Encoding '{encoding}' is not known"))
             encoding = "UTF-8"
-    if [label for label, _ in tags] not in (
-            ["BagIt-Version", "Tag-File-Character-Encoding"], ["BagIt-Version"],
-            ["Tag-File-Character-Encoding"], []):
-        problems.append(warn("K108", BAGIT_TXT,
-                             "should hold exactly BagIt-Version then Tag-File-Character-Encoding"))
     return version, encoding, problems
 
 
@@ -236,15 +338,27 @@ def unsafe_path(path: str) -> str | None:
     return None
 
 
+_UNENCODED_PERCENT_RE = re.compile(r"%(?!0[AaDd]|25)")
+
+
+def unencoded_percent(path: str, version: tuple[int, int]) -> bool:
+    """RFC 8493 §2.1.3: '%' in a 1.0 path must be written %25 (only %0A, %0D, %25 exist)."""
+    return strict_rules(version) and bool(_UNENCODED_PERCENT_RE.search(path))
+
+
 def parse_manifest(text: str, name: str, algorithm: str, version: tuple[int, int],
                    payload: bool) -> tuple[list[tuple[str, str]], list[Problem]]:
     """(path, digest) entries of a (tag) manifest; paths decoded, './' removed (§2.1.3)."""
     entries: list[tuple[str, str]] = []
     problems: list[Problem] = []
+    strict = strict_rules(version)
     ctor = hash_constructor(algorithm)
     hexlen = ctor().digest_size * 2 if ctor else None
     for number, line in enumerate(split_lines(text), 1):
         if not line.strip():
+            if strict:  # "Each line of a payload manifest file MUST be of the form ..."
+                problems.append(err("K220", name, f"line {number} is empty, not "
+                                    "'checksum filepath'"))
             continue
         m = _MANIFEST_LINE_RE.match(line)
         if not m or not m.group(3):
@@ -261,6 +375,10 @@ def parse_manifest(text: str, name: str, algorithm: str, version: tuple[int, int
                                 f"line {number}: '{m.group(1)}' is not a {algorithm} digest"))
             continue
         if "%" in path:
+            if unencoded_percent(path, version):
+                problems.append(err("K227", name, f"line {number}: '{path}' has a '%' that is "
+                                    "not percent-encoded as %25"))
+                continue
             path = decode_path(path, version)
         if path.startswith("./"):
             problems.append(warn("K223", name, f"line {number}: path '{path}' starts with './'"))
@@ -274,26 +392,45 @@ def parse_manifest(text: str, name: str, algorithm: str, version: tuple[int, int
                                 f"line {number}: '{path}' is not in the payload folder data/"))
             continue
         if not payload and path.startswith("data/"):
-            # RFC 8493 §2.2.1 means tag manifests for tag files; checked all the same.
-            problems.append(warn("K226", name,
-                                 f"line {number}: '{path}' is a payload file in a tag manifest"))
+            # RFC 8493 §2.2.1: a tag manifest "MUST NOT list any payload files"; the drafts
+            # before 1.0 did not say so, and such bags are checked all the same.
+            report = err if strict else warn
+            problems.append(report("K226", name,
+                                   f"line {number}: '{path}' is a payload file in a tag manifest"))
         entries.append((path, digest))
     return entries, problems
+
+
+_FETCH_LINE_RE = re.compile(r"([^ \t]+)[ \t]+([^ \t]+)[ \t]+(.+)")
+_URI_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^ \t]*")
 
 
 def parse_fetch(text: str, version: tuple[int, int]) -> tuple[list[FetchEntry], list[Problem]]:
     """fetch.txt lines `URL LENGTH FILENAME` (RFC 8493 §2.2.3)."""
     entries: list[FetchEntry] = []
     problems: list[Problem] = []
+    strict = strict_rules(version)
     for number, line in enumerate(split_lines(text), 1):
         if not line.strip():
+            if strict:  # "Each line of a fetch file MUST be of the form ..."
+                problems.append(err("K503", "fetch.txt", f"line {number} is empty, not "
+                                    "'URL LENGTH FILENAME'"))
             continue
-        parts = re.split(r"[ \t]+", line.strip(" \t"), maxsplit=2)
-        if len(parts) != 3 or not (parts[1] == "-" or parts[1].isdigit()):
+        # The file name is everything after the second gap: a name may end in a space.
+        m = _FETCH_LINE_RE.fullmatch(line if strict else line.lstrip(" \t"))
+        if not m or not re.fullmatch(r"-|[0-9]+", m.group(2)):
             problems.append(err("K503", "fetch.txt",
                                 f"line {number} is not 'URL LENGTH FILENAME'"))
             continue
-        url, length, path = parts
+        url, length, path = m.groups()
+        if not _URI_SCHEME_RE.fullmatch(url):
+            problems.append(err("K507", "fetch.txt", f"line {number}: '{url}' is not an "
+                                "absolute URI (RFC 3986)"))
+            continue
+        if unencoded_percent(path, version):
+            problems.append(err("K508", "fetch.txt", f"line {number}: '{path}' has a '%' that "
+                                "is not percent-encoded as %25"))
+            continue
         path = decode_path(path, version)
         if path.startswith("./"):
             path = path[2:]

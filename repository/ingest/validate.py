@@ -5,7 +5,6 @@ pass, files spread over a process pool in batches so small files cost little.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import sys
@@ -17,8 +16,9 @@ from typing import Any, Callable, Iterable
 from repository.errors import Problem, UsageError, ValidationReport
 from repository.ingest.bag import (
     MANIFEST_RE, TAGMANIFEST_RE, Bag, FetchEntry, PayloadFile, decode_tag_file,
-    err, hash_constructor, is_system_file, line_endings, nfc, parse_fetch, parse_manifest,
-    parse_tags, read_bag_declaration, scan_files, warn)
+    err, hash_constructor, is_system_file, last_line_unterminated, line_endings, nfc,
+    parse_fetch, parse_manifest, parse_tags, read_bag_declaration, scan_files, strict_rules,
+    warn)
 
 CHUNK = 1024 * 1024
 BATCH_BYTES = 8 * 1024 * 1024    # a batch of small files is worth one pool task
@@ -114,6 +114,7 @@ def hash_files(root: Path, items: list[tuple[str, int]], algorithms: Iterable[st
             for name, digests, error in _hash_batch((str(root), batch, algorithms)):
                 results[name] = (digests, error)
         return results
+    import multiprocessing  # here, not at the top: a small bag's `kho validate` needs no pool
     method = "fork" if sys.platform.startswith("linux") else None
     ctx = multiprocessing.get_context(method)
     with ctx.Pool(min(processes, len(batches))) as pool:
@@ -131,10 +132,12 @@ def hash_files(root: Path, items: list[tuple[str, int]], algorithms: Iterable[st
 
 def _read_text(bag: Bag, name: str, problems: list[Problem]) -> str | None:
     raw = (bag.root / name).read_bytes()
-    text, decode_problems = decode_tag_file(raw, bag.encoding, name)
+    text, decode_problems = decode_tag_file(raw, bag.encoding, name, bag.version_tuple)
     problems.extend(decode_problems)
     if text is not None and len(line_endings(text)) > 1:
         problems.append(warn("K404", name, "mixes CR, LF and CRLF line endings"))
+    if text is not None and last_line_unterminated(text):
+        problems.append(warn("K405", name, "the last line does not end with a line break"))
     return text
 
 
@@ -145,8 +148,9 @@ def _read_bag_info(bag: Bag, problems: list[Problem]) -> None:
             text = _read_text(bag, name, problems)
             if text is None:
                 return
-            tags, tag_problems = parse_tags(text, name)
+            tags, tag_problems = parse_tags(text, name, bag.version_tuple)
             problems.extend(tag_problems)
+            bag.bag_info_elements = [(nfc(label), nfc(value)) for label, value in tags]
             for label, value in tags:
                 bag.bag_info.setdefault(nfc(label), []).append(nfc(value))
             return
@@ -160,6 +164,12 @@ def _read_manifests(bag: Bag, problems: list[Problem], payload: bool) -> None:
         if not m or not child.is_file():
             continue
         algorithm = m.group(1).lower()
+        if not re.fullmatch(r"[a-z0-9]+", m.group(1)):
+            # §2.4: the name is normalised "by lowercasing the common name of the algorithm
+            # and removing all non-alphanumeric characters".
+            report = err if strict_rules(bag.version_tuple) else warn
+            problems.append(report("K206", child.name, f"'{m.group(1)}' is not a normalised "
+                                   "algorithm name (lowercase letters and digits only)"))
         if hash_constructor(algorithm) is None:
             problems.append(warn("K202", child.name,
                                  f"algorithm '{algorithm}' is not known; it cannot be checked"))
@@ -242,7 +252,10 @@ def _match_manifests(bag: Bag, index: _NameIndex, disk: dict[str, int],
         for path, digest in listed.items():
             found, how = index.find(path)
             if found is None:
-                if nfc(path) in fetch_paths:
+                if (bag.root / path).is_dir():
+                    problems.append(err("K228", path, f"{manifest} lists a folder; manifests "
+                                        "list files only"))
+                elif nfc(path) in fetch_paths:
                     missing_fetch[nfc(path)] = fetch_paths[nfc(path)]
                 else:
                     problems.append(err("K301", path, f"is listed in {manifest} but missing"))
@@ -261,8 +274,11 @@ def _match_manifests(bag: Bag, index: _NameIndex, disk: dict[str, int],
         else:
             for algorithm in bag.manifests:
                 if algorithm not in listed_in:
-                    problems.append(err("K304", name,
-                                        f"is not listed in manifest-{algorithm}.txt"))
+                    # §3: "For BagIt 1.0, every payload file MUST be listed in every payload
+                    # manifest"; older versions allowed one manifest per file.
+                    report = err if strict_rules(bag.version_tuple) else warn
+                    problems.append(report("K304", name,
+                                           f"is not listed in manifest-{algorithm}.txt"))
     if missing_fetch:
         bag.incomplete = True
         for path in sorted(missing_fetch):
@@ -274,12 +290,13 @@ def _match_manifests(bag: Bag, index: _NameIndex, disk: dict[str, int],
 
 def _check_oxum(bag: Bag, disk: dict[str, int], missing_fetch: list[FetchEntry],
                 problems: list[Problem]) -> None:
-    values = bag.bag_info.get("Payload-Oxum", [])
+    # Reserved element names are case-insensitive (RFC 8493 §2.2.2); giving it twice is
+    # reported by parse_tags.
+    values = [v for label, vs in bag.bag_info.items() if label.lower() == "payload-oxum"
+              for v in vs]
     if not values:
         return
-    if len(set(values)) > 1:
-        problems.append(err("K311", "bag-info.txt", "Payload-Oxum is given more than once"))
-    m = re.fullmatch(r"(\d+)\.(\d+)", values[0].strip())
+    m = re.fullmatch(r"([0-9]+)\.([0-9]+)", values[0].strip())
     if not m:
         problems.append(err("K311", "bag-info.txt",
                             f"Payload-Oxum '{values[0]}' is not OCTETCOUNT.STREAMCOUNT"))
@@ -294,6 +311,58 @@ def _check_oxum(bag: Bag, disk: dict[str, int], missing_fetch: list[FetchEntry],
         problems.append(err("K310", "bag-info.txt",
                             f"Payload-Oxum says {m.group(1)} bytes in {m.group(2)} files, "
                             f"the payload has {octets} bytes in {streams} files"))
+
+
+def _check_tag_manifest_lists(bag: Bag, problems: list[Problem]) -> None:
+    """What each tag manifest must and should list (RFC 8493 §2.2.1)."""
+    if not bag.tag_manifests:
+        return
+    strict = strict_rules(bag.version_tuple)
+    report = err if strict else warn
+    payload_manifests = {p.name for p in bag.root.iterdir()
+                         if MANIFEST_RE.match(p.name) and p.is_file()}
+    tag_files = _tag_files_on_disk(bag.root)
+    sets = {}
+    for algorithm, entries in sorted(bag.tag_manifests.items()):
+        name = f"tagmanifest-{algorithm}.txt"
+        listed = set(entries)
+        sets[name] = listed
+        for manifest in sorted(payload_manifests - listed):
+            problems.append(report("K232", name, f"does not list the payload manifest {manifest}"))
+        for path in sorted(p for p in listed if TAGMANIFEST_RE.fullmatch(p)):
+            problems.append(report("K233", name, f"lists the tag manifest {path}"))
+        unlisted = sorted(tag_files - listed - payload_manifests)
+        if unlisted:
+            problems.append(warn("K234", name, "does not list these tag files: "
+                                 + ", ".join(unlisted[:10]) + (" …" if len(unlisted) > 10 else "")))
+        if algorithm not in bag.manifests:
+            problems.append(warn("K236", name, f"uses {algorithm}, which no payload manifest "
+                                 "uses"))
+    if len({frozenset(v) for v in sets.values()}) > 1:
+        problems.append(warn("K235", ".", "the tag manifests list different sets of tag files: "
+                             + ", ".join(sorted(sets))))
+
+
+def _tag_files_on_disk(root: Path) -> set[str]:
+    """Every file outside data/ but the tag manifests (the bag's tag files)."""
+    found: set[str] = set()
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        try:
+            entries = list(os.scandir(root / rel if rel else root))
+        except OSError:
+            continue
+        for entry in entries:
+            name = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                if name != "data":
+                    stack.append(name)
+            elif not TAGMANIFEST_RE.fullmatch(name):
+                found.add(name)
+    return found
 
 
 def _verify_tag_manifests(bag: Bag, problems: list[Problem]) -> None:
@@ -377,6 +446,7 @@ def validate_bag(bag_root: Path, *, settings=None, profile=None, allow_fetch: bo
         index = _NameIndex(disk)
         _check_disk_names(index, problems)
         expected.update(_match_manifests(bag, index, disk, problems))
+        _check_tag_manifest_lists(bag, problems)
         _verify_tag_manifests(bag, problems)
 
     # Read the payload once, with every algorithm we can check.
