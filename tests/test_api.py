@@ -64,7 +64,9 @@ def test_archivist_deposits_a_zip_and_follows_it_to_done(app, tokens, tmp_path):
     assert [f["path"] for f in aip["files"] if f["role"] == "payload"] == \
         ["data/trang 1.jpg", "data/trang 2.jpg"]
     assert aip["events"][-1]["type"] == "ingestion"
-    assert "archivist-lan" in aip["events"][-1]["agent"]
+    assert aip["events"][-1]["agent"] == "Kho 0.1.0 for an archivist"  # the public sees roles
+    as_staff = client.get(f"/api/v1/aips/{status['aip']}", headers=tokens["archivist"]).get_json()
+    assert "archivist-lan" in as_staff["events"][-1]["agent"]
 
 
 def test_failed_deposit_reports_every_problem(app, tokens, tmp_path):

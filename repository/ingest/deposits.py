@@ -1,6 +1,8 @@
 """Deposits over HTTP: record one, then carry it through ingest, keeping its status current."""
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import socket
@@ -13,6 +15,8 @@ from repository.config import Settings
 from repository.errors import KhoError, NotFound, PackageInvalid, UnsafeArchive, UsageError
 from repository.ingest.models import Deposit
 from repository.ingest.pipeline import ingest_package
+
+log = logging.getLogger(__name__)
 
 # Pipeline steps as the deposit states a depositor sees.
 STEP_STATES = {"validating": "validating",
@@ -111,6 +115,15 @@ def get_deposit(catalog, identifier: str) -> dict:
                 "updated": deposit.updated_at.isoformat()}
 
 
+def without_server_paths(text: str, settings: Settings, source: Path) -> str:
+    """``text`` with the server's folders taken out: a depositor sees names, never paths."""
+    roots = [source, settings.staging_dir, settings.data_dir, settings.drop_folder]
+    for root in sorted({str(p) for r in roots if r for p in (Path(r), Path(r).resolve())},
+                       key=len, reverse=True):
+        text = text.replace(root + "/", "").replace(root, Path(root).name)
+    return text
+
+
 def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
                 remove_after: bool) -> None:
     """Ingest a recorded deposit; every outcome ends in state done or failed, never lost."""
@@ -127,19 +140,25 @@ def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
             last["state"] = state
             set_status(catalog, identifier, state)
 
+    def say(text: str) -> str:
+        return without_server_paths(text, settings, path)
+
     try:
         result = ingest_package(path, settings=settings, catalog=catalog, on_step=on_step,
                                 **params)
     except PackageInvalid as exc:
-        set_status(catalog, identifier, "failed", message=str(exc), report=exc.report.as_dict())
+        set_status(catalog, identifier, "failed", message=say(str(exc)),
+                   report=json.loads(say(json.dumps(exc.report.as_dict(), ensure_ascii=False))))
     except UnsafeArchive as exc:
-        set_status(catalog, identifier, "failed", message=str(exc), report={
+        set_status(catalog, identifier, "failed", message=say(str(exc)), report={
             "valid": False, "warnings": [],
-            "errors": [{"code": exc.code, "path": exc.path, "message": exc.message}]})
+            "errors": [{"code": exc.code, "path": say(exc.path), "message": say(exc.message)}]})
     except KhoError as exc:
-        set_status(catalog, identifier, "failed", message=str(exc))
+        set_status(catalog, identifier, "failed", message=say(str(exc)))
     except Exception as exc:  # noqa: BLE001 - the depositor must see a final state
-        set_status(catalog, identifier, "failed", message=f"internal error: {exc!r}")
+        log.exception("deposit %s failed", identifier)  # the details go to the log only
+        set_status(catalog, identifier, "failed",
+                   message=f"internal error ({type(exc).__name__}); the server log has details")
         raise
     else:
         set_status(catalog, identifier, "done", aip_identifier=result.identifier,

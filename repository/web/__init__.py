@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, *, upgrade_database: bool = Tru
     app.json.ensure_ascii = False  # Vietnamese stays readable in JSON
     app.extensions["kho"] = KhoServices(settings, catalog)
     _register_error_handlers(app)
+    from repository.web import security
+    security.init_app(app)
     for name in BLUEPRINT_MODULES:
         try:
             module = importlib.import_module(f"repository.web.{name}")

@@ -8,10 +8,12 @@ from sqlalchemy import select
 
 from repository.catalog import (AipFile, count_readable_aips, events_for_aip, get_aip,
                                 list_aips, list_collections, premis_xml, search_aips)
+from repository.catalog.visibility import agent_labeller
 from repository.errors import NotFound, UsageError
 from repository.ingest.amend import amend_aip
 from repository.storage import get_location
 from repository.web.auth import check_reader, current_reader, current_user, require_roles
+from repository.web.security import deposited_file_headers
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -81,6 +83,7 @@ def aips():
 def aip_detail(identifier: str):
     with services().catalog.session() as session:
         aip = readable_aip(session, identifier)
+        agent = agent_labeller(session, current_reader())  # staff names only to staff
         files = session.scalars(select(AipFile).where(
             AipFile.aip_id == aip.id, AipFile.version == aip.current_version)
             .order_by(AipFile.logical_path))
@@ -91,7 +94,7 @@ def aip_detail(identifier: str):
             "ocfl_id": aip.ocfl_id,
             "dublin_core": aip.dublin_core.record if aip.dublin_core else {},
             "versions": [{"number": v.number, "created": v.created_at.isoformat(),
-                          "message": v.message, "agent": v.agent} for v in aip.versions],
+                          "message": v.message, "agent": agent(v.agent)} for v in aip.versions],
             "files": [{"path": f.logical_path, "size": f.size, "sha512": f.sha512,
                        "digests": f.digests, "pronom_id": f.pronom_id,
                        "format": f.format_name, "mime_type": f.mime_type,
@@ -99,7 +102,7 @@ def aip_detail(identifier: str):
                        "url": f"/api/v1/aips/{aip.identifier}/files/{f.logical_path}"}
                       for f in files],
             "events": [{"identifier": e.identifier, "type": e.event_type,
-                        "datetime": e.event_datetime.isoformat(), "agent": e.agent,
+                        "datetime": e.event_datetime.isoformat(), "agent": agent(e.agent),
                         "outcome": e.outcome, "detail": e.detail, "file": e.file_path}
                        for e in events_for_aip(session, aip.identifier)],
         })
@@ -137,7 +140,8 @@ def replace_dublin_core(identifier: str):
 def aip_premis(identifier: str):
     with services().catalog.session() as session:
         aip = readable_aip(session, identifier)
-        return Response(premis_xml(session, aip), mimetype="application/xml")
+        return Response(premis_xml(session, aip, agent_labeller(session, current_reader())),
+                        mimetype="application/xml")
 
 
 @blueprint.get("/aips/<identifier>/files/<path:logical_path>")
@@ -160,7 +164,7 @@ def aip_file(identifier: str, logical_path: str):
     response.set_etag(etag)
     response.last_modified = modified
     response.headers["Accept-Ranges"] = "bytes"
-    response.headers["Content-Disposition"] = _content_disposition(logical_path)
+    deposited_file_headers(response, logical_path, mime)  # data, never code in Kho's origin
     if request.if_none_match.contains(etag):
         response.status_code = 304
         return response
@@ -187,13 +191,6 @@ def aip_file(identifier: str, logical_path: str):
 def _nfc(text: str) -> str:
     import unicodedata
     return unicodedata.normalize("NFC", text)
-
-
-def _content_disposition(logical_path: str) -> str:
-    from urllib.parse import quote
-    name = logical_path.rsplit("/", 1)[-1]
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "")
-    return f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
 @blueprint.get("/openapi.json")

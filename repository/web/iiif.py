@@ -23,7 +23,8 @@ from repository.access.presentation import (MEDIA_TYPE, ManifestCache, Urls, bui
                                             build_manifest, build_top_collection,
                                             load_manifest_source, serialise)
 from repository.access.rights import PUBLIC, effective_policy, parse_access
-from repository.catalog import get_aip, get_collection, list_collections, record_event
+from repository.catalog import get_aip, get_collection, list_collections
+from repository.catalog.collection_access import change_collection_access
 from repository.errors import NotFound, UsageError
 from repository.metadata import record_to_oai_dc
 from repository.web.auth import check_reader, current_reader, current_user, require_roles
@@ -178,16 +179,10 @@ def change_collection(name: str):
     if "access" not in body:
         raise UsageError('send a JSON body such as {"access": "restricted"}')
     policy = parse_access(str(body["access"]))
-    with _services().catalog.session() as session:
-        found = get_collection(session, name)
-        before = (f"embargoed:{found.embargo_until.isoformat()}"
-                  if found.access == "embargoed" and found.embargo_until else found.access)
-        found.access, found.embargo_until = policy.level, policy.embargo_until
-        record_event(session, event_type="metadata modification", agent=current_user().name,
-                     outcome="success",
-                     detail=f"access of collection {found.name} changed from {before} to {policy}")
-        return {"name": found.name, "title": found.title, "access": str(policy),
-                "links": {"iiif": f"/iiif/3/collection/{found.name}"}}
+    changed = change_collection_access(
+        _services().settings, _services().catalog, name, level=policy.level,
+        embargo_until=policy.embargo_until, agent=current_user().name)
+    return {**changed, "links": {"iiif": f"/iiif/3/collection/{changed['name']}"}}
 
 
 @blueprint.after_request

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from repository.catalog import (AipFile, events_for_aip, get_aip, list_aips, list_collections,
                                 search_aips)
+from repository.catalog.visibility import agent_labeller
 from repository.web.auth import check_reader, current_reader
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
@@ -41,4 +42,5 @@ def aip_page(identifier: str):
             AipFile.role == "payload").order_by(AipFile.logical_path)))
         events = events_for_aip(session, aip.identifier)
         return render_template("pages/aip.html", aip=aip, files=files, events=events,
+                               agent=agent_labeller(session, current_reader()),
                                record=aip.dublin_core.record if aip.dublin_core else {})

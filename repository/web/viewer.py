@@ -17,7 +17,9 @@ from repository.access.presentation import primary_label
 from repository.catalog import get_aip
 from repository.web.auth import TOKEN_COOKIE, check_reader
 
-blueprint = Blueprint("viewer", __name__, template_folder="templates")
+# Static: the page's own script and style (Kho's CSP allows no inline script).
+blueprint = Blueprint("viewer", __name__, template_folder="templates", static_folder="static",
+                      static_url_path="/viewer-static")
 
 # The UMD bundle of Mirador 4, which defines the global `Mirador`.
 MIRADOR_BUNDLE = "mirador.min.js"
@@ -44,7 +46,6 @@ def view(aip_id: str):
     response = current_app.make_response(render_template(
         "viewer/view.html", aip_id=aip_id, title=title, manifest_url=manifest_url,
         mirador_bundle=MIRADOR_BUNDLE))
-    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 
