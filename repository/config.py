@@ -88,6 +88,10 @@ class Settings:
         "KHO_IIIF_MAX_HEIGHT", 0, "Tallest image the Image API renders (maxHeight); 0: as maxWidth.")
     iiif_max_area: int = _setting(
         "KHO_IIIF_MAX_AREA", 25_000_000, "Most pixels in one rendered image (info.json maxArea); 0: no limit.")
+    iiif_renderers: int = _setting(
+        "KHO_IIIF_RENDERERS", 2,
+        "Images one process renders at once; more requests wait (bounds memory: each holds up "
+        "to maxArea pixels).")
     iiif_cache_bytes: int = _setting(
         "KHO_IIIF_CACHE_BYTES", 128 * 1024**2,
         "Bytes of rendered images kept in memory per process; 0 turns the cache off.")

@@ -94,7 +94,9 @@ def agent_labeller(session, reader: Reader) -> Callable[[str], str]:
 
     def person(name: str) -> str:
         role = roles.get(name.strip())
-        return f"{'an' if role and role[0] in 'aeiou' else 'a'} {role}" if role else "a staff member"
+        if not role:
+            return "a staff member"
+        return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
 
     def label(agent: str) -> str:
         software, sep, user = (agent or "").partition(" for ")

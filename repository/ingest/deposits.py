@@ -36,11 +36,13 @@ def drop_folder_path(settings: Settings, relative: str) -> Path:
     if settings.drop_folder is None:
         raise UsageError("no drop folder is configured (KHO_DROP_FOLDER)")
     root = Path(settings.drop_folder).resolve()
-    candidate = (root / relative).resolve()
-    if candidate != root and root not in candidate.parents:
-        raise UsageError(f"{relative!r} is outside the drop folder")
-    if not candidate.exists():
-        raise NotFound(f"{relative!r} is not in the drop folder")
+    try:
+        candidate = (root / relative).resolve()
+        # Outside the folder is answered like missing: the reply never tells what exists there.
+        if (candidate != root and root not in candidate.parents) or not candidate.exists():
+            raise NotFound(f"{relative!r} is not in the drop folder")
+    except OSError as exc:  # a name too long for the file system, a loop of links …
+        raise NotFound(f"{relative!r} is not in the drop folder ({exc.strerror})") from None
     return candidate
 
 
@@ -97,8 +99,11 @@ def fail_interrupted_deposits(catalog) -> int:
             Deposit.status.in_(("received", "validating", "storing")))) if _gone(d.worker)]
         for deposit in unfinished:
             deposit.status = "failed"
-            deposit.message = "interrupted: the server stopped before this deposit was " \
-                              "finished; nothing was kept, please deposit it again"
+            # Killed after its object was complete but before the catalogue commit, the bag
+            # is in storage: `kho storage gc` lists such objects and --register catalogues them.
+            deposit.message = ("interrupted: the server stopped before this deposit was "
+                               "finished; deposit it again, unless `kho storage gc` lists "
+                               "its object as uncatalogued (then `kho storage gc --register`)")
         return len(unfinished)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from repository.errors import UnsafeArchive, UsageError
+from repository.ingest.staging import UNPACK_PREFIX, held
 
 CHUNK = 1024 * 1024
 # Ratios are only judged past this many bytes: small text files compress very well.
@@ -184,10 +185,12 @@ def unpacked(path: Path, settings) -> Iterator[Path]:
     if kind is None:
         raise UsageError(f"{path}: not a bag folder, .zip, .tar, .tar.gz or .tgz")
     settings.staging_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="unpack-", dir=settings.staging_dir))  # mode 0700
+    staging = Path(tempfile.mkdtemp(prefix=UNPACK_PREFIX, dir=settings.staging_dir))  # 0700
     try:
-        ex = _Extractor(path, staging, settings)
-        (_unzip if kind == ".zip" else _untar)(ex)
-        yield find_bag_root(staging)
+        # Held while in use: after a crash, clean_staging knows the folder is nobody's.
+        with held(staging):
+            ex = _Extractor(path, staging, settings)
+            (_unzip if kind == ".zip" else _untar)(ex)
+            yield find_bag_root(staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

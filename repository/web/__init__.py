@@ -51,8 +51,9 @@ def create_app(settings: Settings | None = None, *, upgrade_database: bool = Tru
     app.json.ensure_ascii = False  # Vietnamese stays readable in JSON
     app.extensions["kho"] = KhoServices(settings, catalog)
     _register_error_handlers(app)
-    from repository.web import security
+    from repository.web import inputs, security
     security.init_app(app)
+    inputs.init_app(app)
     for name in BLUEPRINT_MODULES:
         try:
             module = importlib.import_module(f"repository.web.{name}")
@@ -86,4 +87,7 @@ def _register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         response = jsonify({"error": exc.name, "message": exc.description})
         response.status_code = exc.code or 500
+        for name, value in exc.get_headers():  # Allow on 405, Location on redirects …
+            if name.lower() != "content-type":
+                response.headers[name] = value
         return response

@@ -13,6 +13,7 @@ from repository.errors import NotFound, UsageError
 from repository.ingest.amend import amend_aip
 from repository.storage import get_location
 from repository.web.auth import check_reader, current_reader, current_user, require_roles
+from repository.web.inputs import json_object, text
 from repository.web.security import deposited_file_headers
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -113,11 +114,12 @@ def aip_detail(identifier: str):
 @require_roles("archivist")
 def change_aip(identifier: str):
     """Change who may read an AIP ({"access": "restricted"}): a new version and an event."""
-    body = request.get_json(silent=True) or {}
+    _require_aip(identifier)
+    body = json_object()
     if "access" not in body:
         raise UsageError('send a JSON body such as {"access": "restricted"}')
     amend_aip(services().settings, services().catalog, identifier,
-              agent=current_user().name, access=str(body["access"]))
+              agent=current_user().name, access=text(body["access"], "access", required=True))
     with services().catalog.session() as session:
         return aip_summary(get_aip(session, identifier))
 
@@ -126,14 +128,19 @@ def change_aip(identifier: str):
 @require_roles("archivist")
 def replace_dublin_core(identifier: str):
     """Replace the AIP's Dublin Core record (validated first): a new version and an event."""
-    record = request.get_json(silent=True)
-    if not isinstance(record, dict):
-        raise UsageError("send the Dublin Core record as a JSON object")
+    _require_aip(identifier)
+    record = json_object()
     amend_aip(services().settings, services().catalog, identifier,
               agent=current_user().name, dublin_core=record)
     with services().catalog.session() as session:
         aip = get_aip(session, identifier)
         return {**aip_summary(aip), "dublin_core": aip.dublin_core.record}
+
+
+def _require_aip(identifier: str) -> None:
+    """404 for an unknown AIP before the body is read, so the answer names the real problem."""
+    with services().catalog.session() as session:
+        get_aip(session, identifier)
 
 
 @blueprint.get("/aips/<identifier>/premis.xml")
@@ -195,5 +202,16 @@ def _nfc(text: str) -> str:
 
 @blueprint.get("/openapi.json")
 def openapi():
-    text = resources.files("repository.web").joinpath("openapi.json").read_text("utf-8")
-    return Response(text, mimetype="application/json")
+    """The API description, with this server's storage locations as the allowed ``location``."""
+    import json
+    from repository.storage import load_locations
+    text_ = resources.files("repository.web").joinpath("openapi.json").read_text("utf-8")
+    document = json.loads(text_)
+    names = sorted(load_locations(services().settings))
+    deposit = document["paths"]["/api/v1/deposits"]["post"]
+    for parameter in deposit["parameters"]:
+        if parameter["name"] == "location":
+            parameter["schema"]["enum"] = names
+    deposit["requestBody"]["content"]["application/json"]["schema"]["properties"]["location"][
+        "enum"] = names
+    return Response(json.dumps(document, ensure_ascii=False), mimetype="application/json")

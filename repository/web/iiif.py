@@ -28,6 +28,7 @@ from repository.catalog.collection_access import change_collection_access
 from repository.errors import NotFound, UsageError
 from repository.metadata import record_to_oai_dc
 from repository.web.auth import check_reader, current_reader, current_user, require_roles
+from repository.web.inputs import json_object, text
 
 blueprint = Blueprint("iiif", __name__)
 
@@ -175,10 +176,12 @@ def _document(document: dict) -> Response:
 @require_roles("archivist")
 def change_collection(name: str):
     """Change who may read a whole collection ({"access": "restricted"}); recorded as an event."""
-    body = request.get_json(silent=True) or {}
+    with _services().catalog.session() as session:
+        get_collection(session, name)  # 404 first: the answer names the real problem
+    body = json_object()
     if "access" not in body:
         raise UsageError('send a JSON body such as {"access": "restricted"}')
-    policy = parse_access(str(body["access"]))
+    policy = parse_access(text(body["access"], "access", required=True))
     changed = change_collection_access(
         _services().settings, _services().catalog, name, level=policy.level,
         embargo_until=policy.embargo_until, agent=current_user().name)

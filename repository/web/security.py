@@ -26,7 +26,8 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
             "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
             "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
 # A deposited file shown inline runs in a sandbox: an opaque origin, no script, no forms.
-FILE_CSP = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
+FILE_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; "
+            "style-src 'unsafe-inline'")
 # Types a browser renders without running anything of the file's (SVG and HTML are not here).
 INLINE_TYPES = re.compile(r"^(image/(jpeg|png|gif|webp|tiff|jp2|jpx|bmp)|application/pdf|"
                           r"text/plain|audio/[\w.+-]+|video/[\w.+-]+)$")
