@@ -57,6 +57,8 @@ def test_rebuild_from_storage_keeps_a_restricted_collection_closed(
 
     result, url = rebuild_into(ingest_bag.settings, tmp_path)
     assert result.exit_code == 0, result.output
+    verified = CliRunner().invoke(kho, ["audit", "verify"], env=env_for(ingest_bag.settings, url))
+    assert verified.exit_code == 0, verified.output  # the rebuilt log holds the stored head
     rebuilt = create_app(ingest_bag.settings.replace(database_url=url))
     try:
         client = rebuilt.test_client()
