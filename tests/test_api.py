@@ -93,7 +93,11 @@ def test_deposit_from_the_drop_folder(app, tokens):
     assert (drop / "Sắc phong" / "bagit.txt").exists()  # the drop folder is left as it was
     escape = client.post("/api/v1/deposits", headers=tokens["archivist"],
                          json={"path": "../../etc", "collection": "x"})
-    assert escape.status_code == 400 and "outside" in escape.get_json()["message"]
+    missing = client.post("/api/v1/deposits", headers=tokens["archivist"],
+                          json={"path": "no-such-bag", "collection": "x"})
+    # Outside the drop folder is answered as missing: nothing is told about what exists there.
+    assert escape.status_code == missing.status_code == 404
+    assert "is not in the drop folder" in escape.get_json()["message"]
 
 
 def test_deposits_need_an_archivist_token(app, tokens, tmp_path):
