@@ -188,3 +188,18 @@ def test_a_failed_deposit_never_shows_server_paths(app, tokens, tmp_path):
     data_dir = str(app.extensions["kho"].settings.data_dir)
     assert data_dir not in text and str(tmp_path) not in text and "staging" not in text
     app.extensions["kho"].extras["deposit_executor"].shutdown(wait=True)
+
+
+def test_a_closed_collection_is_not_confirmed_by_filtering_on_its_name(app, tokens, ingest_bag,
+                                                                       tmp_path):
+    ingest_bag(make_page_bag(tmp_path / "c", pages=1, size=(100, 130), external_id="C"),
+               collection="Châu bản")
+    client = app.test_client()
+    assert client.patch("/api/v1/collections/Châu bản", json={"access": "restricted"},
+                        headers=tokens["archivist"]).status_code == 200
+    closed = client.get("/api/v1/aips?collection=Châu bản")
+    missing = client.get("/api/v1/aips?collection=Châu bản khác")
+    assert closed.status_code == missing.status_code == 404
+    assert closed.get_json()["message"] == "no collection named 'Châu bản'"
+    opened = client.get("/api/v1/aips?collection=Châu bản", headers=tokens["researcher"])
+    assert opened.status_code == 200 and opened.get_json()["total"] == 1

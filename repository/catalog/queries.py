@@ -100,7 +100,13 @@ def list_aips(session: Session, reader: Reader, collection: str | None = None, p
     query = (select(Aip).where(readable_aips(reader))
              .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))
     if collection is not None:
-        query = query.where(Aip.collection_id == get_collection(session, collection).id)
+        # A collection the reader may not see is answered as missing: no name is confirmed.
+        found = session.scalar(select(Collection.id).where(
+            Collection.name == unicodedata.normalize("NFC", collection),
+            readable_collections(reader)))
+        if found is None:
+            raise NotFound(f"no collection named {collection!r}")
+        query = query.where(Aip.collection_id == found)
     return _paginate(session, query.order_by(Aip.created_at.desc(), Aip.id.desc()), page, per_page)
 
 
