@@ -8,4 +8,6 @@ COPY . /app
 RUN pip install --no-cache-dir -e . && pybabel compile -d repository/web/translations -D messages \
     && (cd iiif && npm ci --omit=dev --no-audit --no-fund)
 EXPOSE 5000
-CMD ["kho", "serve", "--host", "0.0.0.0"]
+ENV KHO_HOST=0.0.0.0
+# Production WSGI server with timeouts (repository/web/gunicorn_conf.py); `kho serve` is for development.
+CMD ["gunicorn", "--config", "python:repository.web.gunicorn_conf", "repository.web:create_app()"]

@@ -86,6 +86,22 @@ class Settings:
     holding_institution: str = _setting(
         "KHO_INSTITUTION", "Thư viện tỉnh",
         "Name of the holding library, used in IIIF requiredStatement and provider.")
+    trusted_proxies: int = _setting(
+        "KHO_TRUSTED_PROXIES", 0,
+        "Reverse proxies in front of Kho whose X-Forwarded-For/Proto/Host/Prefix are believed; 0: none.")
+    viewer_frame_ancestors: str = _setting(
+        "KHO_VIEWER_FRAME_ANCESTORS", "",
+        "Origins that may embed the viewer in a frame (CSP frame-ancestors, space-separated); "
+        "empty: none. Every other page refuses to be framed.")
+    web_workers: int = _setting(
+        "KHO_WEB_WORKERS", 2, "gunicorn worker processes in production (deployment/gunicorn.conf.py).")
+    web_threads: int = _setting(
+        "KHO_WEB_THREADS", 8, "Threads per gunicorn worker: requests one process serves at once.")
+    web_timeout: int = _setting(
+        "KHO_WEB_TIMEOUT", 120,
+        "Seconds gunicorn lets a worker stay silent before it is restarted (a hung worker).")
+    web_keepalive: int = _setting(
+        "KHO_WEB_KEEPALIVE", 5, "Seconds an idle keep-alive connection is held open.")
     # IIIF Image API (access/image_service.py).
     iiif_max_width: int = _setting(
         "KHO_IIIF_MAX_WIDTH", 0, "Widest image the Image API renders (info.json maxWidth); 0: no limit.")
@@ -93,6 +109,10 @@ class Settings:
         "KHO_IIIF_MAX_HEIGHT", 0, "Tallest image the Image API renders (maxHeight); 0: as maxWidth.")
     iiif_max_area: int = _setting(
         "KHO_IIIF_MAX_AREA", 25_000_000, "Most pixels in one rendered image (info.json maxArea); 0: no limit.")
+    iiif_renderers: int = _setting(
+        "KHO_IIIF_RENDERERS", 2,
+        "Images one process renders at once; more requests wait (bounds memory: each holds up "
+        "to maxArea pixels).")
     iiif_cache_bytes: int = _setting(
         "KHO_IIIF_CACHE_BYTES", 128 * 1024**2,
         "Bytes of rendered images kept in memory per process; 0 turns the cache off.")

@@ -66,7 +66,9 @@ def test_archivist_deposits_a_zip_and_follows_it_to_done(app, tokens, tmp_path):
     assert [f["path"] for f in aip["files"] if f["role"] == "payload"] == \
         ["data/trang 1.jpg", "data/trang 2.jpg"]
     assert aip["events"][-1]["type"] == "ingestion"
-    assert "archivist-lan" in aip["events"][-1]["agent"]
+    assert aip["events"][-1]["agent"] == "Kho 0.1.0 for an archivist"  # the public sees roles
+    as_staff = client.get(f"/api/v1/aips/{status['aip']}", headers=tokens["archivist"]).get_json()
+    assert "archivist-lan" in as_staff["events"][-1]["agent"]
 
 
 def test_failed_deposit_reports_every_problem(app, tokens, tmp_path):
@@ -94,7 +96,11 @@ def test_deposit_from_the_drop_folder(app, tokens):
     assert (drop / "Sắc phong" / "bagit.txt").exists()  # the drop folder is left as it was
     escape = client.post("/api/v1/deposits", headers=tokens["archivist"],
                          json={"path": "../../etc", "collection": "x"})
-    assert escape.status_code == 400 and "outside" in escape.get_json()["message"]
+    missing = client.post("/api/v1/deposits", headers=tokens["archivist"],
+                          json={"path": "no-such-bag", "collection": "x"})
+    # Outside the drop folder is answered as missing: nothing is told about what exists there.
+    assert escape.status_code == missing.status_code == 404
+    assert "is not in the drop folder" in escape.get_json()["message"]
 
 
 def test_deposits_need_an_archivist_token(app, tokens, tmp_path):

@@ -324,3 +324,50 @@ def test_response_cache_keeps_recent_answers_within_its_byte_budget():
     off = ResponseCache(max_bytes=0)
     off.put(("v", "0"), RenderedImage(b"x", "image/jpeg", "0"))
     assert off.get(("v", "0")) is None
+
+
+# --- limits on the image actually produced, and bounded decoding (issue 8, item 8) ---
+
+def test_the_limits_hold_for_the_rotated_image_not_only_before_rotation(settings, images):
+    with pytest.raises(InvalidImageRequest, match="rotated by 45°"):
+        parse_image_request("full", "^4200,", "45", "default.png", 600, 800,
+                            Limits(max_area=25_000_000))
+    app = create_app(settings.replace(iiif_max_area=1_000_000), upgrade_database=False)
+    app.extensions["kho.image_resolver"] = images.__getitem__
+    client = app.test_client()
+    assert client.get("/iiif/3/image/page/full/^1000,/0/default.png").status_code == 200
+    refused = client.get("/iiif/3/image/page/full/^1000,/45/default.png")
+    assert refused.status_code == 400 and "limits" in refused.get_data(as_text=True)
+    shrunk = _get_image(client, "page/full/max/45/default.png")  # max fits itself to the limits
+    assert shrunk.width * shrunk.height <= 1_000_000
+
+
+def test_no_more_images_are_decoded_at_once_than_the_setting_allows(settings, images,
+                                                                    monkeypatch):
+    from repository.access import image_service
+    real, lock, state = image_service.render_with_vips, threading.Lock(), {"now": 0, "peak": 0}
+
+    def counted(pyramid, request):  # the real renderer, counting how many run together
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        try:
+            return real(pyramid, request)
+        finally:
+            with lock:
+                state["now"] -= 1
+    monkeypatch.setattr(image_service, "render_with_vips", counted)
+    app = create_app(settings.replace(iiif_renderers=2, iiif_cache_bytes=0),
+                     upgrade_database=False)
+    app.extensions["kho.image_resolver"] = images.__getitem__
+    statuses: list[int] = []
+
+    def fetch(n: int) -> None:
+        statuses.append(app.test_client().get(
+            f"/iiif/3/image/page/full/{600 + n},/{10 + n}/default.png").status_code)
+    threads = [threading.Thread(target=fetch, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert statuses == [200] * 8 and 1 <= state["peak"] <= 2

@@ -84,6 +84,9 @@ def test_reader_turns_the_page_of_a_restricted_book_in_mirador(served, tmp_path)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            # Kho's CSP allows no inline script: the viewer must work without one.
+            page.on("console", lambda m: errors.append(m.text)
+                    if "Content Security Policy" in m.text else None)
             page.on("response", lambda r: tiles.append(
                 (r.url, r.status, r.headers.get("content-type", "")))
                 if "/iiif/3/image/" in r.url and not r.url.endswith("info.json") else None)

@@ -200,4 +200,37 @@ def parse_image_request(region: str, size: str, rotation: str, quality_format: s
     mirror, degrees = parse_rotation(rotation)
     x, y, w, h = parse_region(region, width, height)
     out_w, out_h = parse_size(size, w, h, limits)
+    # The limits hold for the image actually produced: a rotation's bounding box is larger.
+    fit = _fit_after_rotation(out_w, out_h, degrees, limits)
+    if fit < 1:
+        if size.lstrip("^") != "max":
+            bw, bh = rotated_size(out_w, out_h, degrees)
+            raise InvalidImageRequest(
+                f"size {size!r} rotated by {_format_number(degrees)}° gives {bw}×{bh} pixels, "
+                "beyond the server's limits (info.json maxWidth, maxHeight, maxArea; §5.3)")
+        out_w, out_h = max(1, math.floor(out_w * fit)), max(1, math.floor(out_h * fit))
     return ImageRequest(x, y, w, h, out_w, out_h, mirror, degrees, quality, fmt)
+
+
+def rotated_size(w: int, h: int, degrees: float) -> tuple[int, int]:
+    """The bounding box of a ``w``×``h`` image rotated by ``degrees`` (§4.3)."""
+    if degrees % 90 == 0:
+        return (h, w) if degrees % 180 else (w, h)
+    a = math.radians(degrees)
+    c, s = abs(math.cos(a)), abs(math.sin(a))
+    return math.ceil(w * c + h * s), math.ceil(w * s + h * c)
+
+
+def _fit_after_rotation(w: int, h: int, degrees: float, limits: Limits) -> float:
+    """The scale (≤ 1) that brings the rotated output within ``limits``."""
+    bw, bh = rotated_size(w, h, degrees)
+    max_w = limits.max_width or 0
+    max_h = limits.max_height or max_w
+    fit = 1.0
+    if max_w and bw > max_w:
+        fit = min(fit, max_w / bw)
+    if max_h and bh > max_h:
+        fit = min(fit, max_h / bh)
+    if limits.max_area and bw * bh > limits.max_area:
+        fit = min(fit, math.sqrt(limits.max_area / (bw * bh)) * 0.999)
+    return fit

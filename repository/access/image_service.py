@@ -76,6 +76,9 @@ class ImageService:
         self.settings = settings
         self.limits = Limits(settings.iiif_max_width, settings.iiif_max_height, settings.iiif_max_area)
         self.cache = ResponseCache(settings.iiif_cache_bytes if cache_bytes is None else cache_bytes)
+        # Decoding is bounded: each render holds up to maxArea pixels in memory at once, so
+        # more renders than this wait their turn instead of growing the process without end.
+        self._rendering = threading.BoundedSemaphore(max(1, settings.iiif_renderers))
         self._derivatives: dict[str, Path] = {}
 
     # -- the pyramid behind a source --
@@ -147,7 +150,8 @@ class ImageService:
             return cached
         body = stored_tile(pyramid, request)
         if body is None:
-            body = render_with_vips(pyramid, request)
+            with self._rendering:
+                body = render_with_vips(pyramid, request)
         answer = RenderedImage(body, request.media_type, canonical)
         self.cache.put(key, answer)
         return answer

@@ -250,9 +250,21 @@ class Urls:
         return url if page is None else f"{url}?page={page}"
 
 
+def plain_text(text: str) -> str:
+    """Deposited text as IIIF plain text: viewers (Mirador) render some properties as HTML,
+    so ``<``, ``>`` and ``&`` are escaped and a depositor's markup shows as typed, never runs."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain_text_map(values: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A language map of deposited text, each string made :func:`plain_text`."""
+    return {lang: [plain_text(v) for v in texts] for lang, texts in values.items()}
+
+
 def title_map(record: dict, fallback: str) -> dict[str, list[str]]:
-    """The label of a manifest: the Vietnamese title under "vi" (metadata keeps every title)."""
-    return title_label(record) or {"none": [fallback]}
+    """The label of a manifest: the Vietnamese title under "vi" (metadata keeps every title),
+    as plain text (no markup reaches a viewer)."""
+    return plain_text_map(title_label(record) or {"none": [fallback]})
 
 
 def rights_uri(record: dict) -> str | None:
@@ -314,7 +326,8 @@ def _ranges(urls: Urls, aip: str, specs: tuple[RangeSpec, ...],
                 items.append(prezi.CanvasRef(id=canvas_ids[item], type="Canvas"))
         if not items:  # a group whose files are not page images shows nothing: leave it out
             return None
-        return prezi.Range(id=urls.item(aip, "range", f"r{next(counter)}"), label=spec.label,
+        return prezi.Range(id=urls.item(aip, "range", f"r{next(counter)}"), 
+                           label=plain_text_map(spec.label),
                            items=items)
 
     return [r for r in (build(spec) for spec in specs) if r is not None]
@@ -334,7 +347,7 @@ def build_manifest(source: ManifestSource, urls: Urls, institution: str) -> dict
     canvases = [_canvas(urls, aip, page, n) for n, page in enumerate(source.pages, 1)]
     canvas_ids = {p.logical_path: c.id for p, c in zip(source.pages, canvases)}
     metadata = [prezi.KeyValueString(label={"vi": [vi], "en": [en]},
-                                     value=language_map(record[element]))
+                                     value=plain_text_map(language_map(record[element])))
                 for element, (vi, en) in DC_LABELS.items()
                 if language_map(record.get(element, []))]
     fields: dict[str, Any] = dict(
@@ -349,7 +362,7 @@ def build_manifest(source: ManifestSource, urls: Urls, institution: str) -> dict
         seeAlso=[{"id": urls.dc_xml(aip), "type": "Dataset", "format": "application/xml",
                   "profile": OAI_DC_PROFILE, "label": {"en": ["Dublin Core (oai_dc)"]}}],
         items=canvases)
-    summary = language_map(record.get("description", []))
+    summary = plain_text_map(language_map(record.get("description", [])))
     if summary:
         fields["summary"] = summary
     rights = rights_uri(record)
@@ -445,7 +458,7 @@ def _has_page_images():
 
 
 def collection_label(collection: Collection) -> dict[str, list[str]]:
-    return {"none": [collection.title or collection.name]}
+    return plain_text_map({"none": [collection.title or collection.name]})
 
 
 def build_top_collection(collections: list[Collection], urls: Urls, institution: str) -> dict:

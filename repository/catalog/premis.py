@@ -53,8 +53,10 @@ def current_files(aip: Aip) -> list[AipFile]:
                   key=lambda f: f.logical_path)
 
 
-def premis_xml(session: Session, aip: Aip) -> bytes:
-    """The AIP's PREMIS 3 document (UTF-8 XML bytes)."""
+def premis_xml(session: Session, aip: Aip, agent_label=None) -> bytes:
+    """The AIP's PREMIS 3 document (UTF-8 XML bytes); ``agent_label`` renames agents for the
+    reader (catalog.visibility.agent_labeller), as recorded when None."""
+    agent_label = agent_label or (lambda agent: agent)
     root = ET.Element(f"{{{PREMIS_NS}}}premis", {
         "version": "3.0",
         f"{{{XSI_NS}}}schemaLocation": f"{PREMIS_NS} {PREMIS_SCHEMA_LOCATION}",
@@ -98,13 +100,13 @@ def premis_xml(session: Session, aip: Aip) -> bytes:
             f"sha256 {event.digest} (prev {event.prev_digest or 'none'})")
         link = _el(ev, "linkingAgentIdentifier")
         _el(link, "linkingAgentIdentifierType", IDENTIFIER_TYPE)
-        _el(link, "linkingAgentIdentifierValue", event.agent)
+        _el(link, "linkingAgentIdentifierValue", agent_label(event.agent))
         obj_link = _el(ev, "linkingObjectIdentifier")
         _el(obj_link, "linkingObjectIdentifierType", IDENTIFIER_TYPE)
         _el(obj_link, "linkingObjectIdentifierValue",
             f"{aip.identifier}/{event.file_path}" if event.file_path else aip.identifier)
 
-    for agent in sorted({e.agent for e in events}):
+    for agent in sorted({agent_label(e.agent) for e in events}):
         ag = _el(root, "agent")
         _identifier(ag, "agentIdentifier", agent)
         _el(ag, "agentName", agent)

@@ -15,6 +15,9 @@ from repository.errors import NotFound, UsageError
 
 T = TypeVar("T")
 MAX_PER_PAGE = 1000
+MAX_PAGE = 1_000_000  # far past any real listing; keeps OFFSET inside a 64-bit integer
+MAX_SEARCH_WORDS = 32  # each word is one LIKE condition: SQLite refuses deep expressions
+MAX_SEARCH_CHARS = 1000
 
 
 @dataclass
@@ -47,8 +50,9 @@ class Page(Generic[T]):
 
 
 def _paginate(session: Session, query: Select, page: int, per_page: int) -> Page:
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise UsageError(f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
+        raise UsageError(f"page must be between 1 and {MAX_PAGE} and per_page between 1 and "
+                         f"{MAX_PER_PAGE}")
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
     return Page(items, total or 0, page, per_page)
@@ -102,7 +106,13 @@ def list_aips(session: Session, reader: Reader, collection: str | None = None, p
     query = (select(Aip).where(readable_aips(reader))
              .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))
     if collection is not None:
-        query = query.where(Aip.collection_id == get_collection(session, collection).id)
+        # A collection the reader may not see is answered as missing: no name is confirmed.
+        found = session.scalar(select(Collection.id).where(
+            Collection.name == unicodedata.normalize("NFC", collection),
+            readable_collections(reader)))
+        if found is None:
+            raise NotFound(f"no collection named {collection!r}")
+        query = query.where(Aip.collection_id == found)
     return _paginate(session, query.order_by(Aip.created_at.desc(), Aip.id.desc()), page, per_page)
 
 
@@ -125,7 +135,11 @@ def search_aips(session: Session, reader: Reader, text: str, page: int = 1,
         from repository.metadata import fold_for_search
     except ImportError:  # the metadata room may not re-export it yet
         from repository.metadata.text import fold_for_search
+    if len(text) > MAX_SEARCH_CHARS:
+        raise UsageError(f"q: a search is at most {MAX_SEARCH_CHARS} characters")
     words = fold_for_search(text).split()
+    if len(words) > MAX_SEARCH_WORDS:
+        raise UsageError(f"q: a search is at most {MAX_SEARCH_WORDS} words, not {len(words)}")
     query = (select(Aip).join(DublinCoreRecord, DublinCoreRecord.aip_id == Aip.id)
              .where(readable_aips(reader))
              .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))

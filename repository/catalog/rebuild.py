@@ -2,17 +2,22 @@
 
 Each OCFL object's inventory gives versions, files and digests; Kho's own files inside it
 (kho-metadata/…) give the identifier, collection, access, Dublin Core, formats and the
-PREMIS events of every version. Users are not in storage and are left as they are.
+PREMIS events of every version. Each location's collection records (collection_records.py)
+give every collection's title and access and the events that changed them; a collection
+with no record is restored closed (restricted), never public. Users are not in storage
+and are left as they are.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, true
 
+from repository.catalog.chain_store import record_chain_head
+from repository.catalog.collection_records import merge_records, read_records
 from repository.catalog.events import record_event
 from repository.catalog.files import file_rows
 from repository.catalog.models import (Aip, AipFile, AipVersion, DublinCoreRecord, PremisEvent)
@@ -31,7 +36,10 @@ class RebuildReport:
 
     aips: int = 0
     events: int = 0
+    collections: int = 0
     problems: list[str] = field(default_factory=list)
+    # Collections with no record in storage: closed (restricted), never guessed public.
+    closed: list[str] = field(default_factory=list)
 
 
 def rebuild_catalog(settings: Settings, catalog, *, force: bool = False) -> RebuildReport:
@@ -45,7 +53,17 @@ def rebuild_catalog(settings: Settings, catalog, *, force: bool = False) -> Rebu
             _clear(session)
     report = RebuildReport()
     pending_events: list[dict[str, Any]] = []
-    for name, storage in load_locations(settings).items():
+    locations = load_locations(settings)
+    records: list[dict] = []
+    for name, storage in locations.items():
+        try:
+            records.extend(read_records(storage))
+        except KhoError as exc:
+            report.problems.append(f"{name}: cannot read collection records: {exc}")
+    recorded = merge_records(records)
+    # Before any AIP: a collection is never open, even for a moment, unless its record says so.
+    pending_events.extend(_restore_collections(catalog, recorded, report))
+    for name, storage in locations.items():
         store = OcflStore(storage)
         try:
             object_ids = list(store.list_objects())
@@ -54,12 +72,13 @@ def rebuild_catalog(settings: Settings, catalog, *, force: bool = False) -> Rebu
             continue
         for object_id in object_ids:
             try:
-                events = _restore_aip(catalog, store, name, object_id)
+                events = _restore_aip(catalog, store, name, object_id, recorded)
             except (KhoError, KeyError, ValueError) as exc:
                 report.problems.append(f"{name}: {object_id}: {exc}")
                 continue
             report.aips += 1
             pending_events.extend(events)
+    _close_unrecorded(catalog, recorded, report)
     # Replayed in time order across AIPs, so the new chain reads as the history did.
     pending_events.sort(key=lambda e: (e["datetime"], e["identifier"]))
     with catalog.session() as session:
@@ -70,7 +89,35 @@ def rebuild_catalog(settings: Settings, catalog, *, force: bool = False) -> Rebu
                          when=datetime.fromisoformat(event["datetime"]),
                          identifier=event["identifier"])
             report.events += 1
+    record_chain_head(catalog, locations.values())  # the rebuilt log's head, for kho audit
     return report
+
+
+def _restore_collections(catalog, records: dict[str, dict], report: RebuildReport) -> list[dict]:
+    """Give every recorded collection the title, access and embargo its record holds;
+    returns the records' events."""
+    events: list[dict] = []
+    with catalog.session() as session:
+        for name, record in records.items():
+            collection = get_or_create_collection(session, name)
+            collection.title = record.get("title") or name
+            if hasattr(collection, "description"):
+                collection.description = record.get("description") or None
+            collection.access = record["access"]
+            until = record.get("embargo_until")
+            collection.embargo_until = date.fromisoformat(until) if until else None
+            events.extend({**event, "aip": None} for event in record.get("events", []))
+            report.collections += 1
+    return events
+
+
+def _close_unrecorded(catalog, records: dict[str, dict], report: RebuildReport) -> None:
+    from repository.catalog.models import Collection
+    with catalog.session() as session:
+        for collection in session.scalars(select(Collection).where(
+                Collection.name.not_in(list(records)) if records else true())):
+            collection.access, collection.embargo_until = "restricted", None
+            report.closed.append(collection.name)
 
 
 def _clear(session) -> None:
@@ -83,7 +130,8 @@ def _read_json(store: OcflStore, object_id: str, logical_path: str, version: str
         return json.loads(stream.read().decode("utf-8"))
 
 
-def _restore_aip(catalog, store: OcflStore, location: str, object_id: str) -> list[dict]:
+def _restore_aip(catalog, store: OcflStore, location: str, object_id: str,
+                 recorded: dict[str, dict]) -> list[dict]:
     inventory = store.inventory(object_id)
     head = inventory.head
     description = AipDescription.from_dict(_read_json(store, object_id, AIP_FILE, head))
@@ -96,6 +144,8 @@ def _restore_aip(catalog, store: OcflStore, location: str, object_id: str) -> li
         from repository.access.rights import parse_access
         policy = parse_access(description.access)
         collection = get_or_create_collection(session, description.collection)
+        if collection.name not in recorded:  # no record says who may read it: closed
+            collection.access, collection.embargo_until = "restricted", None
         versions = sorted(inventory.versions, key=lambda v: int(v[1:]))
         first = _parse_time(inventory.versions[versions[0]]["created"])
         last = _parse_time(inventory.versions[head]["created"])

@@ -13,8 +13,10 @@ page sizes and facet counts from revealing what a caller may not read.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Callable
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
@@ -89,3 +91,33 @@ def descriptions_public(today: date) -> ColumnElement[bool]:
         return or_(level != EMBARGOED, and_(until.is_not(None), until <= today))
     return and_(open_on(Aip.access, Aip.embargo_until),
                 open_on(Collection.access, Collection.embargo_until))
+
+
+_PROCESS = re.compile(r"\s*\(?\b[\w.-]+:\d+\b\)?")  # "host:pid" of a worker process
+
+
+def agent_labeller(session, reader: Reader) -> Callable[[str], str]:
+    """How ``reader`` sees the agents of events and versions.
+
+    Staff see them as recorded. Everyone else sees roles, never staff user names, and
+    Kho's own processes without the host and process id that ran them
+    ("Kho 0.1.0 for lan" → "Kho 0.1.0 for an archivist").
+    """
+    if reader.is_staff:
+        return lambda agent: agent
+    from repository.catalog.models import User
+    roles = dict(session.execute(select(User.name, User.role)).all())
+
+    def person(name: str) -> str:
+        role = roles.get(name.strip())
+        if not role:
+            return "a staff member"
+        return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
+
+    def label(agent: str) -> str:
+        software, sep, user = (agent or "").partition(" for ")
+        if software.lower().startswith("kho"):
+            software = _PROCESS.sub("", software).strip()
+            return f"{software} for {person(user)}" if sep else software
+        return person(agent).split(" ", 1)[1] if agent else ""
+    return label

@@ -39,7 +39,12 @@ def rebuild(force: bool) -> None:
     report = rebuild_catalog(settings, db, force=force)
     for problem in report.problems:
         click.echo(f"error: {problem}", err=True)
-    click.echo(f"rebuilt {report.aips} AIPs and {report.events} events from storage")
+    for name in report.closed:
+        click.echo(f"warning: collection {name!r} has no record in storage, so it was restored "
+                   "as restricted; set its access again (PATCH /api/v1/collections/NAME)",
+                   err=True)
+    click.echo(f"rebuilt {report.aips} AIPs, {report.collections} collection records and "
+               f"{report.events} events from storage")
     raise SystemExit(1 if report.problems else 0)
 
 

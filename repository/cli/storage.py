@@ -41,14 +41,18 @@ def list_locations() -> None:
         click.echo(f"{name}{marker}\t{location.kind}\t{location.describe()}\t{status}")
 
 
-@storage.command("gc", short_help="Remove incomplete OCFL objects and versions.")
+@storage.command("gc", short_help="Remove incomplete OCFL objects and versions, and abandoned staging.")
 @click.option("--location", "location_name", default=None,
               help="Only this location (default: every location).")
 @click.option("--older-than", default="1h", show_default=True,
               help="Grace period: leave anything written more recently (30m, 1h, 2d).")
 @click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
-def gc(location_name: str | None, older_than: str, dry_run: bool) -> None:
-    """Remove incomplete OCFL objects (no root inventory) and unfinished versions."""
+@click.option("--register", is_flag=True,
+              help="Catalogue complete objects the catalogue does not know (an ingest killed "
+                   "before its catalogue commit) instead of only listing them.")
+def gc(location_name: str | None, older_than: str, dry_run: bool, register: bool) -> None:
+    """Remove incomplete OCFL objects (no root inventory) and unfinished versions, and what
+    crashed processes left in staging (unpack folders, uploads of no unfinished deposit)."""
     from repository.storage.locations import get_location, load_locations
     from repository.storage.ocfl import OcflStore
     settings = load_settings()
@@ -71,6 +75,33 @@ def gc(location_name: str | None, older_than: str, dry_run: bool) -> None:
                        f"last written {item.last_modified:%Y-%m-%d %H:%M:%S %Z})")
         total += len(removed)
     click.echo(f"{verb} {total} incomplete item(s)")
+    from repository.catalog import open_catalog
+    from repository.catalog.reconcile import register_object, uncatalogued_objects
+    from repository.ingest.staging import clean_staging
+    catalog = open_catalog(settings.catalog_url)
+    try:
+        catalog.upgrade()
+        from repository.ingest.deposits import fail_interrupted_deposits
+        if not dry_run:
+            fail_interrupted_deposits(catalog)
+        staged = clean_staging(settings, catalog, dry_run=dry_run)
+        for name, location in sorted(locations.items()):
+            if name in skipped:
+                continue
+            for object_id in uncatalogued_objects(catalog, name, location):
+                if register and not dry_run:
+                    aip = register_object(settings, catalog, name, location, object_id)
+                    click.echo(f"{name}: registered {object_id} as AIP {aip} (complete in "
+                               "storage, missing from the catalogue)")
+                else:
+                    click.echo(f"{name}: uncatalogued {object_id}: complete in storage but not "
+                               "in the catalogue; `kho storage gc --register` catalogues it")
+    finally:
+        catalog.dispose()
+    for path, size in staged:
+        click.echo(f"staging: {verb} {path.relative_to(settings.staging_dir)} ({size} bytes)")
+    click.echo(f"staging: {verb} {len(staged)} abandoned item(s), "
+               f"{sum(size for _, size in staged)} bytes")
     if skipped:
         raise StorageUnavailable(f"could not clean {', '.join(skipped)}; run gc again later")
 

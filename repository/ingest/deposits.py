@@ -1,6 +1,8 @@
 """Deposits over HTTP: record one, then carry it through ingest, keeping its status current."""
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import socket
@@ -15,6 +17,8 @@ from repository.errors import (KhoError, NotFound, PackageInvalid, UnreadableArc
                                UnsafeArchive, UsageError)
 from repository.ingest.models import Deposit
 from repository.ingest.pipeline import ingest_package
+
+log = logging.getLogger(__name__)
 
 # Pipeline steps as the deposit states a depositor sees.
 STEP_STATES = {"validating": "validating",
@@ -47,11 +51,13 @@ def drop_folder_path(settings: Settings, relative: str) -> Path:
     if settings.drop_folder is None:
         raise UsageError("no drop folder is configured (KHO_DROP_FOLDER)")
     root = Path(settings.drop_folder).resolve()
-    candidate = (root / relative).resolve()
-    if candidate != root and root not in candidate.parents:
-        raise UsageError(f"{relative!r} is outside the drop folder")
-    if not candidate.exists():
-        raise NotFound(f"{relative!r} is not in the drop folder")
+    try:
+        candidate = (root / relative).resolve()
+        # Outside the folder is answered like missing: the reply never tells what exists there.
+        if (candidate != root and root not in candidate.parents) or not candidate.exists():
+            raise NotFound(f"{relative!r} is not in the drop folder")
+    except OSError as exc:  # a name too long for the file system, a loop of links …
+        raise NotFound(f"{relative!r} is not in the drop folder ({exc.strerror})") from None
     return candidate
 
 
@@ -108,8 +114,11 @@ def fail_interrupted_deposits(catalog) -> int:
             Deposit.status.in_(("received", "validating", "storing")))) if _gone(d.worker)]
         for deposit in unfinished:
             deposit.status = "failed"
-            deposit.message = "interrupted: the server stopped before this deposit was " \
-                              "finished; nothing was kept, please deposit it again"
+            # Killed after its object was complete but before the catalogue commit, the bag
+            # is in storage: `kho storage gc` lists such objects and --register catalogues them.
+            deposit.message = ("interrupted: the server stopped before this deposit was "
+                               "finished; deposit it again, unless `kho storage gc` lists "
+                               "its object as uncatalogued (then `kho storage gc --register`)")
         return len(unfinished)
 
 
@@ -159,6 +168,15 @@ def _without_paths(text: str, source: Path, settings: Settings, uploaded: bool) 
     return text
 
 
+def without_server_paths(text: str, settings: Settings, source: Path) -> str:
+    """``text`` with the server's folders taken out: a depositor sees names, never paths."""
+    roots = [source, settings.staging_dir, settings.data_dir, settings.drop_folder]
+    for root in sorted({str(p) for r in roots if r for p in (Path(r), Path(r).resolve())},
+                       key=len, reverse=True):
+        text = text.replace(root + "/", "").replace(root, Path(root).name)
+    return text
+
+
 def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
                 remove_after: bool) -> None:
     """Ingest a recorded deposit; every outcome ends in state done or failed, never lost."""
@@ -175,20 +193,23 @@ def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
             last["state"] = state
             set_status(catalog, identifier, state)
 
+    def say(text: str) -> str:
+        return without_server_paths(text, settings, path)
+
     try:
         result = ingest_package(path, settings=settings, catalog=catalog, on_step=on_step,
                                 **params)
     except PackageInvalid as exc:
-        set_status(catalog, identifier, "failed", message=exc.report.summary or str(exc),
-                   report=exc.report.as_dict())
+        set_status(catalog, identifier, "failed", message=say(exc.report.summary or str(exc)),
+                   report=json.loads(say(json.dumps(exc.report.as_dict(), ensure_ascii=False))))
     except UnsafeArchive as exc:
-        shown = _without_paths(exc.path, path, settings, remove_after)
+        shown = say(_without_paths(exc.path, path, settings, remove_after))
         set_status(catalog, identifier, "failed",
-                   message=f"{shown}: {_without_paths(exc.message, path, settings, remove_after)}",
+                   message=f"{shown}: {say(_without_paths(exc.message, path, settings, remove_after))}",
                    report={"valid": False, "warnings": [],
                            "errors": [{"code": exc.code, "path": shown,
-                                       "message": _without_paths(exc.message, path, settings,
-                                                                 remove_after)}]})
+                                       "message": say(_without_paths(exc.message, path,
+                                                                     settings, remove_after))}]})
     except UnreadableArchive as exc:
         set_status(catalog, identifier, "failed", message=(
             f"the upload is not a {exc.kind} archive (did you send it with --data-binary? "
@@ -196,9 +217,12 @@ def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
             f"{Path(exc.path).name} is not a readable {exc.kind} archive"))
     except KhoError as exc:
         set_status(catalog, identifier, "failed",
-                   message=_without_paths(exc.http_message(), path, settings, remove_after))
+                   message=say(_without_paths(exc.http_message(), path, settings,
+                                              remove_after)))
     except Exception as exc:  # noqa: BLE001 - the depositor must see a final state
-        set_status(catalog, identifier, "failed", message=f"internal error: {exc!r}")
+        log.exception("deposit %s failed", identifier)  # the details go to the log only
+        set_status(catalog, identifier, "failed",
+                   message=f"internal error ({type(exc).__name__}); the server log has details")
         raise
     else:
         set_status(catalog, identifier, "done", aip_identifier=result.identifier,

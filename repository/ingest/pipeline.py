@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import threading
 import unicodedata
@@ -26,19 +27,20 @@ from repository.catalog.chain_store import record_chain_head
 from repository.catalog.collections import require_collection
 from repository.catalog.files import file_rows
 from repository.config import Settings
-from repository.errors import (DigestMismatch, DuplicatePackage, PackageInvalid, Problem,
-                               ValidationReport)
+from repository.errors import (DigestMismatch, DuplicatePackage, KhoError, PackageInvalid,
+                               Problem, ValidationReport)
 from repository.holdings.links import record_aip_shelfmark
 from repository.ingest.bag import Bag
 from repository.ingest.characterise import FileFormat, identify_formats
 from repository.ingest.unpack import serialization_of, unpacked
 from repository.ingest.validate import BagValidation, validate_bag
 from repository.metadata import primary_title, search_text
-from repository.storage import OcflStore, SourceFile, get_location
+from repository.storage import OcflStore, SourceFile, get_location, load_locations
 from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
                                            FORMATS_FILE, METADATA_DIR, AipDescription,
                                            dump_json, ocfl_id_for)
 
+log = logging.getLogger(__name__)
 SOFTWARE_AGENT = f"Kho {__version__}"
 # Strongest first: the payload fingerprint uses the best algorithm the bag's manifests have.
 FINGERPRINT_ALGORITHMS = ("sha512", "sha384", "sha256", "sha224", "sha1", "md5")
@@ -159,6 +161,7 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
         # The event-chain head goes to storage with each version: evidence if the newest
         # events are ever removed from the catalogue.
         record_chain_head(catalog, [storage])
+        store_collection_record(settings, catalog, description.collection, storage)
         payload_bytes = sum(f.size for f in bag.payload)
         return IngestResult(identifier=identifier, ocfl_id=ocfl_id, version=version,
                             location=location_name, collection=description.collection,
@@ -172,6 +175,21 @@ def existing_collection(catalog, name: str) -> str:
     (collections are made on purpose: `kho collection add`)."""
     with catalog.session() as session:
         return require_collection(session, name).name
+
+
+def store_collection_record(settings: Settings, catalog, name: str, storage) -> None:
+    """Make sure the location holding the new AIP also holds its collection's record (who
+    may read it), so a catalogue rebuilt from that location restores the collection's access.
+    A failure is logged: the AIP is kept, and a rebuild without the record closes the
+    collection rather than opening it."""
+    from repository.catalog.collection_records import ensure_collection_stored
+    from repository.catalog.queries import get_collection
+    try:
+        others = [s for n, s in load_locations(settings).items() if n != storage.name]
+        with catalog.session() as session:
+            ensure_collection_stored(get_collection(session, name), storage, others)
+    except KhoError as exc:
+        log.warning("cannot store the record of collection %s in %s: %s", name, storage.name, exc)
 
 
 def store_workers(settings: Settings, storage) -> int:

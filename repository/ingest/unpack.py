@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from repository.errors import UnreadableArchive, UnsafeArchive, UsageError
+from repository.ingest.staging import UNPACK_PREFIX, held
 
 CHUNK = 1024 * 1024
 # Ratios are only judged past this many bytes: small text files compress very well.
@@ -251,7 +252,6 @@ def find_bag_root(top: Path) -> Path:
     return top
 
 
-STAGING_PREFIX = "unpack-"
 SEARCH_DEPTH = 4  # how deep to look for a misplaced bag
 MAKE_A_BAG = ("make one with `python -m bagit --sha256 FOLDER` (bagit-python) or Bagger, "
               "then validate it again")
@@ -261,7 +261,7 @@ def where_are_the_bags(root: Path) -> str:
     """One line for a folder without bagit.txt: not a bag, a bag deeper down, or several."""
     root = Path(root)
     # Inside an unpacked archive, say where things are as the archive's maker sees them.
-    top = root.parent if root.parent.name.startswith(STAGING_PREFIX) else root
+    top = root.parent if root.parent.name.startswith(UNPACK_PREFIX) else root
     found = []
     for folder, dirs, files in os.walk(root):
         depth = len(Path(folder).relative_to(root).parts)
@@ -291,10 +291,12 @@ def unpacked(path: Path, settings) -> Iterator[Path]:
     if kind is None:
         raise UsageError(f"{path}: not a bag folder, .zip, .tar, .tar.gz or .tgz")
     settings.staging_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=settings.staging_dir))  # mode 0700
+    staging = Path(tempfile.mkdtemp(prefix=UNPACK_PREFIX, dir=settings.staging_dir))  # 0700
     try:
-        ex = _Extractor(path, staging, settings)
-        (_unzip if kind == ".zip" else _untar)(ex)
-        yield find_bag_root(staging)
+        # Held while in use: after a crash, clean_staging knows the folder is nobody's.
+        with held(staging):
+            ex = _Extractor(path, staging, settings)
+            (_unzip if kind == ".zip" else _untar)(ex)
+            yield find_bag_root(staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

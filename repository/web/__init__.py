@@ -57,6 +57,9 @@ def create_app(settings: Settings | None = None, *, upgrade_database: bool = Tru
     from repository.web.i18n import init_i18n
     init_i18n(app)
     _register_error_handlers(app)
+    from repository.web import inputs, security
+    security.init_app(app)
+    inputs.init_app(app)
     for name in BLUEPRINT_MODULES:
         try:
             module = importlib.import_module(f"repository.web.{name}")
@@ -106,4 +109,7 @@ def _register_error_handlers(app: Flask) -> None:
             return error_page(exc.code or 500, exc.description or "")
         response = jsonify({"error": exc.name, "message": exc.description})
         response.status_code = exc.code or 500
+        for name, value in exc.get_headers():  # Allow on 405, Location on redirects …
+            if name.lower() != "content-type":
+                response.headers[name] = value
         return response

@@ -10,10 +10,13 @@ from sqlalchemy import select
 from repository.catalog import (AipFile, count_readable_aips, events_for_aip, get_aip,
                                 get_collection, list_aips, list_collections, premis_xml,
                                 search_aips)
+from repository.catalog.visibility import agent_labeller
 from repository.errors import NotFound, UsageError
 from repository.ingest.amend import amend_aip, withdraw_aip
 from repository.storage import get_location
 from repository.web.auth import check_reader, current_reader, current_user, require_roles
+from repository.web.inputs import json_object, text
+from repository.web.security import deposited_file_headers
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -112,14 +115,6 @@ def delete_collection(name: str):
     return "", 204
 
 
-def json_object() -> dict:
-    """The request's JSON body, which must be an object."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise UsageError("send a JSON object as the body (Content-Type: application/json)")
-    return body
-
-
 @blueprint.get("/aips")
 def aips():
     page, per_page = _int_arg("page", 1), _int_arg("per_page", 50)
@@ -139,6 +134,7 @@ def aips():
 def aip_detail(identifier: str):
     with services().catalog.session() as session:
         aip = readable_aip(session, identifier)
+        agent = agent_labeller(session, current_reader())  # staff names only to staff
         files = session.scalars(select(AipFile).where(
             AipFile.aip_id == aip.id, AipFile.version == aip.current_version)
             .order_by(AipFile.logical_path))
@@ -149,7 +145,7 @@ def aip_detail(identifier: str):
             "ocfl_id": aip.ocfl_id,
             "dublin_core": aip.dublin_core.record if aip.dublin_core else {},
             "versions": [{"number": v.number, "created": v.created_at.isoformat(),
-                          "message": v.message, "agent": v.agent} for v in aip.versions],
+                          "message": v.message, "agent": agent(v.agent)} for v in aip.versions],
             "files": [{"path": f.logical_path, "size": f.size, "sha512": f.sha512,
                        "digests": f.digests, "pronom_id": f.pronom_id,
                        "format": f.format_name, "mime_type": f.mime_type,
@@ -158,7 +154,7 @@ def aip_detail(identifier: str):
                               f"{quote(f.logical_path, safe='/')}"}
                       for f in files],
             "events": [{"identifier": e.identifier, "type": e.event_type,
-                        "datetime": e.event_datetime.isoformat(), "agent": e.agent,
+                        "datetime": e.event_datetime.isoformat(), "agent": agent(e.agent),
                         "outcome": e.outcome, "detail": e.detail, "file": e.file_path}
                        for e in events_for_aip(session, aip.identifier)],
         })
@@ -169,11 +165,12 @@ def aip_detail(identifier: str):
 @require_roles("archivist")
 def change_aip(identifier: str):
     """Change who may read an AIP ({"access": "restricted"}): a new version and an event."""
-    body = request.get_json(silent=True) or {}
+    _require_aip(identifier)
+    body = json_object()
     if "access" not in body:
         raise UsageError('send a JSON body such as {"access": "restricted"}')
     amend_aip(services().settings, services().catalog, identifier,
-              agent=current_user().name, access=str(body["access"]))
+              agent=current_user().name, access=text(body["access"], "access", required=True))
     with services().catalog.session() as session:
         return aip_summary(get_aip(session, identifier))
 
@@ -182,9 +179,8 @@ def change_aip(identifier: str):
 @require_roles("archivist")
 def replace_dublin_core(identifier: str):
     """Replace the AIP's Dublin Core record (validated first): a new version and an event."""
-    record = request.get_json(silent=True)
-    if not isinstance(record, dict):
-        raise UsageError("send the Dublin Core record as a JSON object")
+    _require_aip(identifier)
+    record = json_object()
     amend_aip(services().settings, services().catalog, identifier,
               agent=current_user().name, dublin_core=record)
     with services().catalog.session() as session:
@@ -209,11 +205,18 @@ def withdraw(identifier: str):
                 "reason": aip.withdrawal_reason}
 
 
+def _require_aip(identifier: str) -> None:
+    """404 for an unknown AIP before the body is read, so the answer names the real problem."""
+    with services().catalog.session() as session:
+        get_aip(session, identifier)
+
+
 @blueprint.get("/aips/<identifier>/premis.xml")
 def aip_premis(identifier: str):
     with services().catalog.session() as session:
         aip = readable_aip(session, identifier)
-        return Response(premis_xml(session, aip), mimetype="application/xml")
+        return Response(premis_xml(session, aip, agent_labeller(session, current_reader())),
+                        mimetype="application/xml")
 
 
 @blueprint.get("/aips/<identifier>/files/<path:logical_path>")
@@ -236,7 +239,7 @@ def aip_file(identifier: str, logical_path: str):
     response.set_etag(etag)
     response.last_modified = modified
     response.headers["Accept-Ranges"] = "bytes"
-    response.headers["Content-Disposition"] = _content_disposition(logical_path)
+    deposited_file_headers(response, logical_path, mime)  # data, never code in Kho's origin
     if request.if_none_match.contains(etag):
         response.status_code = 304
         return response
@@ -265,14 +268,18 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def _content_disposition(logical_path: str) -> str:
-    from urllib.parse import quote
-    name = logical_path.rsplit("/", 1)[-1]
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "")
-    return f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-
-
 @blueprint.get("/openapi.json")
 def openapi():
-    text = resources.files("repository.web").joinpath("openapi.json").read_text("utf-8")
-    return Response(text, mimetype="application/json")
+    """The API description, with this server's storage locations as the allowed ``location``."""
+    import json
+    from repository.storage import load_locations
+    text_ = resources.files("repository.web").joinpath("openapi.json").read_text("utf-8")
+    document = json.loads(text_)
+    names = sorted(load_locations(services().settings))
+    deposit = document["paths"]["/api/v1/deposits"]["post"]
+    for parameter in deposit["parameters"]:
+        if parameter["name"] == "location":
+            parameter["schema"]["enum"] = names
+    deposit["requestBody"]["content"]["application/json"]["schema"]["properties"]["location"][
+        "enum"] = names
+    return Response(json.dumps(document, ensure_ascii=False), mimetype="application/json")

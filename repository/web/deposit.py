@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from repository.access.rights import parse_access
 from repository.catalog.collections import require_collection
 from repository.catalog.queries import MAX_PER_PAGE
 from repository.errors import NotFound, UsageError
@@ -16,14 +17,18 @@ from repository.ingest.deposits import (create_deposit, discard_upload, drop_fol
                                         fail_interrupted_deposits, get_deposit, list_deposits,
                                         run_deposit, upload_path)
 from repository.ingest.models import DEPOSIT_STATES
+from repository.ingest.staging import clean_staging
+from repository.storage import get_location
 from repository.text import after_ingest
 from repository.web.auth import current_user, require_roles
+from repository.web.inputs import MAX_NAME, flag, json_object, text
 
 blueprint = Blueprint("deposit", __name__, url_prefix="/api/v1/deposits")
 
 ARCHIVE_TYPES = {"application/zip": ".zip", "application/x-tar": ".tar",
                  "application/gzip": ".tar.gz", "application/x-gzip": ".tar.gz",
                  "application/x-gtar": ".tar.gz"}
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 CHUNK = 1024 * 1024
 
 
@@ -32,6 +37,8 @@ def init_app(app: Flask) -> None:
     # Deposits run in server processes: those left unfinished by one that stopped are failed.
     if app.config.get("KHO_DATABASE_READY"):
         fail_interrupted_deposits(services.catalog)
+        # What a crash left in staging (partial uploads, unpack folders) goes now.
+        clean_staging(services.settings, services.catalog)
     # One ingest at a time per process: ingest already uses every core for hashing.
     services.extras["deposit_executor"] = ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="kho-deposit")
@@ -56,40 +63,45 @@ def _text_of_pages(settings, catalog, aip: str) -> None:
         logging.getLogger(__name__).exception("text of the pages of AIP %s", aip)
 
 
-def _flag(value) -> bool:
-    return str(value).lower() in {"1", "true", "yes", "on"}
-
-
 @blueprint.post("")
 @require_roles("archivist")
 def deposit():
-    """Accept a zip/tar body (streamed to staging) or {"path": …} in the drop folder: 202."""
+    """Accept a zip/tar body (streamed to staging) or {"path": …} in the drop folder: 202.
+
+    Every option is checked before anything is received or recorded: a deposit that
+    could only fail later (no collection, a bad access, an unknown location) is refused now.
+    """
     services = current_app.extensions["kho"]
     settings = services.settings
     deposit_id = str(uuid.uuid4())
     if request.mimetype == "application/json":
-        params = request.get_json(silent=True)
-        if not isinstance(params, dict):
-            raise UsageError('send a JSON object such as {"path": "dia-ba-1890", '
-                             '"collection": "Địa bạ"}')
+        params = json_object()
+        relative = text(params.get("path"), "path", required=True, max_length=1000)
     else:
         params = request.args
-    collection = str(params.get("collection") or "").strip()
+    collection = text(params.get("collection"), "collection", max_length=MAX_NAME)
     if not collection:
         raise UsageError("a deposit needs a collection (?collection=NAME or \"collection\")")
+    access = text(params.get("access"), "access") or None
+    if access is not None:
+        parse_access(access)  # raises a 400 that names the forms allowed
+    location = text(params.get("location"), "location", max_length=MAX_NAME) or None
+    if location is not None:
+        try:
+            get_location(settings, location)
+        except NotFound:
+            raise UsageError(f"location: there is no storage location {location!r}") from None
+    new_version = flag(params.get("new_version"), "new_version")
     # Refused before a byte is received: a typo must not cost the depositor an upload.
     with services.catalog.session() as session:
         collection = require_collection(session, collection).name
     if request.mimetype == "application/json":
-        source = drop_folder_path(settings, str(params.get("path", "")))
-        remove_after = False
+        source, remove_after = drop_folder_path(settings, relative), False
     else:
-        source = _receive_upload(settings, deposit_id)
-        remove_after = True
+        source, remove_after = _receive_upload(settings, deposit_id), True
     create_deposit(services.catalog, source=str(source), collection=collection,
-                   depositor=current_user().name, access=params.get("access"),
-                   location=params.get("location"),
-                   new_version=_flag(params.get("new_version", False)), identifier=deposit_id)
+                   depositor=current_user().name, access=access, location=location,
+                   new_version=new_version, identifier=deposit_id)
     services.extras["deposit_executor"].submit(
         _deposit_then_text, deposit_id, source, settings=settings, catalog=services.catalog,
         remove_after=remove_after, text_executor=services.extras["text_executor"])
@@ -120,12 +132,24 @@ def deposits():
             "page": page, "per_page": per_page, "total": total}
 
 
+def _upload_name() -> str:
+    """The ?filename= of an upload: a plain file name ending in an archive suffix, or ""."""
+    name = text(request.args.get("filename"), "filename", max_length=MAX_NAME)
+    if not name:
+        return ""
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise UsageError("filename must be a file name, not a path")
+    if not name.lower().endswith(ARCHIVE_SUFFIXES):
+        raise UsageError(f"filename {name!r} must end in {', '.join(ARCHIVE_SUFFIXES)}")
+    return name
+
+
 def _receive_upload(settings, deposit_id: str) -> Path:
     """Stream the request body to staging, refusing (413) past the configured cap."""
     cap = settings.max_upload_bytes
     if request.content_length is not None and request.content_length > cap:
         raise RequestEntityTooLarge(f"deposits are limited to {cap} bytes")
-    filename = request.args.get("filename", "")
+    filename = _upload_name()
     suffix = ARCHIVE_TYPES.get(request.mimetype)
     if filename:
         suffix = None

@@ -24,12 +24,14 @@ from repository.access.presentation import (MEDIA_TYPE, ManifestCache, Urls, bui
                                             build_manifest, build_top_collection,
                                             load_manifest_source, serialise)
 from repository.access.rights import PUBLIC, effective_policy, parse_access
-from repository.catalog import get_aip, get_collection, list_collections, record_event
+from repository.catalog import get_aip, get_collection, list_collections
+from repository.catalog.collection_access import change_collection_access
 from repository.errors import NotFound, PermissionDenied, UsageError
 from repository.metadata import record_to_oai_dc
 from repository.text.iiif import with_text
 from repository.text.pages import text_stamp
 from repository.web.auth import check_reader, current_reader, current_user, require_roles
+from repository.web.inputs import json_object, text
 
 blueprint = Blueprint("iiif", __name__)
 
@@ -179,8 +181,10 @@ def _document(document: dict) -> Response:
 @require_roles("archivist")
 def change_collection(name: str):
     """Change who may read a whole collection ({"access": "restricted"}); recorded as an event."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not {"access", "title", "description"} & set(body):
+    with _services().catalog.session() as session:
+        get_collection(session, name)  # 404 first: the answer names the real problem
+    body = json_object()
+    if not {"access", "title", "description"} & set(body):
         raise UsageError('send a JSON body such as {"access": "restricted"} or, as an admin, '
                          '{"title": "…"}')
     if {"title", "description"} & set(body):
@@ -190,17 +194,12 @@ def change_collection(name: str):
                 found = get_collection(session, name)
                 return {"name": found.name, "title": found.title, "access": found.access,
                         "links": {"iiif": f"/iiif/3/collection/{quote(found.name, safe='')}"}}
-    policy = parse_access(str(body["access"]))
-    with _services().catalog.session() as session:
-        found = get_collection(session, name)
-        before = (f"embargoed:{found.embargo_until.isoformat()}"
-                  if found.access == "embargoed" and found.embargo_until else found.access)
-        found.access, found.embargo_until = policy.level, policy.embargo_until
-        record_event(session, event_type="metadata modification", agent=current_user().name,
-                     outcome="success",
-                     detail=f"access of collection {found.name} changed from {before} to {policy}")
-        return {"name": found.name, "title": found.title, "access": str(policy),
-                "links": {"iiif": f"/iiif/3/collection/{quote(found.name, safe='')}"}}
+    policy = parse_access(text(body["access"], "access", required=True))
+    changed = change_collection_access(
+        _services().settings, _services().catalog, name, level=policy.level,
+        embargo_until=policy.embargo_until, agent=current_user().name)
+    return {**changed,
+            "links": {"iiif": f"/iiif/3/collection/{quote(changed['name'], safe='')}"}}
 
 
 def _rename_collection(name: str, body: dict) -> None:

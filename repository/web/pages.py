@@ -14,6 +14,7 @@ from sqlalchemy import select
 from repository.access.image_resolver import image_id
 from repository.access.presentation import natural_key
 from repository.catalog import AipFile, events_for_aip, get_aip, list_collections
+from repository.catalog.visibility import agent_labeller
 from repository.metadata.citation import bibtex, citations, highwire_tags, ris
 from repository.storage import get_location
 from repository.web.auth import check_reader, current_reader
@@ -107,6 +108,7 @@ def aip_page(identifier: str):
         return render_template(
             "pages/aip.html", aip=aip, files=files, pages=pages, record=record,
             events=events_for_aip(session, aip.identifier), manifest_url=manifest,
+            agent=agent_labeller(session, current_reader()),
             share_url=args["url"],
             citations=citations(record, accessed=format_date(date.today(), "long"), **args),
             meta_tags=highwire_tags(record, **args))

@@ -17,6 +17,7 @@ from repository.access.presentation import primary_label
 from repository.catalog import get_aip
 from repository.web.auth import check_reader
 
+# The page's own script and style are files under /static (Kho's CSP allows no inline script).
 blueprint = Blueprint("viewer", __name__, template_folder="templates")
 
 # The UMD bundle of Mirador 4, which defines the global `Mirador`.
