@@ -21,6 +21,7 @@ from repository.storage import get_location
 from repository.text import after_ingest, latest_job, ocr_aip, page_texts
 from repository.text.ocr import languages_for, parse_rules
 from repository.text.run import derivative_folder, index_ocr_derivatives
+from tests.fixtures.aips import add_collections
 from tests.fixtures.text import make_text_bag
 
 
@@ -33,6 +34,7 @@ def ocr_settings(kho_settings):
 def test_ocr_after_ingest_reads_the_vietnamese_words_with_their_boxes(ocr_settings, tmp_path):
     catalog = open_catalog(ocr_settings.catalog_url)
     catalog.upgrade()
+    add_collections(catalog, "Báo chí")
     result = ingest_package(make_text_bag(tmp_path / "bag"), settings=ocr_settings,
                             catalog=catalog, collection="Báo chí")
     before = len(list(get_location(ocr_settings, "local").list(result.object_root)))
@@ -79,6 +81,7 @@ def test_a_page_that_cannot_be_read_is_reported_and_the_others_are_read(settings
     settings = settings.replace(ocr_processes=1)
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
+    add_collections(catalog, "Báo chí")
     result = ingest_package(make_text_bag(tmp_path / "bag"), settings=settings,
                             catalog=catalog, collection="Báo chí")
     catalog.dispose()
@@ -138,6 +141,7 @@ def test_ocr_runs_on_a_celery_worker_when_scaled_out(settings, tmp_path):
                                 ocr_languages="*=vie", celery_queue=f"{queue}-fixity")
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
+    add_collections(catalog, "Báo chí")
     result = ingest_package(make_text_bag(tmp_path / "bag", {1: ["Hà Nội năm 1890"]}),
                             settings=settings, catalog=catalog, collection="Báo chí")
     after_ingest(settings, catalog, result.identifier)  # enqueued, not run here
@@ -175,6 +179,9 @@ def test_kho_ingest_runs_the_configured_ocr_and_reports_it(settings, tmp_path):
            "KHO_STORAGE_CONFIG": str(settings.storage_config_dir),
            "KHO_OCR_LANGUAGES": "collection:Báo chí=vie", "KHO_OCR_PROCESSES": "1"}
     bag = make_text_bag(tmp_path / "bag", {1: ["Hà Nội năm 1890"]})
+    for name in ("Báo chí", "Địa bạ"):
+        made = CliRunner().invoke(kho, ["collection", "add", name], env=env)
+        assert made.exit_code == 0, made.output
     run = CliRunner().invoke(kho, ["ingest", str(bag), "--collection", "BÁO CHÍ", "--json"],
                              env=env)
     assert run.exit_code == 0, run.output
@@ -190,6 +197,8 @@ def test_a_language_without_tesseract_data_fails_the_run_not_the_ingest(settings
            "KHO_STORAGE_CONFIG": str(settings.storage_config_dir),
            "KHO_OCR_LANGUAGES": "*=vie+xyz"}
     bag = make_text_bag(tmp_path / "bag", {1: ["Hà Nội"]})
+    made = CliRunner().invoke(kho, ["collection", "add", "Báo chí"], env=env)
+    assert made.exit_code == 0, made.output
     run = CliRunner().invoke(kho, ["ingest", str(bag), "--collection", "Báo chí"], env=env)
     assert run.exit_code == 0, run.output
     assert "no data for xyz: install tesseract-ocr-xyz" in run.output

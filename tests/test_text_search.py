@@ -13,7 +13,9 @@ from repository.catalog import add_user, events_for_aip, open_catalog
 from repository.ingest.pipeline import ingest_package
 from repository.text import after_ingest, page_texts
 from repository.web import create_app
+from tests.fixtures.aips import add_collections
 from tests.fixtures.text import make_text_bag
+from tests.fixtures.web import PASSWORD, csrf_token, sign_in
 
 # The shapes of the specifications' own examples: IIIF Content Search 2.0 §4.2.2 and §4.3.1
 # (an AnnotationPage with partOf and a contextualizing TextQuoteSelector), §5.3 (TermPage),
@@ -96,6 +98,7 @@ def book(kho_settings, tmp_path):
     settings = kho_settings.replace(ocr_languages="*=vie", ocr_processes=2)
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
+    add_collections(catalog, "Báo chí")
     bag = make_text_bag(tmp_path / "bag", tag_files={
         "metadata/transcriptions/trang 1.vi-Hani.txt": HAN_NOM.encode(),
         "metadata/transcriptions/trang 9.vi.txt": "không có trang này".encode(),
@@ -104,8 +107,8 @@ def book(kho_settings, tmp_path):
     result = ingest_package(bag, settings=settings, catalog=catalog, collection="Báo chí")
     after_ingest(settings, catalog, result.identifier)
     with catalog.session() as session:
-        _, archivist = add_user(session, "lan", "archivist")
-        _, researcher = add_user(session, "minh", "researcher")
+        _, archivist = add_user(session, "lan", "archivist", password=PASSWORD)
+        _, researcher = add_user(session, "minh", "researcher", password=PASSWORD)
     app = create_app(settings)
     app.testing = True
     yield app.test_client(), result.identifier, catalog, {"archivist": archivist,
@@ -263,21 +266,59 @@ def test_an_archivist_adds_a_transcription_in_the_web_form(book):
     url = f"/aips/{aip}/pages/{canvas}/transcription"
     assert f"/aips/{aip}/text" in client.get(f"/aips/{aip}").get_data(as_text=True)
     assert client.get(f"/aips/{aip}/text").headers["Location"].endswith(url)
-    # Readers see the page beside its text, without a form.
+    # Readers see the page beside its text, without a form; nobody signed in may not post.
     reader = client.get(url)
     assert reader.status_code == 200 and "大南寔錄" in reader.get_data(as_text=True)
     assert "<form method=\"post\"" not in reader.get_data(as_text=True)
-    signed_in = client.get(url, query_string={"token": tokens["archivist"]})
-    assert signed_in.status_code == 303
+    anonymous = client.post(url, data={"language": "vi", "text": "x",
+                                       "csrf_token": csrf_token(client)})
+    assert anonymous.status_code == 401
+    # A researcher, signed in, sees no form and may not post one either.
+    researcher = client.application.test_client()
+    sign_in(researcher, "minh")
+    assert "name=\"text\"" not in researcher.get(url).get_data(as_text=True)
+    refused = researcher.post(url, data={"language": "vi", "text": "x",
+                                         "csrf_token": csrf_token(researcher, url)})
+    assert refused.status_code == 403
+    sign_in(client, "lan")
     html = client.get(url).get_data(as_text=True)
-    form_token = re.search(r'name="form_token" value="([0-9a-f]+)"', html).group(1)
-    # A form posted without the page's token (another site's form) is refused.
-    forged = client.post(url, data={"language": "vi", "text": "x", "form_token": "0" * 64})
-    assert forged.status_code == 403
+    assert html.count("<form method=\"post\" action=\"" + url) == 2  # Hán-Nôm and Quốc ngữ
+    # A form posted without the page's CSRF token (another site's form) is refused.
+    forged = client.post(url, data={"language": "vi", "text": "x"})
+    assert forged.status_code == 400 and "CSRF" in forged.get_data(as_text=True)
+    wrong = client.post(url, data={"language": "vi", "text": "x", "csrf_token": "0" * 40})
+    assert wrong.status_code == 400
     saved = client.post(url, data={"language": "vi",
                                    "text": "Đại Nam thực lục, chép việc triều Nguyễn",
-                                   "form_token": form_token})
+                                   "csrf_token": csrf_token(client, url)})
     assert saved.status_code == 303 and "saved=2" in saved.headers["Location"]
-    assert "Đại Nam thực lục, chép việc" in client.get(url).get_data(as_text=True)
+    after = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "Đã lưu phiên âm: phiên bản v2 của tài liệu." in after
+    assert "Đại Nam thực lục, chép việc" in after
     hits = client.get(f"/iiif/search/1/{aip}", query_string={"q": "chep viec"}).get_json(force=True)
     assert hits["within"]["total"] == 2  # the OCR and the new transcription
+
+
+def test_the_page_text_view_tags_each_language_and_has_no_inline_style_or_script(book):
+    client, aip, catalog, tokens, _ = book
+    manifest = client.get(f"/iiif/3/{aip}/manifest").get_json(force=True)
+    canvas = manifest["items"][0]["id"].rsplit("/", 1)[1]
+    url = f"/aips/{aip}/pages/{canvas}/transcription"
+    sign_in(client, "lan")
+    html = client.get(url).get_data(as_text=True)
+    # Hán-Nôm, the Vietnamese OCR, and the page in Vietnamese, each marked for fonts and
+    # screen readers; the names of the scripts are Vietnamese words on an English page too.
+    assert re.search(r'<pre class="page-text" lang="vi-Hani">大南寔錄', html)
+    assert re.search(r'<pre class="page-text" lang="vi">', html)
+    assert '<html lang="vi">' in html and "Trang 1 / 2" in html and "Trang sau →" in html
+    # A strict Content-Security-Policy allows no inline CSS or script: the CSS is a file.
+    assert "<style" not in html and "style=" not in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html)
+    css = re.search(r'<link rel="stylesheet" href="([^"]*text\.css)"', html).group(1)
+    stylesheet = client.get(css)
+    assert stylesheet.status_code == 200 and ":lang(vi-Hani)" in stylesheet.get_data(as_text=True)
+    client.get("/language/en")
+    english = client.get(url).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Page 1 of 2" in english
+    assert "Add a transcription" in english and '<span lang="vi">Quốc ngữ</span>' in english
+    assert "Text recognition (OCR)" in english and "Trang 1 / 2" not in english

@@ -1,16 +1,19 @@
 """Search inside a book in Kho's viewer, in a real headless Chromium: a word typed in
-Mirador's search panel (IIIF Content Search 1.0) lists the hit and highlights it on the page."""
+Mirador's search panel (IIIF Content Search 1.0) lists the hit and highlights it on the page;
+an archivist signs in and corrects a page's transcription beside its image."""
 from __future__ import annotations
 
 import threading
 
 import pytest
 
-from repository.catalog import open_catalog
+from repository.catalog import add_user, open_catalog
 from repository.ingest.pipeline import ingest_package
 from repository.text import after_ingest
 from repository.web import create_app
+from tests.fixtures.aips import add_collections
 from tests.fixtures.text import make_text_bag
+from tests.fixtures.web import PASSWORD
 from tests.test_viewer_browser import CHROMIUM, CHROMIUM_ARGS, require_browser, wait_until
 
 
@@ -22,9 +25,13 @@ def served_book(settings, tmp_path):
     settings = settings.replace(ocr_languages="*=vie", ocr_processes=2)
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
-    result = ingest_package(make_text_bag(tmp_path / "bag"), settings=settings, catalog=catalog,
-                            collection="Báo chí")
+    add_collections(catalog, "Báo chí")
+    bag = make_text_bag(tmp_path / "bag", tag_files={
+        "metadata/transcriptions/trang 1.vi-Hani.txt": "大南寔錄".encode()})
+    result = ingest_package(bag, settings=settings, catalog=catalog, collection="Báo chí")
     after_ingest(settings, catalog, result.identifier)
+    with catalog.session() as session:
+        add_user(session, "Nguyễn Thị Lan", "archivist", password=PASSWORD)
     catalog.dispose()
     app = create_app(settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -89,3 +96,54 @@ def test_a_word_searched_in_the_viewer_is_listed_and_highlighted_on_the_page(ser
     assert searches and all(status == 200 for _, status in searches), searches
     assert highlighted_pixels(before) < 50
     assert highlighted_pixels(after) > 300, "no highlight drawn over the hit"
+
+
+# What Kho's pages will be served with: no inline script or style of any kind.
+STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+              "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+
+
+@pytest.mark.browser
+def test_an_archivist_signs_in_and_corrects_a_page_beside_its_image(served_book):
+    from playwright.sync_api import sync_playwright
+    base, aip_id = served_book
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            refused: list[str] = []
+            page.on("console", lambda m: refused.append(m.text)
+                    if "Content Security Policy" in m.text else None)
+
+            def with_csp(route):  # the policy every page will carry, on every document
+                response = route.fetch()
+                route.fulfill(response=response, headers={
+                    **response.headers, "content-security-policy": STRICT_CSP})
+            page.route(lambda url: url.startswith(base), with_csp)
+            page.goto(f"{base}/aips/{aip_id}/text")
+            page.get_by_role("link", name="Đăng nhập").click()
+            page.get_by_label("Tên đăng nhập", exact=True).fill("Nguyễn Thị Lan")
+            page.get_by_label("Mật khẩu", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Đăng nhập").click()
+            page.wait_for_url("**/transcription")
+            assert page.locator("pre[lang=vi-Hani]").inner_text() == "大南寔錄"
+            page.wait_for_function("() => { const i = document.querySelector('.beside img');"
+                                   " return i && i.complete && i.naturalWidth > 0; }")
+            # The stylesheet (a file, allowed by the policy) sets the image beside the text.
+            image = page.locator(".beside figure img").bounding_box()
+            text = page.locator("pre[lang=vi-Hani]").bounding_box()
+            assert image["x"] + image["width"] <= text["x"] and text["x"] > 500, (image, text)
+            box = page.get_by_label("Phiên âm Quốc ngữ")
+            box.fill("Đại Nam thực lục, chính biên")
+            page.locator("form", has=box).get_by_role("button", name="Lưu (tạo phiên bản mới)").click()
+            page.wait_for_url("**saved=2")
+            assert "Đã lưu phiên âm: phiên bản v2" in page.get_by_role("status").inner_text()
+            assert page.locator("pre.page-text[lang=vi]", has_text="thực lục, chính biên").count() == 1
+            # On a phone the text comes under the image.
+            page.set_viewport_size({"width": 390, "height": 844})
+            image = page.locator(".beside figure img").bounding_box()
+            text = page.locator("pre[lang=vi-Hani]").bounding_box()
+            assert text["y"] >= image["y"] + image["height"], (image, text)
+            assert not refused, refused
+        finally:
+            browser.close()

@@ -7,13 +7,13 @@ and the archivist's transcription form (a thin door onto repository/text).
     GET  /api/v1/aips/<aip>/text                            OCR progress, pages with text
     GET  /api/v1/aips/<aip>/pages/<page>/text               one page's texts
     PUT  /api/v1/aips/<aip>/pages/<page>/transcriptions/<language>   (archivists)
+    GET  /aips/<aip>/text                                   the first page with text
     GET  /aips/<aip>/pages/<page>/transcription             the page beside its text (+ form)
-    POST /aips/<aip>/pages/<page>/transcription             the form (archivists)
+    POST /aips/<aip>/pages/<page>/transcription             the form (signed-in archivists;
+                                                            CSRF-checked in web/signin.py)
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from urllib.parse import quote
 
@@ -22,9 +22,8 @@ from flask import (Blueprint, Response, current_app, redirect, render_template, 
 
 from repository.access.image_resolver import image_id
 from repository.access.presentation import MEDIA_TYPE
-from repository.access.rights import AuthenticationRequired
-from repository.catalog import authenticate, get_aip
-from repository.errors import NotFound, PermissionDenied, UsageError
+from repository.catalog import get_aip
+from repository.errors import NotFound, UsageError
 from repository.text import latest_job, read_transcriptions, save_transcription
 from repository.text.iiif import (TextUrls, annotation_page, autocomplete_response_1,
                                   autocomplete_response_2, search_response_1,
@@ -32,7 +31,7 @@ from repository.text.iiif import (TextUrls, annotation_page, autocomplete_respon
 from repository.text.pages import aip_pages, current_texts, find_page
 from repository.text.search_within import (TextIndexCache, autocomplete, empty_result,
                                            search_within)
-from repository.web.auth import TOKEN_COOKIE, check_reader, current_user, require_roles
+from repository.web.auth import check_reader, current_user, require_roles
 
 blueprint = Blueprint("text", __name__, template_folder="templates")
 
@@ -43,7 +42,11 @@ SEARCH_1_TYPE = "application/json"
 # Parameters of Content Search (§4.1.1) that Kho does not filter on: answered as ignored.
 IGNORED_PARAMETERS = ("date", "user")
 EDIT_ROLES = ("archivist", "admin")
-COOKIE_MAX_AGE = 12 * 3600
+# Tesseract's language codes as BCP 47 tags, for the lang attribute of the OCR text (screen
+# readers and fonts need them); OCR of several languages is tagged with the first one.
+OCR_LANGUAGE_TAGS = {"vie": "vi", "eng": "en", "fra": "fr", "chi_tra": "zh-Hant",
+                     "chi_tra_vert": "zh-Hant", "chi_sim": "zh-Hans", "chi_sim_vert": "zh-Hans",
+                     "jpn": "ja", "kor": "ko", "lat": "la", "rus": "ru", "deu": "de"}
 
 
 TEXT_INDEX = "kho.text_index"
@@ -208,30 +211,22 @@ def put_transcription(identifier: str, page: str, language: str):
 
 # --- the page beside its text, and the archivist's form ------------------------------------
 
-def _form_token(token: str, aip_id: str, canvas: str) -> str:
-    """A per-form secret only the holder of ``token`` can compute (CSRF: another site can
-    make the browser send the cookie, but cannot read this page to learn the value)."""
-    return hmac.new(token.encode(), f"transcription:{aip_id}:{canvas}".encode(),
-                    hashlib.sha256).hexdigest()
-
-
 def _page_url(aip_id: str, canvas: str) -> str:
     return url_for("text.transcription_page", aip_id=aip_id, canvas=canvas)
 
 
-@blueprint.get("/aips/<aip_id>/text")
-def first_page_text(aip_id: str):
+@blueprint.get("/aips/<identifier>/text")
+def text_page(identifier: str):
     """The page-by-page text view, from the first page with text (else the first page)."""
     with _services().catalog.session() as session:
-        aip = get_aip(session, aip_id)
+        aip = get_aip(session, identifier)
         check_reader(aip)
         pages = aip_pages(session, aip)
         if not pages:
-            raise NotFound(f"AIP {aip_id} has no page images")
+            raise NotFound(f"AIP {identifier} has no page images")
         with_text = {r.image_sha512 for r in current_texts(session, aip)}
         first = next((p for p in pages if p.sha512 in with_text), pages[0])
-    query = f"?token={quote(request.args['token'])}" if "token" in request.args else ""
-    return redirect(_page_url(aip_id, first.canvas_name) + query, code=303)
+    return redirect(_page_url(identifier, first.canvas_name), code=303)
 
 
 @blueprint.get("/aips/<aip_id>/pages/<canvas>/transcription")
@@ -239,32 +234,32 @@ def transcription_page(aip_id: str, canvas: str):
     services = _services()
     with services.catalog.session() as session:
         aip = get_aip(session, aip_id)
-        check_reader(aip)  # a bad ?token= is refused here
+        check_reader(aip)
         title = aip.dublin_core.title if aip.dublin_core else aip.identifier
         pages = aip_pages(session, aip)
-    if "token" in request.args:  # sign the browser in, as the viewer does, then a clean URL
-        response = redirect(_page_url(aip_id, canvas), code=303)
-        response.set_cookie(TOKEN_COOKIE, request.args["token"].strip(), max_age=COOKIE_MAX_AGE,
-                            httponly=True, samesite="Strict", secure=request.is_secure,
-                            path=request.script_root or "/")
-        return response
     page, texts = read_transcriptions(services.catalog, aip_id, canvas)
     number = next(n for n, p in enumerate(pages, 1) if p.sha512 == page.sha512)
     user = current_user()
-    token = request.cookies.get(TOKEN_COOKIE, "")
-    editable = user is not None and user.role in EDIT_ROLES and bool(token)
+    editable = user is not None and user.role in EDIT_ROLES
     response = current_app.make_response(render_template(
         "text/page.html", aip_id=aip_id, title=title, page=page, number=number,
         pages=len(pages), texts=texts, editable=editable,
-        editable_languages=_editable_languages(texts),
+        editable_languages=_editable_languages(texts), text_lang=_text_lang,
         image=f"{_base()}/iiif/3/image/{quote(image_id(aip_id, page.sha512), safe='~')}"
               "/full/!900,1200/0/default.jpg",
         previous=pages[number - 2].canvas_name if number > 1 else None,
         next=pages[number].canvas_name if number < len(pages) else None,
-        form_token=_form_token(token, aip_id, page.canvas_name) if editable else "",
-        saved=request.args.get("saved")))
+        saved=request.args.get("saved", type=int)))
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _text_lang(text: dict) -> str:
+    """The BCP 47 tag of one of the page's texts: a transcription's language is one already;
+    OCR's is Tesseract's code (``vie``, ``vie+chi_tra``), mapped, else "und" (undetermined)."""
+    if text["source"] != "ocr":
+        return text["language"]
+    return OCR_LANGUAGE_TAGS.get(text["language"].split("+")[0], "und")
 
 
 def _editable_languages(texts: dict) -> list[tuple[str, str]]:
@@ -276,28 +271,16 @@ def _editable_languages(texts: dict) -> list[tuple[str, str]]:
 
 
 @blueprint.post("/aips/<aip_id>/pages/<canvas>/transcription")
+@require_roles("archivist")
 def transcription_form(aip_id: str, canvas: str):
-    """The form's answer. Browsers send the sign-in cookie, so the form token must match."""
+    """The form's answer: a new OCFL version, then back to the page (Post/Redirect/Get)."""
     services = _services()
-    token = request.cookies.get(TOKEN_COOKIE, "")
-    if not token:
-        raise AuthenticationRequired("sign in first: open this page with ?token=<token>")
-    with services.catalog.session() as session:
-        user = authenticate(session, token)
-        if user is None:
-            raise AuthenticationRequired("the token is not valid")
-        name, role = user.name, user.role
-    if role not in EDIT_ROLES:
-        raise PermissionDenied(f"the {role} role may not change transcriptions")
     with services.catalog.session() as session:
         page = find_page(aip_pages(session, get_aip(session, aip_id)), canvas)
     if page is None:
         raise NotFound(f"AIP {aip_id} has no page {canvas!r}")
-    sent = request.form.get("form_token", "")
-    if not hmac.compare_digest(sent, _form_token(token, aip_id, page.canvas_name)):
-        raise PermissionDenied("the form is out of date or was not sent from Kho: reload it")
     language = request.form.get("language", "").strip()
     version = save_transcription(services.settings, services.catalog, aip_id, canvas,
                                  language=language, text=request.form.get("text", ""),
-                                 agent=name)
+                                 agent=current_user().name)
     return redirect(_page_url(aip_id, page.canvas_name) + f"?saved={version}", code=303)
