@@ -1,6 +1,7 @@
 """The programme's web doors: the JSON API (report, items, status changes, register upload,
-targets, exports) and the dashboard in a real Chromium under a strict CSP, its chart and
-figures checked against hand-counted ones."""
+targets, exports), the signed-in pages and their CSRF-protected status form, and the
+dashboard in a real Chromium under a strict CSP, its chart and figures checked against
+hand-counted ones."""
 from __future__ import annotations
 
 import io
@@ -15,6 +16,7 @@ from sqlalchemy import update
 
 from repository.catalog import Aip, add_user
 from repository.web import create_app
+from tests.fixtures.web import PASSWORD, csrf_token, sign_in
 from tests.test_holdings_progress import (NAM_DINH, REGISTER_NAM_DINH, holding_bag)
 from tests.test_viewer_browser import CHROMIUM, CHROMIUM_ARGS, require
 
@@ -39,8 +41,8 @@ def programme(ingest_bag, tmp_path):
         # As if the first had been ingested two months ago (the chart's history).
         session.execute(update(Aip).where(Aip.identifier == first.identifier)
                         .values(created_at=_months_ago(2)))
-        _, archivist = add_user(session, "Nguyễn Thị Lan", "archivist")
-        _, researcher = add_user(session, "bạn đọc", "researcher")
+        _, archivist = add_user(session, "Nguyễn Thị Lan", "archivist", password=PASSWORD)
+        _, researcher = add_user(session, "bạn đọc", "researcher", password=PASSWORD)
     client = app.test_client()
     done = client.post(f"/api/v1/holdings/libraries/{NAM_DINH}/register",
                        data=REGISTER_NAM_DINH.encode(), headers=_bearer(archivist))
@@ -54,8 +56,8 @@ def register_only(kho_settings):
     """Nam Định's register loaded through the API, no AIPs."""
     app = create_app(kho_settings)
     with app.extensions["kho"].catalog.session() as session:
-        _, archivist = add_user(session, "Nguyễn Thị Lan", "archivist")
-        _, researcher = add_user(session, "bạn đọc", "researcher")
+        _, archivist = add_user(session, "Nguyễn Thị Lan", "archivist", password=PASSWORD)
+        _, researcher = add_user(session, "bạn đọc", "researcher", password=PASSWORD)
     done = app.test_client().post(f"/api/v1/holdings/libraries/{NAM_DINH}/register",
                                   data=REGISTER_NAM_DINH.encode(), headers=_bearer(archivist))
     assert done.status_code == 201, done.json
@@ -95,7 +97,10 @@ def test_report_api_counts_targets_and_exports_and_only_staff_may_read_them(prog
     assert han_nom["projection"]["reached"] is True  # 2 of 3 preserved ≥ 50%
     csv_text = client.get("/api/v1/holdings/report?format=csv", headers=_bearer(archivist)).data.decode("utf-8-sig")
     assert f"{NAM_DINH},Hán Nôm,3,3,2,1,0.6667" in csv_text
-    xlsx = client.get(f"/holdings?format=xlsx&token={archivist}")
+    # The dashboard's export is a page of the signed-in site: a token in the URL opens nothing.
+    assert client.get(f"/holdings?format=xlsx&token={archivist}").status_code == 401
+    sign_in(client, "Nguyễn Thị Lan")
+    xlsx = client.get("/holdings?format=xlsx")
     assert xlsx.status_code == 200 and "attachment" in xlsx.headers["Content-Disposition"]
     sheet = load_workbook(io.BytesIO(xlsx.data))["Progress"]
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
@@ -119,13 +124,31 @@ def test_status_changes_through_the_api_and_the_web_form_are_recorded_with_who(r
     assert nfd != NAM_DINH
     same = client.get(f"/api/v1/holdings/libraries/{nfd}/items/HN.0003", headers=_bearer(archivist))
     assert same.status_code == 200 and same.json["library"] == NAM_DINH
-    # The web form carries the token in its body; without it nothing changes.
+    # The web form: signed in, with the page's CSRF token; without either nothing changes.
     form = {"library": NAM_DINH, "shelfmark": "HN.0003", "status": "scanned"}
-    assert client.post("/holdings/items/status", data=form).status_code == 401
-    done = client.post("/holdings/items/status", data={**form, "token": archivist})
+    assert client.post("/holdings/items/status", data={**form, "token": archivist}).status_code == 400
+    sign_in(client, "Nguyễn Thị Lan")
+    items_url = f"/holdings/items?library={NAM_DINH}"
+    page = client.get(items_url).get_data(as_text=True)
+    assert 'name="token"' not in page and "HN.0003" in page
+    forged = client.post("/holdings/items/status", data=form)  # another site's page posting
+    assert forged.status_code == 400 and "CSRF" in forged.get_data(as_text=True)
+    assert client.get(url, headers=_bearer(archivist)).json["status"] == "being_scanned"
+    done = client.post("/holdings/items/status", data={**form, "csrf_token": csrf_token(client, items_url)})
     assert done.status_code == 303
+    shown = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Đã cập nhật HN.0003." in shown
     item = client.get(url, headers=_bearer(archivist)).json
     assert item["status"] == "scanned" and item["history"][-1]["via"] == "web"
+    assert item["history"][-1]["agent"] == "Nguyễn Thị Lan"
+    # A signed-in researcher sees no form and may not post one.
+    reader = app.test_client()
+    sign_in(reader, "bạn đọc")
+    assert reader.get(items_url).status_code == 403
+    refused = reader.post("/holdings/items/status", data={**form, "status": "selected",
+                                                          "csrf_token": csrf_token(reader, "/")})
+    assert refused.status_code == 403
+    assert client.get(url, headers=_bearer(archivist)).json["status"] == "scanned"
 
 
 def test_register_upload_refuses_tcvn3_and_lists_bad_rows_as_json(register_only):
@@ -167,8 +190,14 @@ def test_dashboard_in_chromium_shows_the_hand_counted_figures_and_chart_under_a_
                 violations: list[str] = []
                 page.on("console", lambda m: violations.append(m.text)
                         if "Content Security Policy" in m.text else None)
-                page.goto(f"{base}/holdings?token={archivist}")
-                assert page.locator("h1").inner_text().startswith("Chương trình số hoá")
+                # Not signed in: the 401 page offers the sign-in form, which comes back here.
+                assert page.goto(f"{base}/holdings").status == 401
+                page.click("main a.button")
+                page.fill("#name", "Nguyễn Thị Lan")
+                page.fill("#password", PASSWORD)
+                page.click("main button[type=submit]")
+                page.wait_for_url(f"{base}/holdings")
+                assert page.locator("main h1").inner_text().startswith("Chương trình số hoá")
                 figure = lambda name: page.locator(f"#fig-{name}").inner_text()
                 assert (figure("items"), figure("rare-items"), figure("preserved"),
                         figure("published"), figure("progress")) == ("5", "4", "3", "2", "50.0%")
@@ -189,13 +218,17 @@ def test_dashboard_in_chromium_shows_the_hand_counted_figures_and_chart_under_a_
                 assert page.locator("#projected-date").count() == 1
                 # The stylesheet loaded (no inline styles): cards sit side by side in a grid.
                 assert page.evaluate("getComputedStyle(document.querySelector('.cards')).display") == "grid"
-                page.goto(f"{base}/holdings?lang=en&token={archivist}")
-                assert page.locator("h2").first.inner_text() == "Progress against the target"
+                # The site's language switch (the layout's) turns the dashboard to English.
+                page.locator("nav.languages a[lang=en]").click()
+                page.wait_for_url(f"{base}/holdings")
+                assert page.locator("html").get_attribute("lang") == "en"
+                assert page.locator("main h2").first.inner_text() == "Progress against the target"
                 with page.expect_download() as download:
                     page.click("#export-xlsx")
                 assert download.value.suggested_filename.endswith(".xlsx")
                 page.emulate_media(media="print")
                 assert not page.locator("form.filters").is_visible()
+                assert not page.locator("header.site").is_visible()  # a paper report
                 assert not violations, violations
             finally:
                 browser.close()

@@ -20,7 +20,7 @@ from repository.ingest.pipeline import ingest_package
 from repository.union import (UnionHarvest, UnionRecord, add_source, harvest_all, harvest_source,
                               search_union_catalogue, union_search_documents)
 from repository.web import create_app
-from tests.fixtures.aips import TITLE_VI, make_page_bag
+from tests.fixtures.aips import TITLE_VI, add_collections, make_page_bag
 from tests.fixtures.kho_server import kho_environment, kho_serve
 from tests.fixtures.servers import serving
 
@@ -45,6 +45,7 @@ def second_kho(tmp_path):
     settings = load_settings({}, data_dir=tmp_path / "nam-dinh", storage_config_dir=tmp_path / "sc")
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
+    add_collections(catalog, "Hán-Nôm")  # Kho ingests only into collections made on purpose
     ids = [ingest_package(make_page_bag(tmp_path / f"nd-{n}", pages=1, title=title,
                                         external_id=f"ND-{n}"),
                           settings=settings, catalog=catalog, collection="Hán-Nôm").identifier
@@ -323,12 +324,16 @@ def test_union_page_shows_sources_reports_and_one_work_with_every_holder(
         client = app.test_client()
         page = client.get("/union?q=DAI+NAM+thuc+luc").get_data(as_text=True)
         overview = client.get("/union").get_data(as_text=True)
+        english = client.get("/language/en?next=/union", follow_redirects=True).get_data(as_text=True)
         app.extensions["kho"].catalog.dispose()
     assert page.count('class="work"') == 1
     for holder in ("Thư viện tỉnh Hà Nam", NAM_DINH, HUE):
         assert holder in page
     assert 'href="https://hue.example.vn/s/1"' in page
     assert NAM_DINH in overview and HUE in overview and "success" in overview
+    # The page speaks the reader's language (the site's switch), Vietnamese by default.
+    assert "Các thư viện nguồn" in overview and "thành công" in overview
+    assert "Source libraries" in english and "Các thư viện nguồn" not in english
 
 
 def test_kho_serve_harvests_each_source_when_its_interval_comes(harvester):

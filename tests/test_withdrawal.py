@@ -56,6 +56,7 @@ def test_cli_withdrawal_hides_the_aip_keeps_its_content_and_survives_rebuild(
     page = client.get(f"/aips/{gone.identifier}")
     assert page.status_code == 410
     assert REASON in page.get_data(as_text=True)
+    assert "Tài liệu này đã được rút khỏi kho" in page.get_data(as_text=True)
     for url in (f"/api/v1/aips/{gone.identifier}", f"/iiif/3/{gone.identifier}/manifest",
                 f"/api/v1/aips/{gone.identifier}/files/data/trang 1.jpg"):
         answer = client.get(url)

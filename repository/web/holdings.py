@@ -2,11 +2,11 @@
 English, printable, CSV and XLSX export), a page to move items along the workflow, and the
 JSON API under /api/v1/holdings.
 
-Who: staff (archivist, auditor, admin) read; archivists and admins change. A browser sends
-its token once as ?token= (web/auth.py keeps GET and HEAD only); the status form carries it
-in its body, which a page on another site cannot know, so it doubles as the CSRF token.
-The page has no script at all (a strict Content-Security-Policy is planned): the chart and
-the bars are SVG made on the server, the styles a file of this blueprint.
+Who: staff (archivist, auditor, admin) read; archivists and admins change. Browsers are
+signed in (web/signin.py) and the status form carries the site's CSRF token like every form;
+scripts use ``Authorization: Bearer``. The pages share the site's layout and its language
+(the reader's choice, web/i18n.py). They add no script of their own: the chart and the bars
+are SVG made on the server, the styles a file of this blueprint.
 """
 from __future__ import annotations
 
@@ -17,16 +17,16 @@ from flask import (Blueprint, Response, current_app, jsonify, redirect, render_t
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from repository.access.rights import AuthenticationRequired
-from repository.errors import PermissionDenied, RegisterInvalid, UsageError
+from repository.errors import RegisterInvalid, UsageError
 from repository.web.auth import current_user, require_roles
+from repository.web.i18n import LANGUAGES
 
 blueprint = Blueprint("holdings", __name__, template_folder="templates",
                       static_folder="static/holdings", static_url_path="/holdings/static")
 READERS = ("archivist", "auditor")  # admin is always allowed (require_roles)
 WRITERS = ("archivist",)
-LANGUAGES = ("vi", "en")
 PER_PAGE = 50
+FILTERS = ("library", "collection", "status", "rare", "q", "per_page")  # kept across pages
 
 
 def _services():
@@ -34,11 +34,10 @@ def _services():
 
 
 def _lang() -> str:
-    lang = request.args.get("lang") or request.form.get("lang") or ""
-    if lang in LANGUAGES:
-        return lang
-    best = request.accept_languages.best_match(LANGUAGES)
-    return best or "vi"
+    """The site's language for this request (the layout's switch), for TEXT and the labels."""
+    from flask_babel import get_locale
+    lang = str(get_locale() or "")
+    return lang if lang in LANGUAGES else "vi"
 
 
 def _build(library: str | None):
@@ -79,12 +78,9 @@ def dashboard():
         from repository.holdings.models import HoldingLibrary
         libraries = list(session.scalars(select(HoldingLibrary.name).order_by(HoldingLibrary.name)))
     programme = report.programme
-    token = request.args.get("token", "")
 
     def link(**values):
-        values = {"lang": lang, **({"library": library} if library else {}),
-                  **({"token": token} if token else {}), **values}
-        return url_for("holdings.dashboard", **values)
+        return url_for("holdings.dashboard", **({"library": library} if library else {}), **values)
 
     rows = []
     for lib in programme.children:
@@ -100,10 +96,8 @@ def dashboard():
                                unit=text["items_unit"], empty=text["chart_empty"])),
         overall_bar=Markup(progress_bar_svg(programme.figures.progress, programme.target, 320, 18)),
         statuses=[(s, STATUS_LABELS[lang][s]) for s in STATUSES],
-        priorities=PRIORITY_LABELS[lang], token=token, link=link,
-        other_lang="en" if lang == "vi" else "vi",
-        items_url=url_for("holdings.items_page", lang=lang, **({"library": library} if library else {}),
-                          **({"token": token} if token else {})))
+        priorities=PRIORITY_LABELS[lang], link=link,
+        items_url=url_for("holdings.items_page", **({"library": library} if library else {})))
 
 
 @blueprint.get("/holdings/items")
@@ -115,35 +109,28 @@ def items_page():
     page, items, total, libraries = _list_items()
     return render_template(
         "holdings/items.html", text=TEXT[lang], lang=lang, items=items, total=total,
-        page=page, per_page=PER_PAGE, libraries=libraries, args=request.args,
-        token=request.args.get("token", ""), labels=STATUS_LABELS[lang],
+        page=page, per_page=PER_PAGE, libraries=libraries,
+        args={k: v for k, v in request.args.items() if k in FILTERS},
+        labels=STATUS_LABELS[lang],
         staff_statuses=STAFF_STATUSES, may_change=_role() in ("archivist", "admin"),
         done=request.args.get("done", ""))
 
 
 @blueprint.post("/holdings/items/status")
+@require_roles(*WRITERS)
 def change_status_form():
-    """The status form of /holdings/items: token in the body (see the module docstring)."""
-    from repository.catalog import authenticate
+    """The status form of /holdings/items (its CSRF token is checked before this runs)."""
     from repository.holdings.register import set_status
     from repository.holdings.vocabulary import parse_status
-    token = request.form.get("token", "").strip()
-    if not token:
-        raise AuthenticationRequired("this form needs the token the page was opened with")
+    try:
+        status = parse_status(request.form.get("status", ""))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    library, shelfmark = request.form.get("library", ""), request.form.get("shelfmark", "")
     with _services().catalog.session() as session:
-        user = authenticate(session, token)
-        if user is None:
-            raise AuthenticationRequired("the token is not valid")
-        if user.role not in ("archivist", "admin"):
-            raise PermissionDenied(f"the {user.role} role may not change statuses; it needs archivist")
-        try:
-            status = parse_status(request.form.get("status", ""))
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        set_status(session, request.form.get("library", ""), request.form.get("shelfmark", ""),
-                   status, agent=user.name, via="web", note=request.form.get("note", ""))
-    return redirect(url_for("holdings.items_page", library=request.form.get("library", ""),
-                            lang=_lang(), token=token, done=request.form.get("shelfmark", "")), 303)
+        set_status(session, library, shelfmark, status, agent=current_user().name, via="web",
+                   note=request.form.get("note", ""))
+    return redirect(url_for("holdings.items_page", library=library, done=shelfmark), 303)
 
 
 def _role() -> str | None:
