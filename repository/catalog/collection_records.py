@@ -44,8 +44,7 @@ def collection_record(collection, events: Iterable[dict]) -> dict[str, Any]:
     return {
         "type": RECORD_TYPE, "version": RECORD_VERSION,
         "name": collection.name, "title": collection.title or "",
-        # Collections gain a description in a later schema; kept when the row has one.
-        "description": getattr(collection, "description", None) or "",
+        "description": collection.description or "",
         "access": collection.access,
         "embargo_until": embargo.isoformat() if embargo else None,
         "written_at": datetime.now(timezone.utc).isoformat(),

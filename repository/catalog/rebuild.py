@@ -101,8 +101,7 @@ def _restore_collections(catalog, records: dict[str, dict], report: RebuildRepor
         for name, record in records.items():
             collection = get_or_create_collection(session, name)
             collection.title = record.get("title") or name
-            if hasattr(collection, "description"):
-                collection.description = record.get("description") or None
+            collection.description = record.get("description") or ""
             collection.access = record["access"]
             until = record.get("embargo_until")
             collection.embargo_until = date.fromisoformat(until) if until else None
