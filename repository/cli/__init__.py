@@ -12,7 +12,7 @@ import click
 from repository.errors import KhoError, NotFound, UsageError
 
 COMMAND_MODULES = ("validate", "describe", "serve", "ingest", "storage", "catalog", "users", "settings",
-                   "fixity", "audit")
+                   "fixity", "audit", "search")
 
 
 class KhoGroup(click.Group):

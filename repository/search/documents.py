@@ -78,6 +78,10 @@ def _language(tag: str) -> str:
     return canonical_language_tag(tag) if tag else ""
 
 
+def _has_script(tag: str) -> bool:
+    return any(len(sub) == 4 and sub.isalpha() for sub in tag.split("-")[1:])
+
+
 def describe(record: dict, *, fallback_title: str = "", collection: str = "",
              access: str = "") -> DocumentText:
     """The search document of an AIP described by ``record``."""
@@ -99,8 +103,10 @@ def describe(record: dict, *, fallback_title: str = "", collection: str = "",
     for item in values(record, ("type",)):
         doc.facets.add(("type", _type_name(item["value"])[:200]))
     languages = [_language(v["value"]) for v in values(record, ("language",))]
-    # Title tags name the script a reader may want (vi-Hani for Hán, vi-Nom for Nôm).
-    languages += [_language(v["lang"]) for v in titles if isinstance(v.get("lang"), str)]
+    # A title tagged with a script (vi-Hani for Hán, vi-Nom for Nôm) says the work is written
+    # in it; a plain "en" title is a translation of the title, not the work's language.
+    languages += [_language(v["lang"]) for v in titles
+                  if isinstance(v.get("lang"), str) and _has_script(v["lang"])]
     doc.facets.update(("lang", tag[:200]) for tag in languages if tag)
     if collection:
         doc.facets.add(("collection", collection[:200]))

@@ -14,7 +14,7 @@ from repository.errors import (DuplicatePackage, KhoError, NotFound, PackageInva
                                PermissionDenied, StorageUnavailable, UsageError)
 
 # Blueprint modules, each exporting `blueprint`; a missing one is an area not built yet.
-BLUEPRINT_MODULES = ("pages", "api", "deposit", "iiif", "iiif_image", "viewer", "oai", "audit",
+BLUEPRINT_MODULES = ("pages", "api", "search", "deposit", "iiif", "iiif_image", "viewer", "oai", "audit",
                      "admin")
 
 # Kho's errors as HTTP statuses; every error answer is JSON with a message.
