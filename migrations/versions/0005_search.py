@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["document_id"], ["search_documents.id"], ondelete="CASCADE",
                                 name=op.f("fk_search_facets_document_id_search_documents")),
         sa.PrimaryKeyConstraint("document_id", "facet", "value", name=op.f("pk_search_facets")),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_search_facets_facet_value", "search_facets",
                     ["facet", "value", "document_id"])

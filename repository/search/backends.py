@@ -67,7 +67,11 @@ class SqliteBackend(Backend):
         toned = [t for t in query.terms if t.has_tones and not t.prefix]
         if not toned:
             return None
-        expression = " AND ".join(self._term(t, t.exact, "exact") for t in toned)
+        # The exact column holds each toned word once, without order: words, not phrases.
+        expression = " AND ".join(f'exact : "{w}"' for t in toned for w in t.exact
+                                  if not w.isascii())
+        if not expression:
+            return None
         inner = table(FTS_TABLE, column("rowid"))
         return SearchDocument.id.in_(
             select(inner.c.rowid).where(text(f"{FTS_TABLE} MATCH :fts_exact")
@@ -104,7 +108,9 @@ class PostgresBackend(Backend):
         toned = [t for t in query.terms if t.has_tones and not t.prefix]
         if not toned:
             return None
-        expression = " & ".join(self._term(Term(t.exact, t.exact), t.exact) for t in toned)
+        expression = " & ".join(f"'{w}'" for t in toned for w in t.exact if not w.isascii())
+        if not expression:
+            return None
         return self._exact_vector.op("@@")(self._tsquery(expression))
 
 

@@ -135,7 +135,12 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
         return SearchResult(query, [], 0, page, per_page,
                             {name: [] for name in FACETS} if with_facets else {})
     matched, backend = _matched(session, reader, query, filters, kinds)
-    total = session.scalar(select(func.count()).select_from(matched.subquery())) or 0
+    facets = _facets(session, matched) if with_facets else {}
+    if with_facets and kinds == (AIP_DOCUMENT,):
+        # Every AIP document has exactly one access value: the facet query already counted.
+        total = sum(count for _, count in facets["access"])
+    else:
+        total = session.scalar(select(func.count()).select_from(matched.subquery())) or 0
     order = [SearchDocument.id.desc()]
     exact = None
     if query.terms:
@@ -154,7 +159,6 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
                 snippets(aips[row.aip_id].dublin_core.record
                          if aips[row.aip_id].dublin_core else {}, query))
             for row in rows]
-    facets = _facets(session, matched) if with_facets else {}
     suggestion = None
     if total == 0 and query.terms:
         suggestion = did_you_mean(session, reader, text, query, filters, kinds)

@@ -36,7 +36,7 @@ class SearchDocument(Base):
     creator: Mapped[str] = mapped_column(Text, default="")
     subject: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")     # every other element, page text
-    exact: Mapped[str] = mapped_column(Text, default="")    # lower case, tones kept: ranking
+    exact: Mapped[str] = mapped_column(Text, default="")    # each toned word once: ranking
     year_from: Mapped[int | None] = mapped_column(Integer)
     year_to: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -46,7 +46,9 @@ class SearchFacet(Base):
     """A facet value of a document (collection, type, language, decade, access)."""
 
     __tablename__ = "search_facets"
-    __table_args__ = (Index("ix_search_facets_facet_value", "facet", "value", "document_id"),)
+    # SQLite: the primary key is the table (no rowid copy); the index answers filters.
+    __table_args__ = (Index("ix_search_facets_facet_value", "facet", "value", "document_id"),
+                      {"sqlite_with_rowid": False})
 
     document_id: Mapped[int] = mapped_column(
         ForeignKey("search_documents.id", ondelete="CASCADE"), primary_key=True)

@@ -47,4 +47,8 @@ def search_form(text: str) -> str:
 
 
 def exact_form(text: str) -> str:
-    return " ".join(exact_tokens(text))
+    """The words of ``text`` that carry marks, each once, tones kept: "hà nội nội ca" →
+    "hà nội". Exact matching asks only whether such words are there, so order and
+    repeats would only cost space."""
+    seen = dict.fromkeys(w for w in exact_tokens(text) if not w.isascii())
+    return " ".join(seen)

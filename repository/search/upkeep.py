@@ -57,11 +57,16 @@ def _write(connection, rows) -> int:
     documents = [(aip_id, describe(record or {}, fallback_title=title or "",
                                    collection=collection, access=access))
                  for aip_id, access, collection, record, title in rows]
-    ids = connection.execute(
-        SearchDocument.__table__.insert().returning(SearchDocument.id,
-                                                    sort_by_parameter_order=True),
-        [{"aip_id": aip_id, "kind": AIP_DOCUMENT, "updated_at": now, **doc.row()}
-         for aip_id, doc in documents]).scalars().all()
+    connection.execute(SearchDocument.__table__.insert(),
+                       [{"aip_id": aip_id, "kind": AIP_DOCUMENT, "updated_at": now, **doc.row()}
+                        for aip_id, doc in documents])
+    # One AIP document per AIP, so (aip_id, kind) finds the new ids without RETURNING,
+    # which SQLite would answer one row at a time.
+    id_of = dict(connection.execute(
+        select(SearchDocument.aip_id, SearchDocument.id).where(
+            SearchDocument.aip_id.in_([aip_id for aip_id, _ in documents]),
+            SearchDocument.kind == AIP_DOCUMENT)).all())
+    ids = [id_of[aip_id] for aip_id, _ in documents]
     facets = [{"document_id": document_id, "facet": facet, "value": value}
               for document_id, (_, doc) in zip(ids, documents) for facet, value in doc.facets]
     if facets:
