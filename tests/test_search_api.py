@@ -3,6 +3,7 @@ versions, Dublin Core edits and access changes; OpenSearch; `kho search reindex`
 from __future__ import annotations
 
 import urllib.parse
+from datetime import date
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -119,3 +120,19 @@ def test_kho_search_reindex_rebuilds_the_index(ingest_bag, tmp_path):
     assert "indexed 1 AIPs" in result.output
     found = CliRunner().invoke(kho, ["search", "query", "thuc luc", "--json"], env=env)
     assert found.exit_code == 0 and '"total": 1' in found.output
+
+
+def test_a_catalogue_rebuilt_from_storage_is_searchable_at_once(ingest_bag, tmp_path):
+    from repository.catalog import Reader, open_catalog
+    from repository.catalog.rebuild import rebuild_catalog
+    from repository.search import search
+    first = ingest_bag(make_page_bag(tmp_path / "a", pages=1, external_id="A")).identifier
+    rebuilt = open_catalog(f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}")
+    rebuilt.upgrade()
+    try:
+        rebuild_catalog(ingest_bag.settings, rebuilt, force=True)
+        with rebuilt.session() as session:
+            result = search(session, Reader(None, date.today()), "dai nam thuc luc")
+            assert [hit.aip.identifier for hit in result.hits] == [first]
+    finally:
+        rebuilt.dispose()

@@ -76,7 +76,12 @@ def _years_overlap(years: tuple[int | None, int | None]):
     return and_(*conditions)
 
 
-def _has_facet(name: str, value: str):
+def _has_facet(name: str, value: str, *, per_document: bool):
+    if per_document:  # few documents matched the words: look each one's facets up
+        return select(SearchFacet.document_id).where(
+            SearchFacet.document_id == SearchDocument.id, SearchFacet.facet == name,
+            SearchFacet.value == value).exists()
+    # browsing by facet alone: the facet's own index lists the documents
     return SearchDocument.id.in_(select(SearchFacet.document_id).where(
         SearchFacet.facet == name, SearchFacet.value == value))
 
@@ -102,7 +107,8 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
             Collection.name == unicodedata.normalize("NFC", name))))
     for name, chosen in (("type", filters.type), ("lang", filters.lang),
                          ("access", filters.access)):
-        conditions.extend(_has_facet(name, unicodedata.normalize("NFC", v)) for v in chosen)
+        conditions.extend(_has_facet(name, unicodedata.normalize("NFC", v),
+                                     per_document=bool(query.terms)) for v in chosen)
     return statement.where(*conditions), backend
 
 
