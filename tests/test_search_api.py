@@ -92,6 +92,9 @@ def test_search_api_pages_filters_and_explains_bad_input(app, ingest_bag, tmp_pa
     assert hits(client, "hà nội xua")["hits"][0]["snippets"]["title"] == \
         "<mark>Hà</mark> <mark>Nội</mark> <mark>xưa</mark>"
     assert hits(client, "ha noi xuaa")["did_you_mean"] == "ha noi xua"
+    # Windows-1258/Latin-1 bytes in the URL are not UTF-8: no crash, nothing spurious found.
+    legacy = client.get("/api/v1/search?q=H%E0+N%F4i")
+    assert legacy.status_code == 200 and legacy.get_json()["total"] == 0
     bad = client.get("/api/v1/search?q=x&date=soon")
     assert bad.status_code == 400 and "date" in bad.get_json()["message"]
     assert client.get("/api/v1/search?q=x&page=0").status_code == 400
