@@ -98,6 +98,7 @@ def test_search_api_pages_filters_and_explains_bad_input(app, ingest_bag, tmp_pa
     bad = client.get("/api/v1/search?q=x&date=soon")
     assert bad.status_code == 400 and "date" in bad.get_json()["message"]
     assert client.get("/api/v1/search?q=x&page=0").status_code == 400
+    assert "q is longer" in client.get("/api/v1/search?q=" + "a" * 1001).get_json()["message"]
 
 
 def test_opensearch_description_lets_a_browser_add_kho(app):

@@ -10,7 +10,7 @@ import difflib
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from repository.catalog.models import Aip, Collection
@@ -142,22 +142,24 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
                             {name: [] for name in FACETS} if with_facets else {})
     matched, backend = _matched(session, reader, query, filters, kinds)
     facets = _facets(session, matched) if with_facets else {}
+    total = None
     if with_facets and kinds == (AIP_DOCUMENT,):
         # Every AIP document has exactly one access value: the facet query already counted.
         total = sum(count for _, count in facets["access"])
-    else:
-        total = session.scalar(select(func.count()).select_from(matched.subquery())) or 0
-    order = [SearchDocument.id.desc()]
-    exact = None
-    if query.terms:
-        exact = backend.exact(query)
-        order = [backend.rank(query), SearchDocument.id]
-        if exact is not None:
-            order.insert(0, case((exact, 0), else_=1))
-    columns = [SearchDocument.aip_id, SearchDocument.kind, SearchDocument.page,
-               (exact if exact is not None else SearchDocument.id.is_(None)).label("exact")]
-    rows = session.execute(matched.with_only_columns(*columns).order_by(*order)
-                           .limit(per_page).offset((page - 1) * per_page)).all()
+    exact = backend.exact(query) if query.terms else None
+    ranked = matched.with_only_columns(
+        SearchDocument.id, SearchDocument.aip_id, SearchDocument.kind, SearchDocument.page,
+        (exact if exact is not None else SearchDocument.id.is_(None)).label("exact"),
+        (backend.rank(query) if query.terms else -SearchDocument.id).label("score")).subquery()
+    # Counted in the same pass that ranks, rather than matching twice. (bm25 cannot sit
+    # beside a window function in SQLite, hence the subquery.)
+    rows = session.execute(
+        select(ranked, func.count().over().label("total"))
+        .order_by(ranked.c.exact.desc(), ranked.c.score, ranked.c.id)
+        .limit(per_page).offset((page - 1) * per_page)).all()
+    if total is None:
+        total = rows[0].total if rows else \
+            session.scalar(select(func.count()).select_from(matched.subquery())) or 0
     aips = {aip.id: aip for aip in session.scalars(
         select(Aip).where(Aip.id.in_({row.aip_id for row in rows}))
         .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))}

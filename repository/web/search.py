@@ -20,6 +20,7 @@ from repository.web.auth import current_reader
 
 blueprint = Blueprint("search", __name__)
 MAX_PER_PAGE = 100
+MAX_QUERY_CHARS = 1000  # a search box, not a document: longer is a mistake or an attack
 FILTERS = ("collection", "type", "lang", "access")
 
 
@@ -43,6 +44,8 @@ def search_api():
         raise UsageError(f"per_page must be between 1 and {MAX_PER_PAGE}")
     if page < 1:
         raise UsageError("page must be 1 or more")
+    if len(request.args.get("q", "")) > MAX_QUERY_CHARS:
+        raise UsageError(f"q is longer than {MAX_QUERY_CHARS} characters")
     facets = request.args.get("facets", "true").lower() not in ("false", "0", "no")
     filters = Filters(**{name: request.args.getlist(name) for name in FILTERS},
                       date=request.args.get("date") or None)
