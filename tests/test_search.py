@@ -57,6 +57,7 @@ HOLDINGS = {
     "le-quy-don": _dc("Kiến văn tiểu lục của Lê Quý Đôn"),
     "thuo-ay": _dc("Thuở ấy ưỡn ngực"),
     "to-khai": _dc("Tờ khai", description=["Nhà ở đường Hà Nội, gần chợ"]),
+    "dien-ba": _dc("Sổ điền", subject=["Ruộng đất"], description=["Công điền của xã"]),
 }
 HA_NOI = {"hanoi", "hanoi-hyphen", "ha-noi-chuyen", "to-khai"}
 
@@ -99,6 +100,7 @@ VIETNAMESE_QUERIES = [
     ("subject:dia*", {"hanoi"}),
     ("date:1890..1900", {"hanoi", "dai-nam"}),            # a span overlapping the years
     ("ha noi date:1880..1895", {"hanoi"}), ("date:1920s", {"hanoi-hyphen"}),
+    ('"ruong dat"', {"dien-ba"}), ('"ruong dat cong"', set()),  # a phrase stays in a field
     ("hà nội huế", set()),                                # every word must match
     ("%", set()), ("xyzzy", set()),
 ]

@@ -84,14 +84,20 @@ class PostgresBackend(Backend):
     _exact_vector = literal_column("search_documents.exact_vector")
 
     @staticmethod
-    def _term(term: Term, tokens: tuple[str, ...]) -> str:
+    def _phrase(tokens: tuple[str, ...], prefix: bool, weight: str) -> str:
+        lexemes = [f"'{token}'" + (f":{weight}" if weight else "") for token in tokens]
+        if prefix:
+            lexemes[-1] = f"'{tokens[-1]}':*{weight}"
+        return " <-> ".join(lexemes)
+
+    def _term(self, term: Term, tokens: tuple[str, ...]) -> str:
         weight = POSTGRES_FIELD_WEIGHT.get(term.field or "", "")
-        lexemes = [f"'{token}'" for token in tokens]
-        if term.prefix or weight:
-            lexemes[-1] += ":" + ("*" if term.prefix else "") + weight
-        if weight:  # every word of a field phrase must be in that field
-            lexemes[:-1] = [f"{lexeme}:{weight}" for lexeme in lexemes[:-1]]
-        return "(" + " <-> ".join(lexemes) + ")"
+        if weight or len(tokens) == 1:
+            return "(" + self._phrase(tokens, term.prefix, weight) + ")"
+        # The fields' vectors are concatenated end to end, so a phrase could run from the
+        # end of the subject into the description; as in FTS5, it must lie in one field.
+        return "(" + " | ".join(f"({self._phrase(tokens, term.prefix, w)})"
+                                for w in "ABCD") + ")"
 
     def _tsquery(self, expression: str):
         return func.to_tsquery(literal_column("'simple'::regconfig"), expression)
