@@ -11,6 +11,7 @@ from logging.config import fileConfig
 from alembic import context
 
 from repository.catalog.database import load_all_models
+from repository.search.schema import include_object
 
 config = context.config
 
@@ -35,6 +36,8 @@ def _configure(**kwargs) -> None:
         # SQLite cannot ALTER most things; batch mode copies the table instead.
         render_as_batch=True,
         compare_type=True,
+        # The search backends' FTS5 table and tsvector columns are not in the models.
+        include_object=include_object,
         **kwargs,
     )
 

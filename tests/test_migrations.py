@@ -12,6 +12,7 @@ from sqlalchemy import event, inspect
 
 from repository.catalog import head_revisions, open_catalog
 from repository.catalog.database import load_all_models
+from repository.search.schema import include_object
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_migrated_database_matches_the_models_exactly(catalog):
     metadata = load_all_models()
     with catalog.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={
+            "compare_type": True, "include_object": include_object})
         diff = compare_metadata(context, metadata)
     assert diff == [], f"models and migrations disagree; write a migration for: {diff}"
     assert catalog.current_revision() in head_revisions()

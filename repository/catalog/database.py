@@ -23,7 +23,8 @@ ALEMBIC_INI = MIGRATIONS_DIR.parent / "alembic.ini"
 # Rooms whose models share Base.metadata; imported so Alembic knows every table.
 MODEL_MODULES = ("repository.catalog.models", "repository.ingest.models",
                  "repository.fixity.models", "repository.union.models",
-                 "repository.holdings.models", "repository.text.models")
+                 "repository.holdings.models", "repository.text.models",
+                 "repository.search.models")
 
 _MIGRATION_LOCK_KEY = 0x4B484F2D4D494752  # "KHO-MIGR"
 
@@ -37,6 +38,9 @@ class Catalog:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # The search index changes in the same transaction as what it describes.
+        from repository.search.upkeep import keep_index_in_step
+        keep_index_in_step(self._sessions)
 
     @property
     def url(self) -> str:

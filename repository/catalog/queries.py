@@ -6,10 +6,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Generic, Iterator, TypeVar
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from repository.catalog.models import Aip, Collection, DublinCoreRecord
+from repository.catalog.models import Aip, Collection
 from repository.catalog.visibility import Reader, readable_aips, readable_collections
 from repository.errors import NotFound, UsageError
 
@@ -123,27 +123,16 @@ def get_aip(session: Session, identifier: str) -> Aip:
     return aip
 
 
-def _escape_like(word: str) -> str:
-    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def search_aips(session: Session, reader: Reader, text: str, page: int = 1,
                 per_page: int = 50) -> Page[Aip]:
-    """AIPs ``reader`` may read whose folded Dublin Core text holds every word of ``text``
-    ("ha noi" finds "Hà Nội")."""
-    try:
-        from repository.metadata import fold_for_search
-    except ImportError:  # the metadata room may not re-export it yet
-        from repository.metadata.text import fold_for_search
+    """AIPs ``reader`` may read that match ``text``, best first ("ha noi" finds "Hà Nội"):
+    the search room's ranked search, as a page of AIPs."""
+    from repository.metadata.text import fold_for_search
+    from repository.search import search  # the search room sits above the catalogue
     if len(text) > MAX_SEARCH_CHARS:
         raise UsageError(f"q: a search is at most {MAX_SEARCH_CHARS} characters")
     words = fold_for_search(text).split()
     if len(words) > MAX_SEARCH_WORDS:
         raise UsageError(f"q: a search is at most {MAX_SEARCH_WORDS} words, not {len(words)}")
-    query = (select(Aip).join(DublinCoreRecord, DublinCoreRecord.aip_id == Aip.id)
-             .where(readable_aips(reader))
-             .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))
-    if words:
-        query = query.where(and_(*(DublinCoreRecord.search_text.like(
-            f"%{_escape_like(w)}%", escape="\\") for w in words)))
-    return _paginate(session, query.order_by(DublinCoreRecord.title, Aip.id), page, per_page)
+    result = search(session, reader, text, page=page, per_page=per_page, with_facets=False)
+    return Page([hit.aip for hit in result.hits], result.total, page, per_page)

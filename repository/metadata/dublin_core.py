@@ -109,6 +109,20 @@ def check_date(text: str) -> None:
         raise ValueError("the range ends before it starts")
 
 
+
+def date_years(text: str) -> tuple[int | None, int | None] | None:
+    """The (first, last) year an ISO 8601/EDTF date or interval covers ("1844/1909" →
+    (1844, 1909), "189X" → (1890, 1899), "../1900" → (None, 1900)); None if not a date."""
+    start, _, end = text.strip().partition("/")
+    try:
+        first = None if start in ("", "..") else _date_bounds(start)
+        last = first if not _ else (None if end in ("", "..") else _date_bounds(end))
+    except ValueError:
+        return None
+    if first is None and last is None:
+        return None
+    return (first[0][0] if first else None, last[1][0] if last else None)
+
 # --- language tags: BCP 47 (RFC 5646 §2.1) ------------------------------------------------
 
 _LANGTAG = re.compile(r"""

@@ -15,8 +15,8 @@ from repository.errors import (DuplicatePackage, Gone, KhoError, NotFound, Packa
                                PermissionDenied, StorageUnavailable, UsageError)
 
 # Blueprint modules, each exporting `blueprint`; a missing one is an area not built yet.
-BLUEPRINT_MODULES = ("signin", "pages", "api", "deposit", "archive", "iiif", "iiif_image",
-                     "viewer", "oai", "union", "audit", "admin", "holdings", "text")
+BLUEPRINT_MODULES = ("signin", "pages", "api", "search", "deposit", "archive", "iiif",
+                     "iiif_image", "viewer", "oai", "union", "audit", "admin", "holdings", "text")
 # Machine doors answer errors in JSON; every other path is a page a person reads.
 JSON_PREFIXES = ("/api/", "/iiif/", "/oai")
 

@@ -1,0 +1,61 @@
+"""`kho search …`: search the catalogue from a terminal, rebuild the search index."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from repository.config import load_settings
+
+
+@click.group(short_help="Search the holdings; rebuild the search index.")
+def search() -> None:
+    """Search the holdings (as an archivist sees them); rebuild the search index."""
+
+
+@search.command(short_help="Rebuild the search index from the catalogue.")
+def reindex() -> None:
+    """Rebuild the search index of every AIP from the catalogue, in one transaction
+    (searches see the old index until it commits)."""
+    from repository.catalog import open_catalog
+    from repository.search import reindex as rebuild_index
+    db = open_catalog(load_settings().catalog_url)
+    try:
+        db.upgrade()
+        with db.session() as session:
+            done = rebuild_index(session)
+    finally:
+        db.dispose()
+    click.echo(f"indexed {done} AIPs")
+
+
+@search.command(name="query", short_help="Search as an archivist and print the hits.")
+@click.argument("text")
+@click.option("--page", default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document: hits, total, facets.")
+def query(text: str, page: int, as_json: bool) -> None:
+    """Search for TEXT (same language as the web: "phrase", prefix*, title:, date:1890..1910)."""
+    from datetime import date
+    from repository.catalog import Reader, open_catalog
+    from repository.search import search as run
+    db = open_catalog(load_settings().catalog_url)
+    try:
+        db.upgrade()
+        with db.session() as session:
+            result = run(session, Reader("archivist", date.today()), text, page=page)
+            hits = [{"identifier": h.aip.identifier,
+                     "title": h.aip.dublin_core.title if h.aip.dublin_core else "",
+                     "collection": h.aip.collection.name} for h in result.hits]
+    finally:
+        db.dispose()
+    if as_json:
+        click.echo(json.dumps({"total": result.total, "hits": hits, "facets": result.facets,
+                               "did_you_mean": result.suggestion}, ensure_ascii=False))
+        return
+    for hit in hits:
+        click.echo(f"{hit['identifier']}\t{hit['collection']}\t{hit['title']}")
+    click.echo(f"{result.total} found" + (f"; did you mean: {result.suggestion}"
+                                          if result.suggestion else ""), err=True)
+
+
+COMMANDS = (search,)

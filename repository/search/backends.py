@@ -1,0 +1,126 @@
+"""The two search backends behind one interface, chosen by the database's dialect.
+
+Each turns a parsed ``Query`` into: a match condition on search_documents, a rank to order
+by (best first), and a condition true for documents matching the words as typed, tones
+and all ("Hà Nội" ranks above "Hà nói" for the query "hà nội"). Fields are weighted so a
+word in the title counts more than one in the creator, subject or description.
+"""
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, column, func, literal_column, select, table, text
+
+from repository.search.models import SearchDocument
+from repository.search.query import Query, Term
+from repository.search.schema import FTS_TABLE
+
+# bm25 weights per FTS5 column: title, creator, subject, body, exact (never ranked).
+SQLITE_WEIGHTS = (10.0, 4.0, 4.0, 1.0, 0.0)
+POSTGRES_FIELD_WEIGHT = {"title": "A", "creator": "B", "subject": "C"}
+
+
+class Backend:
+    """What differs between databases; ``search`` does the rest with plain SQLAlchemy."""
+
+    name = ""
+
+    def match(self, query: Query) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+    def rank(self, query: Query):
+        """An expression to ORDER BY (ascending) so the best match comes first."""
+        raise NotImplementedError
+
+    def exact(self, query: Query) -> ColumnElement[bool] | None:
+        """True where the words match with the tones typed; None if none were typed."""
+        raise NotImplementedError
+
+    def join(self, statement):
+        """``statement`` with whatever the backend needs in FROM to match."""
+        return statement
+
+
+class SqliteBackend(Backend):
+    name = "sqlite"
+    _fts = table(FTS_TABLE, column("rowid"))
+
+    @staticmethod
+    def _term(term: Term, tokens: tuple[str, ...], columns: str) -> str:
+        phrase = '"' + " ".join(tokens) + '"' + (" *" if term.prefix else "")
+        return f"{columns} : {phrase}"
+
+    def _expression(self, query: Query) -> str:
+        return " AND ".join(
+            self._term(t, t.tokens, t.field or "{title creator subject body}")
+            for t in query.terms)
+
+    def join(self, statement):
+        return statement.join(self._fts, self._fts.c.rowid == SearchDocument.id)
+
+    def match(self, query: Query):
+        return text(f"{FTS_TABLE} MATCH :fts_query").bindparams(
+            fts_query=self._expression(query))
+
+    def rank(self, query: Query):
+        return func.bm25(literal_column(FTS_TABLE), *SQLITE_WEIGHTS)
+
+    def exact(self, query: Query):
+        toned = [t for t in query.terms if t.has_tones and not t.prefix]
+        if not toned:
+            return None
+        # The exact column holds each toned word once, without order: words, not phrases.
+        expression = " AND ".join(f'exact : "{w}"' for t in toned for w in t.exact
+                                  if not w.isascii())
+        if not expression:
+            return None
+        inner = table(FTS_TABLE, column("rowid"))
+        return SearchDocument.id.in_(
+            select(inner.c.rowid).where(text(f"{FTS_TABLE} MATCH :fts_exact")
+                                        .bindparams(fts_exact=expression)).correlate(None))
+
+
+class PostgresBackend(Backend):
+    name = "postgresql"
+    _vector = literal_column("search_documents.search_vector")
+    _exact_vector = literal_column("search_documents.exact_vector")
+
+    @staticmethod
+    def _phrase(tokens: tuple[str, ...], prefix: bool, weight: str) -> str:
+        lexemes = [f"'{token}'" + (f":{weight}" if weight else "") for token in tokens]
+        if prefix:
+            lexemes[-1] = f"'{tokens[-1]}':*{weight}"
+        return " <-> ".join(lexemes)
+
+    def _term(self, term: Term, tokens: tuple[str, ...]) -> str:
+        weight = POSTGRES_FIELD_WEIGHT.get(term.field or "", "")
+        if weight or len(tokens) == 1:
+            return "(" + self._phrase(tokens, term.prefix, weight) + ")"
+        # The fields' vectors are concatenated end to end, so a phrase could run from the
+        # end of the subject into the description; as in FTS5, it must lie in one field.
+        return "(" + " | ".join(f"({self._phrase(tokens, term.prefix, w)})"
+                                for w in "ABCD") + ")"
+
+    def _tsquery(self, expression: str):
+        return func.to_tsquery(literal_column("'simple'::regconfig"), expression)
+
+    def match(self, query: Query):
+        expression = " & ".join(self._term(t, t.tokens) for t in query.terms)
+        return self._vector.op("@@")(self._tsquery(expression))
+
+    def rank(self, query: Query):
+        expression = " & ".join(self._term(t, t.tokens) for t in query.terms)
+        return -func.ts_rank(self._vector, self._tsquery(expression))
+
+    def exact(self, query: Query):
+        toned = [t for t in query.terms if t.has_tones and not t.prefix]
+        if not toned:
+            return None
+        expression = " & ".join(f"'{w}'" for t in toned for w in t.exact if not w.isascii())
+        if not expression:
+            return None
+        return self._exact_vector.op("@@")(self._tsquery(expression))
+
+
+def backend_for(session) -> Backend:
+    """The backend for the database ``session`` talks to."""
+    name = session.get_bind().dialect.name
+    return SqliteBackend() if name == "sqlite" else PostgresBackend()

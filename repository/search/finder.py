@@ -1,0 +1,227 @@
+"""Running a search: hits ranked, total, facet counts and a "did you mean", for one reader.
+
+Who may read what is ``catalog.visibility.readable_aips(reader)``, put in the WHERE of the
+one statement from which the hits, the total and every facet count are taken; nothing is
+filtered afterwards, so no number tells a reader about records they may not see.
+"""
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from repository.catalog.models import Aip, Collection
+from repository.catalog.visibility import Reader, readable_aips
+from repository.errors import UsageError
+from repository.search.backends import backend_for
+from repository.search.documents import FACETS
+from repository.search.models import AIP_DOCUMENT, SearchDocument, SearchFacet, SearchWord
+from repository.search.query import Query, Term, parse_query, parse_years
+from repository.search.snippets import snippets
+
+MAX_PER_PAGE = 1000
+MAX_FACET_VALUES = 50
+
+
+@dataclass
+class Filters:
+    """Narrowing by facet, as the API's query parameters give it (each list: all must hold)."""
+
+    collection: list[str] = field(default_factory=list)
+    type: list[str] = field(default_factory=list)
+    lang: list[str] = field(default_factory=list)
+    access: list[str] = field(default_factory=list)
+    date: str | None = None
+
+
+@dataclass
+class Hit:
+    aip: Aip
+    kind: str
+    page: int | None
+    exact: bool                        # matched the words with the tones typed
+    snippets: dict[str, str]           # field → HTML with <mark>, original diacritics
+
+
+@dataclass
+class SearchResult:
+    query: Query
+    hits: list[Hit]
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, list[tuple[str, int]]]
+    suggestion: str | None = None      # "did you mean", when nothing was found
+
+
+def _not_withdrawn():
+    # Issue 12 adds withdrawal; whichever flag it lands as, a withdrawn AIP is not found.
+    if hasattr(Aip, "withdrawn"):
+        return Aip.withdrawn.is_(False)
+    if hasattr(Aip, "withdrawn_at"):
+        return Aip.withdrawn_at.is_(None)
+    return None
+
+
+def _years_overlap(years: tuple[int | None, int | None]):
+    lo, hi = years
+    conditions = [SearchDocument.year_from.is_not(None) | SearchDocument.year_to.is_not(None)]
+    if lo is not None:
+        conditions.append(func.coalesce(SearchDocument.year_to, SearchDocument.year_from) >= lo)
+    if hi is not None:
+        conditions.append(func.coalesce(SearchDocument.year_from, SearchDocument.year_to) <= hi)
+    return and_(*conditions)
+
+
+def _has_facet(name: str, value: str, *, per_document: bool):
+    if per_document:  # few documents matched the words: look each one's facets up
+        return select(SearchFacet.document_id).where(
+            SearchFacet.document_id == SearchDocument.id, SearchFacet.facet == name,
+            SearchFacet.value == value).exists()
+    # browsing by facet alone: the facet's own index lists the documents
+    return SearchDocument.id.in_(select(SearchFacet.document_id).where(
+        SearchFacet.facet == name, SearchFacet.value == value))
+
+
+def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
+             kinds: tuple[str, ...]) -> tuple[Select, object]:
+    """SELECT over the documents this reader may see that match; and the backend."""
+    backend = backend_for(session)
+    statement = select(SearchDocument.id).join(Aip, Aip.id == SearchDocument.aip_id)
+    conditions = [readable_aips(reader), SearchDocument.kind.in_(kinds)]
+    withdrawn = _not_withdrawn()
+    if withdrawn is not None:
+        conditions.append(withdrawn)
+    if query.terms:
+        statement = backend.join(statement)
+        conditions.append(backend.match(query))
+    if query.years is not None:
+        conditions.append(_years_overlap(query.years))
+    if filters.date:
+        conditions.append(_years_overlap(parse_years(filters.date)))
+    for name in filters.collection:
+        conditions.append(Aip.collection_id.in_(select(Collection.id).where(
+            Collection.name == unicodedata.normalize("NFC", name))))
+    for name, chosen in (("type", filters.type), ("lang", filters.lang),
+                         ("access", filters.access)):
+        conditions.extend(_has_facet(name, unicodedata.normalize("NFC", v),
+                                     per_document=bool(query.terms)) for v in chosen)
+    return statement.where(*conditions), backend
+
+
+def _facets(session: Session, matched: Select) -> dict[str, list[tuple[str, int]]]:
+    counts = session.execute(
+        select(SearchFacet.facet, SearchFacet.value, func.count())
+        .where(SearchFacet.document_id.in_(matched))
+        .group_by(SearchFacet.facet, SearchFacet.value))
+    out: dict[str, list[tuple[str, int]]] = {name: [] for name in FACETS}
+    for name, value, count in counts:
+        out.setdefault(name, []).append((value, count))
+    for name, items in out.items():
+        if name == "decade":
+            items.sort(key=lambda item: int(item[0]))
+        else:
+            items.sort(key=lambda item: (-item[1], item[0]))
+            del items[MAX_FACET_VALUES:]
+    return out
+
+
+def search(session: Session, reader: Reader, text: str = "", *, filters: Filters | None = None,
+           page: int = 1, per_page: int = 20, with_facets: bool = True,
+           kinds: tuple[str, ...] = (AIP_DOCUMENT,)) -> SearchResult:
+    """Search what ``reader`` may read for ``text`` (see query.py for what may be typed)."""
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise UsageError(f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
+    filters = filters or Filters()
+    query = parse_query(text)
+    if query.typed and query.is_empty:  # only punctuation: nothing a word could match
+        return SearchResult(query, [], 0, page, per_page,
+                            {name: [] for name in FACETS} if with_facets else {})
+    matched, backend = _matched(session, reader, query, filters, kinds)
+    facets = _facets(session, matched) if with_facets else {}
+    total = None
+    if with_facets and kinds == (AIP_DOCUMENT,):
+        # Every AIP document has exactly one access value: the facet query already counted.
+        total = sum(count for _, count in facets["access"])
+    exact = backend.exact(query) if query.terms else None
+    ranked = matched.with_only_columns(
+        SearchDocument.id, SearchDocument.aip_id, SearchDocument.kind, SearchDocument.page,
+        (exact if exact is not None else SearchDocument.id.is_(None)).label("exact"),
+        (backend.rank(query) if query.terms else -SearchDocument.id).label("score")).subquery()
+    # Counted in the same pass that ranks, rather than matching twice. (bm25 cannot sit
+    # beside a window function in SQLite, hence the subquery.)
+    rows = session.execute(
+        select(ranked, func.count().over().label("total"))
+        .order_by(ranked.c.exact.desc(), ranked.c.score, ranked.c.id)
+        .limit(per_page).offset((page - 1) * per_page)).all()
+    if total is None:
+        total = rows[0].total if rows else \
+            session.scalar(select(func.count()).select_from(matched.subquery())) or 0
+    aips = {aip.id: aip for aip in session.scalars(
+        select(Aip).where(Aip.id.in_({row.aip_id for row in rows}))
+        .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))}
+    hits = [Hit(aips[row.aip_id], row.kind, row.page, bool(row.exact),
+                snippets(aips[row.aip_id].dublin_core.record
+                         if aips[row.aip_id].dublin_core else {}, query))
+            for row in rows]
+    suggestion = None
+    if total == 0 and query.terms:
+        suggestion = did_you_mean(session, reader, text, query, filters, kinds)
+    return SearchResult(query, hits, total, page, per_page, facets, suggestion)
+
+
+def _closest_word(session: Session, word: str) -> str | None:
+    if session.get_bind().dialect.name == "postgresql":
+        # pg_trgm: the trigram GIN index answers the % (similar) operator.
+        return session.scalar(
+            select(SearchWord.word).where(SearchWord.word.op("%")(word))
+            .order_by(func.similarity(SearchWord.word, word).desc(), SearchWord.word).limit(1))
+    # SQLite has no trigram index: candidates share the first letter and about the length.
+    candidates = session.scalars(
+        select(SearchWord.word).where(SearchWord.word >= word[0],
+                                      SearchWord.word < word[0] + "\U0010ffff",
+                                      func.length(SearchWord.word).between(len(word) - 2,
+                                                                           len(word) + 2))
+        .limit(20000)).all()
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
+def did_you_mean(session: Session, reader: Reader, text: str, query: Query, filters: Filters,
+                 kinds: tuple[str, ...]) -> str | None:
+    """The query with unknown words replaced by the nearest known ones, if that finds
+    something this reader may read; else None."""
+    known = set(session.scalars(select(SearchWord.word).where(
+        SearchWord.word.in_({token for t in query.terms for token in t.tokens}))))
+    replaced: dict[str, str] = {}
+    for term in query.terms:
+        for token in term.tokens:
+            if token not in known and token not in replaced and len(token) > 2:
+                closest = _closest_word(session, token)
+                if closest:
+                    replaced[token] = closest
+    if not replaced:
+        return None
+    terms = tuple(Term(tuple(replaced.get(tok, tok) for tok in t.tokens),
+                       tuple(replaced.get(tok, tok) for tok in t.tokens), t.field, t.prefix)
+                  for t in query.terms)
+    better = Query(terms, query.years, typed=True)
+    matched, _ = _matched(session, reader, better, filters, kinds)
+    if not session.scalar(select(func.count()).select_from(matched.limit(1).subquery())):
+        return None
+    return _spell(better)
+
+
+def _spell(query: Query) -> str:
+    parts = []
+    for term in query.terms:
+        words = " ".join(term.tokens)
+        words = f'"{words}"' if len(term.tokens) > 1 else words
+        parts.append((f"{term.field}:" if term.field else "") + words + ("*" if term.prefix else ""))
+    if query.years:
+        lo, hi = query.years
+        parts.append(f"date:{'' if lo is None else lo}..{'' if hi is None else hi}")
+    return " ".join(parts)

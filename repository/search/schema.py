@@ -1,0 +1,86 @@
+"""Each backend's own index objects over search_documents, created by migration 0005.
+
+SQLite: an FTS5 table with external content (the text is stored once, in search_documents)
+kept in step by triggers, so any write to search_documents, even an ON DELETE CASCADE,
+updates it in the same transaction. Its tokenizer keeps diacritics: our text is already
+folded in Python, because FTS5's ``remove_diacritics 2`` leaves đ alone (SQLite 3.40).
+
+PostgreSQL: generated ``tsvector`` columns with the ``simple`` configuration on the folded
+text (fields weighted A title, B creator, C subject, D the rest) and a GIN index; no
+``unaccent`` (not IMMUTABLE, and the fold already happened); ``pg_trgm`` over the word list
+for "did you mean".
+"""
+from __future__ import annotations
+
+FTS_TABLE = "search_fts"
+FTS_COLUMNS = ("title", "creator", "subject", "body", "exact")
+
+_cols = ", ".join(FTS_COLUMNS)
+_new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+_old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+
+SQLITE_CREATE = [
+    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5({_cols}, content='search_documents', "
+    "content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
+    f"CREATE TRIGGER search_documents_ai AFTER INSERT ON search_documents BEGIN "
+    f"INSERT INTO {FTS_TABLE}(rowid, {_cols}) VALUES (new.id, {_new}); END",
+    f"CREATE TRIGGER search_documents_ad AFTER DELETE ON search_documents BEGIN "
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_cols}) VALUES ('delete', old.id, {_old}); END",
+    f"CREATE TRIGGER search_documents_au AFTER UPDATE ON search_documents BEGIN "
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_cols}) VALUES ('delete', old.id, {_old}); "
+    f"INSERT INTO {FTS_TABLE}(rowid, {_cols}) VALUES (new.id, {_new}); END",
+]
+SQLITE_DROP = ["DROP TRIGGER IF EXISTS search_documents_au",
+               "DROP TRIGGER IF EXISTS search_documents_ad",
+               "DROP TRIGGER IF EXISTS search_documents_ai",
+               f"DROP TABLE IF EXISTS {FTS_TABLE}"]
+
+POSTGRES_CREATE = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "ALTER TABLE search_documents ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ("
+    "setweight(to_tsvector('simple'::regconfig, title), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, creator), 'B') || "
+    "setweight(to_tsvector('simple'::regconfig, subject), 'C') || "
+    "setweight(to_tsvector('simple'::regconfig, body), 'D')) STORED",
+    "ALTER TABLE search_documents ADD COLUMN exact_vector tsvector GENERATED ALWAYS AS ("
+    "to_tsvector('simple'::regconfig, exact)) STORED",
+    "CREATE INDEX ix_search_documents_search_vector ON search_documents "
+    "USING gin (search_vector)",
+    "CREATE INDEX ix_search_words_trigram ON search_words USING gin (word gin_trgm_ops)",
+]
+POSTGRES_DROP = ["DROP INDEX IF EXISTS ix_search_words_trigram",
+                 "DROP INDEX IF EXISTS ix_search_documents_search_vector",
+                 "ALTER TABLE search_documents DROP COLUMN IF EXISTS exact_vector",
+                 "ALTER TABLE search_documents DROP COLUMN IF EXISTS search_vector"]
+
+# What the models cannot describe, so schema comparisons (Alembic autogenerate, the
+# migration test) leave it alone.
+_UNMODELLED_TABLES = {FTS_TABLE} | {f"{FTS_TABLE}_{s}" for s in ("data", "idx", "docsize",
+                                                                  "config", "content")}
+_UNMODELLED_COLUMNS = {("search_documents", "search_vector"), ("search_documents", "exact_vector")}
+_UNMODELLED_INDEXES = {"ix_search_documents_search_vector", "ix_search_words_trigram"}
+
+
+def create_backend_objects(connection) -> None:
+    statements = SQLITE_CREATE if connection.dialect.name == "sqlite" else POSTGRES_CREATE
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
+def drop_backend_objects(connection) -> None:
+    statements = SQLITE_DROP if connection.dialect.name == "sqlite" else POSTGRES_DROP
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic ``include_object``: False for the search backends' own objects."""
+    if not reflected or compare_to is not None:
+        return True
+    if type_ == "table":
+        return name not in _UNMODELLED_TABLES
+    if type_ == "column":
+        return (obj.table.name, name) not in _UNMODELLED_COLUMNS
+    if type_ == "index":
+        return name not in _UNMODELLED_INDEXES
+    return True

@@ -1,0 +1,90 @@
+"""The search door: GET /api/v1/search (hits, facets, total) and the OpenSearch description.
+
+    GET /api/v1/search?q=ha+noi&collection=…&type=…&lang=…&date=1890..1910&access=…&page=1
+    GET /opensearch.xml      (OpenSearch 1.1: lets a browser add Kho as a search engine)
+
+Each of collection, type, lang and access may be repeated (all must hold). The query
+language is in repository/search/query.py; access is decided in the search's own SQL.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from repository.errors import UsageError
+from repository.search import Filters, search
+from repository.web.api import aip_summary
+from repository.web.auth import current_reader
+
+blueprint = Blueprint("search", __name__)
+MAX_PER_PAGE = 100
+MAX_QUERY_CHARS = 1000  # a search box, not a document: longer is a mistake or an attack
+FILTERS = ("collection", "type", "lang", "access")
+
+
+def _int_arg(name: str, default: int) -> int:
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number") from None
+
+
+def _page_link(**changes) -> str:
+    args = request.args.to_dict(flat=False)
+    args.update({k: [str(v)] for k, v in changes.items()})
+    return f"{request.path}?{urlencode(args, doseq=True)}"
+
+
+@blueprint.get("/api/v1/search")
+def search_api():
+    page, per_page = _int_arg("page", 1), _int_arg("per_page", 20)
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise UsageError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+    if page < 1:
+        raise UsageError("page must be 1 or more")
+    if len(request.args.get("q", "")) > MAX_QUERY_CHARS:
+        raise UsageError(f"q is longer than {MAX_QUERY_CHARS} characters")
+    facets = request.args.get("facets", "true").lower() not in ("false", "0", "no")
+    filters = Filters(**{name: request.args.getlist(name) for name in FILTERS},
+                      date=request.args.get("date") or None)
+    with current_app.extensions["kho"].catalog.session() as session:
+        result = search(session, current_reader(), request.args.get("q", ""), filters=filters,
+                        page=page, per_page=per_page, with_facets=facets)
+        hits = [{**aip_summary(hit.aip), "kind": hit.kind, "page": hit.page,
+                 "exact": hit.exact, "snippets": hit.snippets} for hit in result.hits]
+    pages = max(1, -(-result.total // per_page))
+    links = {"self": _page_link(), "opensearch": url_for("search.opensearch")}
+    if page < pages:
+        links["next"] = _page_link(page=page + 1)
+    if page > 1:
+        links["prev"] = _page_link(page=page - 1)
+    return {"query": request.args.get("q", ""), "total": result.total, "page": page,
+            "per_page": per_page, "pages": pages, "hits": hits,
+            "facets": {name: [{"value": value, "count": count} for value, count in items]
+                       for name, items in result.facets.items()},
+            "did_you_mean": result.suggestion, "links": links}
+
+
+@blueprint.get("/opensearch.xml")
+def opensearch():
+    """OpenSearch 1.1 description (https://github.com/dewitt/opensearch)."""
+    root = request.url_root.rstrip("/")
+    html = escape(f"{root}{url_for('pages.home')}?q={{searchTerms}}&page={{startPage?}}")
+    api = escape(f"{root}{url_for('search.search_api')}?q={{searchTerms}}&page={{startPage?}}"
+                 "&per_page={count?}")
+    self_url = escape(f"{root}{url_for('search.opensearch')}")
+    body = f"""<?xml version="1.0" encoding="UTF-8"?>
+<OpenSearchDescription xmlns="http://a9.com/-/spec/opensearch/1.1/">
+  <ShortName>Kho lưu trữ</ShortName>
+  <Description>Tìm trong kho lưu trữ (có dấu hay không dấu đều được)</Description>
+  <InputEncoding>UTF-8</InputEncoding>
+  <OutputEncoding>UTF-8</OutputEncoding>
+  <Language>vi</Language>
+  <Url type="text/html" method="get" template="{html}"/>
+  <Url type="application/json" method="get" indexOffset="1" pageOffset="1" template="{api}"/>
+  <Url type="application/opensearchdescription+xml" rel="self" template="{self_url}"/>
+</OpenSearchDescription>
+"""
+    return Response(body, mimetype="application/opensearchdescription+xml")

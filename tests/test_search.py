@@ -1,0 +1,245 @@
+"""Search as a Vietnamese reader uses it: words without tones or đ, phrases, prefixes,
+fields, dates, Hán characters; ranked; with facets; and never showing what a reader may not
+read, in results, totals or facet counts. Every test runs on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from repository.catalog import (Aip, DublinCoreRecord, Reader, get_or_create_collection,
+                                search_aips)
+from repository.metadata import canonical_record, primary_title, search_text
+from repository.search import Filters, drop_aip, reindex, search, search_tokens
+from repository.search.models import SearchDocument
+
+TODAY = date(2026, 11, 25)
+ARCHIVIST = Reader("archivist", TODAY)
+
+
+def _dc(title, *, creator=(), subject=(), description=(), date=None, type="Text", lang="vi",
+        more_titles=()):
+    record = {"title": [{"value": title, "lang": "vi"}, *more_titles],
+              "type": [{"value": type}], "language": [{"value": lang}]}
+    for element, items in (("creator", creator), ("subject", subject),
+                           ("description", description)):
+        if items:
+            record[element] = [{"value": v} for v in items]
+    if date:
+        record["date"] = [{"value": date}]
+    return canonical_record(record)
+
+
+def add_aip(session, identifier, record, collection="Hán Nôm", access="public",
+            embargo_until=None):
+    aip = Aip(identifier=identifier, ocfl_id=f"urn:kho:{identifier}",
+              collection=get_or_create_collection(session, collection), location="local",
+              object_root=identifier, payload_digest="0" * 64, access=access,
+              embargo_until=embargo_until)
+    aip.dublin_core = DublinCoreRecord(record=record, title=primary_title(record),
+                                       search_text=search_text(record))
+    session.add(aip)
+    session.flush()
+    return aip
+
+
+HOLDINGS = {
+    "hanoi": _dc("Hà Nội xưa", date="1890", subject=["Địa chí"]),
+    "hanoi-hyphen": _dc("Hà-Nội phong cảnh", type="StillImage", date="1925"),
+    "ha-noi-chuyen": _dc("Hà nói chuyện"),
+    "hanh": _dc("Hạnh Thông Tây", date="1902"),
+    "dai-nam": _dc("Đại Nam thực lục", creator=["Quốc sử quán triều Nguyễn"], date="1844/1909",
+                   lang="vi-Hani", more_titles=[{"value": "大南寔錄", "lang": "vi-Hani"}]),
+    "nguyen-du": _dc("Thơ Nguyễn Du", creator=["Nguyễn Du"], subject=["Thơ ca"]),
+    "loi-uoc": _dc("Lời ước hẹn của Sương"),
+    "can-giuoc": _dc("Văn tế nghĩa sĩ Cần Giuộc"),
+    "le-quy-don": _dc("Kiến văn tiểu lục của Lê Quý Đôn"),
+    "thuo-ay": _dc("Thuở ấy ưỡn ngực"),
+    "to-khai": _dc("Tờ khai", description=["Nhà ở đường Hà Nội, gần chợ"]),
+    "dien-ba": _dc("Sổ điền", subject=["Ruộng đất"], description=["Công điền của xã"]),
+}
+HA_NOI = {"hanoi", "hanoi-hyphen", "ha-noi-chuyen", "to-khai"}
+
+
+@pytest.fixture
+def holdings(catalog):
+    with catalog.session() as session:
+        for identifier, record in HOLDINGS.items():
+            add_aip(session, identifier, record)
+    return catalog
+
+
+def found(session, text, reader=ARCHIVIST, **filters):
+    result = search(session, reader, text, filters=Filters(**filters), per_page=100)
+    assert result.total == len(result.hits)
+    return [hit.aip.identifier for hit in result.hits]
+
+
+# (what a reader types, the records it must find: every other record it must not)
+VIETNAMESE_QUERIES = [
+    ("ha noi", HA_NOI),                                   # without tones
+    ("HÀ NỘI", HA_NOI),                                   # upper case, with tones
+    ("Ha\u0300 No\u0323\u0302i", HA_NOI),                 # NFD, as typed on a Mac
+    ("noi ha", HA_NOI),                                   # words in any order
+    ("hà-nội", HA_NOI),                                   # a hyphen joins words as a phrase
+    ('"noi ha"', set()),                                  # a phrase keeps its order
+    ("ha", HA_NOI),                                       # a word, not a substring: not Hạnh
+    ("hanh", {"hanh"}),
+    ("dai nam", {"dai-nam"}), ("ĐẠI NAM", {"dai-nam"}), ("Đai nam", {"dai-nam"}),
+    ("dại năm", {"dai-nam"}),                             # wrong tones still find it
+    ("loi uoc", {"loi-uoc"}), ("lời ước", {"loi-uoc"}), ("suong", {"loi-uoc"}),   # ơ ư ươ
+    ("can giuoc", {"can-giuoc"}), ("văn tế", {"can-giuoc"}),                      # ă ầ ế
+    ("le quy don", {"le-quy-don"}), ("LÊ QUÝ ĐÔN", {"le-quy-don"}),             # ê ô Đ
+    ("thuo ay", {"thuo-ay"}), ("uon nguc", {"thuo-ay"}),   # stacked: ở ấ ưỡ ự
+    ("大南", {"dai-nam"}), ("南寔", {"dai-nam"}), ("寔錄", {"dai-nam"}),  # Hán, two of four
+    ("大南寔錄", {"dai-nam"}), ("寔大", set()), ("錄", {"dai-nam"}),
+    ("thuc*", {"dai-nam"}), ("nguy*", {"dai-nam", "nguyen-du"}),           # prefixes
+    ("title:nguyen", {"nguyen-du"}), ("creator:nguyen", {"dai-nam", "nguyen-du"}),
+    ('creator:"nguyen du"', {"nguyen-du"}), ("subject:tho", {"nguyen-du"}),
+    ("subject:dia*", {"hanoi"}),
+    ("date:1890..1900", {"hanoi", "dai-nam"}),            # a span overlapping the years
+    ("ha noi date:1880..1895", {"hanoi"}), ("date:1920s", {"hanoi-hyphen"}),
+    ('"ruong dat"', {"dien-ba"}), ('"ruong dat cong"', set()),  # a phrase stays in a field
+    ("hà nội huế", set()),                                # every word must match
+    ("%", set()), ("xyzzy", set()),
+]
+
+
+def test_vietnamese_queries_find_exactly_the_records_a_reader_means(holdings):
+    with holdings.session() as session:
+        wrong = {query: (sorted(found(session, query)), sorted(expected))
+                 for query, expected in VIETNAMESE_QUERIES
+                 if set(found(session, query)) != expected}
+    assert wrong == {}, "query: (found, expected)"
+
+
+def test_the_fold_makes_d_of_the_stroked_d_and_cuts_han_into_characters():
+    assert search_tokens("ĐÀ Nẵng, đường") == ["da", "nang", "duong"]
+    assert search_tokens("Hà-Nội 大南寔錄") == ["ha", "noi", "大", "南", "寔", "錄"]
+
+
+def test_tones_typed_rank_exact_matches_first_and_titles_above_descriptions(holdings):
+    with holdings.session() as session:
+        toned = found(session, "hà nội")
+        # exact "Hà Nội" in a title, then in a description, then the folded "Hà nói"
+        assert set(toned[:2]) == {"hanoi", "hanoi-hyphen"}
+        assert toned[2:] == ["to-khai", "ha-noi-chuyen"]
+        bare = found(session, "ha noi")
+        assert bare[-1] == "to-khai"  # no tones typed: the description match comes last
+        assert found(session, "hà nói")[0] == "ha-noi-chuyen"
+
+
+def test_hits_carry_snippets_with_the_original_diacritics(holdings):
+    with holdings.session() as session:
+        hit = next(h for h in search(session, ARCHIVIST, "ha noi").hits
+                   if h.aip.identifier == "to-khai")
+        assert hit.snippets["description"] == "Nhà ở đường <mark>Hà</mark> <mark>Nội</mark>, gần chợ"
+        han = search(session, ARCHIVIST, "大南").hits[0]
+        assert han.snippets["title"] == "<mark>大</mark><mark>南</mark>寔錄"
+
+
+def test_facets_count_what_the_query_found(holdings):
+    with holdings.session() as session:
+        result = search(session, ARCHIVIST, "ha noi")
+        facets = {name: dict(items) for name, items in result.facets.items()}
+        assert facets["type"] == {"Text": 3, "StillImage": 1}
+        assert facets["collection"] == {"Hán Nôm": 4}
+        assert facets["decade"] == {"1890": 1, "1920": 1}
+        assert facets["access"] == {"public": 4}
+        assert facets["lang"] == {"vi": 4}
+        assert set(found(session, "ha noi", type=["StillImage"])) == {"hanoi-hyphen"}
+        assert set(found(session, "", lang=["vi-Hani"])) == {"dai-nam"}
+        assert set(found(session, "ha noi", date="1890s")) == {"hanoi"}
+        assert found(session, "ha noi", collection=["Báo chí"]) == []
+        dai_nam = {n: dict(i) for n, i in search(session, ARCHIVIST, "dai nam").facets.items()}
+        assert dai_nam["decade"] == {str(d): 1 for d in range(1840, 1910, 10)}
+
+
+def test_a_typo_gets_a_did_you_mean_that_finds_something(holdings):
+    with holdings.session() as session:
+        result = search(session, ARCHIVIST, "giuok")
+        assert result.total == 0 and result.suggestion == "giuoc"
+        assert search(session, ARCHIVIST, "qqqqqq").suggestion is None
+
+
+def _visibility_holdings(session):
+    """Four AIPs about "làng" in each of: an open collection, a closed one (accounts only)."""
+    soon = TODAY + timedelta(days=30)
+    for collection, kind in (("Mở", "Text"), ("Kín", "Image")):
+        for access, until in (("public", None), ("restricted", None), ("embargoed", soon),
+                              ("embargoed", TODAY - timedelta(days=1))):
+            add_aip(session, f"{collection}/{access}/{until}",
+                    _dc(f"Sổ làng {access}", type=kind), collection=collection, access=access,
+                    embargo_until=until)
+    session.get(type(get_or_create_collection(session, "Kín")),
+                get_or_create_collection(session, "Kín").id).access = "restricted"
+
+
+@pytest.mark.parametrize("reader, expected", [
+    (Reader(None, TODAY), {"Mở/public/None", f"Mở/embargoed/{TODAY - timedelta(days=1)}"}),
+    (Reader("researcher", TODAY), {
+        f"{c}/{a}/{u}" for c in ("Mở", "Kín")
+        for a, u in (("public", None), ("restricted", None),
+                     ("embargoed", TODAY - timedelta(days=1)))}),
+    (Reader("archivist", TODAY), None),  # everything
+])
+def test_each_reader_sees_exactly_what_they_may_read_in_hits_totals_and_facets(
+        catalog, reader, expected):
+    with catalog.session() as session:
+        _visibility_holdings(session)
+    with catalog.session() as session:
+        everything = set(found(session, "lang"))
+        assert len(everything) == 8
+        expected = everything if expected is None else expected
+        result = search(session, reader, "lang", per_page=3)
+        assert result.total == len(expected)
+        assert len(result.hits) == min(3, len(expected))  # pages are full: no filter after
+        assert set(found(session, "lang", reader)) == expected
+        facets = {name: dict(items) for name, items in result.facets.items()}
+        by_collection = {c: sum(1 for e in expected if e.startswith(c + "/")) for c in ("Mở", "Kín")}
+        assert facets["collection"] == {c: n for c, n in by_collection.items() if n}
+        assert facets["type"] == {t: n for t, n in (("Text", by_collection["Mở"]),
+                                                    ("Image", by_collection["Kín"])) if n}
+        assert sum(facets["access"].values()) == len(expected)
+        # a facet filter cannot reach round the rule either
+        assert set(found(session, "lang", reader, access=["restricted"])) == {
+            e for e in expected if "/restricted/" in e}
+        assert search_aips(session, reader, "lang").total == len(expected)
+
+
+def test_the_index_follows_edits_access_changes_and_deletion_in_the_same_transaction(catalog):
+    with catalog.session() as session:
+        aip = add_aip(session, "edit-me", _dc("Bản đồ Huế"))
+    with catalog.session() as session:
+        aip = session.scalar(select(Aip).where(Aip.identifier == "edit-me"))
+        aip.dublin_core.record = _dc("Bản đồ Đà Nẵng")
+        aip.access = "restricted"
+    with catalog.session() as session:
+        assert found(session, "da nang") == ["edit-me"] and found(session, "hue") == []
+        assert found(session, "da nang", Reader(None, TODAY)) == []
+        assert dict(search(session, ARCHIVIST, "da nang").facets["access"]) == {"restricted": 1}
+    with pytest.raises(RuntimeError):
+        with catalog.session() as session:  # a failed transaction leaves the index as it was
+            aip = session.scalar(select(Aip).where(Aip.identifier == "edit-me"))
+            aip.dublin_core.record = _dc("Bản đồ Quảng Trị")
+            session.flush()
+            raise RuntimeError("catalogue write failed")
+    with catalog.session() as session:
+        assert found(session, "quang tri") == [] and found(session, "da nang") == ["edit-me"]
+        session.delete(session.scalar(select(Aip).where(Aip.identifier == "edit-me")))
+    with catalog.session() as session:
+        assert found(session, "da nang") == []
+        assert session.scalar(select(func.count()).select_from(SearchDocument)) == 0
+
+
+def test_reindex_rebuilds_the_index_and_drop_aip_takes_one_out(holdings):
+    with holdings.session() as session:
+        session.execute(SearchDocument.__table__.delete())
+        assert found(session, "ha noi") == []
+        assert reindex(session) == len(HOLDINGS)
+    with holdings.session() as session:
+        assert set(found(session, "ha noi")) == HA_NOI
+        hanoi = session.scalar(select(Aip).where(Aip.identifier == "hanoi"))
+        drop_aip(session, hanoi.id)
+        assert set(found(session, "ha noi")) == HA_NOI - {"hanoi"}
