@@ -57,15 +57,6 @@ class SearchResult:
     suggestion: str | None = None      # "did you mean", when nothing was found
 
 
-def _not_withdrawn():
-    # Issue 12 adds withdrawal; whichever flag it lands as, a withdrawn AIP is not found.
-    if hasattr(Aip, "withdrawn"):
-        return Aip.withdrawn.is_(False)
-    if hasattr(Aip, "withdrawn_at"):
-        return Aip.withdrawn_at.is_(None)
-    return None
-
-
 def _years_overlap(years: tuple[int | None, int | None]):
     lo, hi = years
     conditions = [SearchDocument.year_from.is_not(None) | SearchDocument.year_to.is_not(None)]
@@ -91,10 +82,8 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
     """SELECT over the documents this reader may see that match; and the backend."""
     backend = backend_for(session)
     statement = select(SearchDocument.id).join(Aip, Aip.id == SearchDocument.aip_id)
+    # readable_aips leaves withdrawn AIPs out too, whoever asks.
     conditions = [readable_aips(reader), SearchDocument.kind.in_(kinds)]
-    withdrawn = _not_withdrawn()
-    if withdrawn is not None:
-        conditions.append(withdrawn)
     if query.terms:
         statement = backend.join(statement)
         conditions.append(backend.match(query))

@@ -14,7 +14,6 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from repository.catalog.models import Aip, Collection, DublinCoreRecord
-from repository.catalog.queries import _escape_like
 from repository.catalog.visibility import NOT_WITHDRAWN, descriptions_public
 from repository.metadata.text import fold_for_search
 from repository.union.models import UnionRecord, UnionSource
@@ -34,6 +33,11 @@ class UnionSearchDocument:
     work_key: str
     link: str           # the record at its source
 
+
+
+def _escape_like(word: str) -> str:
+    """``word`` as literal text inside a LIKE pattern (escape character: backslash)."""
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 def union_search_documents(session: Session) -> Iterator[UnionSearchDocument]:
     """Every live (not deleted) harvested record, for a search index."""
