@@ -217,6 +217,28 @@ def test_admin_creates_a_user_who_then_signs_in(site, browser, tmp_path):
     assert reader.locator("h1").inner_text() == "Châu bản triều Nguyễn"
 
 
+def test_admin_creates_an_embargoed_collection_and_cannot_delete_a_full_one(site, browser,
+                                                                           tmp_path):
+    base = site["base"]
+    page = new_page(browser)
+    sign_in(page, base, "quản trị")
+    page.goto(f"{base}/admin/collections")
+    page.fill("#new-collection-name", "Hương ước làng Việt")
+    page.fill("#new-collection-description", "Hương ước các làng thế kỷ XIX.")
+    page.locator("#new-collection").get_by_label("hạn chế có thời hạn").check()
+    page.fill("#new-collection-until", "2031-01-01")
+    page.get_by_role("button", name="Tạo sưu tập").click()
+    assert "Đã tạo sưu tập Hương ước làng Việt." in page.locator(".flash").inner_text()
+    row = page.locator("tr", has_text="Hương ước làng Việt")
+    assert "hạn chế có thời hạn" in row.inner_text()
+    shoot(page, tmp_path, "admin-collections")
+    full = page.locator("details", has_text="Thay đổi Hán-Nôm")
+    full.locator("summary").click()
+    full.get_by_role("button", name="Xoá sưu tập").click()
+    assert "chỉ xoá được sưu tập rỗng" in page.get_by_role("alert").inner_text()
+    assert not page.kho_errors
+
+
 def test_signed_out_visitor_gets_the_sign_in_page_for_restricted_material(site, browser,
                                                                           tmp_path):
     base = site["base"]

@@ -23,8 +23,8 @@ from repository.access.image_resolver import ImageResolver
 from repository.access.presentation import (MEDIA_TYPE, ManifestCache, Urls, build_collection,
                                             build_manifest, build_top_collection,
                                             load_manifest_source, serialise)
-from repository.access.rights import PUBLIC, effective_policy, parse_access
-from repository.catalog import get_aip, get_collection, list_collections, record_event
+from repository.access.rights import PUBLIC, AccessPolicy, effective_policy
+from repository.catalog import get_aip, get_collection, list_collections
 from repository.errors import NotFound, PermissionDenied, UsageError
 from repository.metadata import record_to_oai_dc
 from repository.text.iiif import with_text
@@ -190,15 +190,11 @@ def change_collection(name: str):
                 found = get_collection(session, name)
                 return {"name": found.name, "title": found.title, "access": found.access,
                         "links": {"iiif": f"/iiif/3/collection/{quote(found.name, safe='')}"}}
-    policy = parse_access(str(body["access"]))
+    from repository.catalog.collections import change_collection_access
     with _services().catalog.session() as session:
-        found = get_collection(session, name)
-        before = (f"embargoed:{found.embargo_until.isoformat()}"
-                  if found.access == "embargoed" and found.embargo_until else found.access)
-        found.access, found.embargo_until = policy.level, policy.embargo_until
-        record_event(session, event_type="metadata modification", agent=current_user().name,
-                     outcome="success",
-                     detail=f"access of collection {found.name} changed from {before} to {policy}")
+        found = change_collection_access(session, name, str(body["access"]),
+                                         agent=current_user().name)
+        policy = AccessPolicy(found.access, found.embargo_until)
         return {"name": found.name, "title": found.title, "access": str(policy),
                 "links": {"iiif": f"/iiif/3/collection/{quote(found.name, safe='')}"}}
 

@@ -32,7 +32,11 @@ from repository.text.iiif import (TextUrls, annotation_page, autocomplete_respon
 from repository.text.pages import aip_pages, current_texts, find_page
 from repository.text.search_within import (TextIndexCache, autocomplete, empty_result,
                                            search_within)
-from repository.web.auth import TOKEN_COOKIE, check_reader, current_user, require_roles
+from repository.web.auth import check_reader, current_user, require_roles
+
+# The transcription editor still signs in by ?token= (its own cookie); web/auth.py no longer
+# defines this name since sign-in moved to the session (issue 10). Kept here so the app starts.
+TOKEN_COOKIE = "kho_token"
 
 blueprint = Blueprint("text", __name__, template_folder="templates")
 
