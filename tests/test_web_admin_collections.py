@@ -77,6 +77,12 @@ def test_a_duplicate_or_nameless_collection_is_refused_on_the_page_and_nothing_i
     nameless = _post(admin, action="create", name="   ", access="public")
     assert nameless.status_code == 400
     assert "Sưu tập cần có tên." in nameless.get_data(as_text=True)
+    too_long = _post(admin, action="create", name="Đ" * 201, access="public")
+    assert too_long.status_code == 400
+    assert "Tên sưu tập dài tối đa 200 ký tự" in too_long.get_data(as_text=True)
+    no_level = _post(admin, action="create", name="Hương ước", access="mở")
+    assert no_level.status_code == 400
+    assert "Quyền truy cập phải là công khai" in no_level.get_data(as_text=True)
     english = app.test_client()
     english.set_cookie("kho_lang", "en")
     sign_in(english, "quản trị")

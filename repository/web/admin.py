@@ -148,16 +148,16 @@ def _collection_problem(exc: KhoError) -> str:
         return _("Choose the date the embargo ends.")
     if not form.get("name", "").strip():
         return _("A collection needs a name.")
-    if form.get("action") == "rename" and not form.get("title", "").strip():
-        return _("A collection's title cannot be empty.")
-    if form.get("access") not in (None, *ACCESS_LEVELS):
-        return _("Access must be public, restricted or embargoed until a date.")
-    if form.get("access") == "embargoed":
-        return _("The embargo's end date is not a date (YYYY-MM-DD).")
     if len(form.get("name", "").strip()) > NAME_MAX or any(
             unicodedata.category(c) == "Cc" for c in form.get("name", "")):
         return _("A collection name is at most %(max)d characters, without control "
                  "characters.", max=NAME_MAX)
+    if form.get("action") == "rename" and not form.get("title", "").strip():
+        return _("A collection's title cannot be empty.")
+    if form.get("action") in ("create", "access") and form.get("access") not in ACCESS_LEVELS:
+        return _("Access must be public, restricted or embargoed until a date.")
+    if form.get("access") == "embargoed":
+        return _("The embargo's end date is not a date (YYYY-MM-DD).")
     return _("The collection could not be changed: %(reason)s", reason=str(exc))
 
 
