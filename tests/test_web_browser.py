@@ -45,7 +45,7 @@ def site(tmp_path_factory):
     app = create_app(settings)
     catalog = app.extensions["kho"].catalog
     with catalog.session() as session:  # collections are made on purpose before ingest
-        for name in ("Hán-Nôm", "Báo chí", "Châu bản"):
+        for name in ("Hán-Nôm", "Báo chí", "Châu bản", "Hương ước"):
             add_collection(session, name)
     book = ingest_package(make_page_bag(tmp_path / "book", pages=3, size=(600, 800)),
                           settings=settings, catalog=catalog, collection="Hán-Nôm")
