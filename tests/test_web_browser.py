@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from repository.catalog import add_user
+from repository.catalog.collections import add_collection
 from repository.fixity import check_aips
 from repository.ingest.pipeline import ingest_package
 from repository.storage import get_location
@@ -43,6 +44,9 @@ def site(tmp_path_factory):
         pytest.fail("axe-core is not installed: run `make viewer`")
     app = create_app(settings)
     catalog = app.extensions["kho"].catalog
+    with catalog.session() as session:  # collections are made on purpose before ingest
+        for name in ("Hán-Nôm", "Báo chí", "Châu bản", "Hương ước"):
+            add_collection(session, name)
     book = ingest_package(make_page_bag(tmp_path / "book", pages=3, size=(600, 800)),
                           settings=settings, catalog=catalog, collection="Hán-Nôm")
     paper = ingest_package(make_page_bag(tmp_path / "paper", pages=1, size=(320, 420),
@@ -215,6 +219,28 @@ def test_admin_creates_a_user_who_then_signs_in(site, browser, tmp_path):
     assert "Đỗ Thị Hoa" in reader.locator("header").inner_text()
     reader.goto(f"{base}/aips/{site['closed']}")
     assert reader.locator("h1").inner_text() == "Châu bản triều Nguyễn"
+
+
+def test_admin_creates_an_embargoed_collection_and_cannot_delete_a_full_one(site, browser,
+                                                                           tmp_path):
+    base = site["base"]
+    page = new_page(browser)
+    sign_in(page, base, "quản trị")
+    page.goto(f"{base}/admin/collections")
+    page.fill("#new-collection-name", "Hương ước làng Việt")
+    page.fill("#new-collection-description", "Hương ước các làng thế kỷ XIX.")
+    page.locator("#new-collection").get_by_role("radio", name="hạn chế có thời hạn").check()
+    page.fill("#new-collection-until", "2031-01-01")
+    page.get_by_role("button", name="Tạo sưu tập").click()
+    assert "Đã tạo sưu tập Hương ước làng Việt." in page.locator(".flash").inner_text()
+    row = page.locator("tr", has_text="Hương ước làng Việt")
+    assert "hạn chế có thời hạn" in row.inner_text()
+    shoot(page, tmp_path, "admin-collections")
+    full = page.locator("details", has_text="Thay đổi Hán-Nôm")
+    full.locator("summary").click()
+    full.get_by_role("button", name="Xoá sưu tập").click()
+    assert "chỉ xoá được sưu tập rỗng" in page.get_by_role("alert").inner_text()
+    assert not page.kho_errors
 
 
 def test_signed_out_visitor_gets_the_sign_in_page_for_restricted_material(site, browser,

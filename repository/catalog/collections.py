@@ -1,5 +1,5 @@
-"""Collections are made on purpose: add, rename (title), delete an empty one, and look one
-up by name, refusing an unknown name with the closest existing names suggested.
+"""Collections are made on purpose: add, rename (title), change who may read one, delete an
+empty one, and look one up by name, refusing an unknown name with the closest existing names suggested.
 
 A typo in a collection name must never create a second collection silently ("Dia ba" for
 "Địa bạ"), so ingest and deposits go through :func:`require_collection`.
@@ -18,6 +18,23 @@ from repository.errors import NotFound, UsageError
 from repository.metadata.text import fold_for_search
 
 NAME_MAX = 200  # the column's width
+
+
+class CollectionExists(UsageError):
+    """A collection with this name is already there."""
+
+    def __init__(self, name: str):
+        super().__init__(f"a collection named {name!r} already exists")
+        self.name = name
+
+
+class CollectionNotEmpty(UsageError):
+    """Only an empty collection may be deleted; ``held`` AIPs are still in this one."""
+
+    def __init__(self, name: str, held: int):
+        super().__init__(f"collection {name!r} holds {held} AIP(s); only an empty "
+                         "collection can be deleted")
+        self.name, self.held = name, held
 
 
 class UnknownCollection(NotFound):
@@ -80,7 +97,7 @@ def add_collection(session: Session, name: str, *, title: str = "", description:
     name = collection_name(name)
     policy = parse_access(access)
     if session.scalar(select(Collection.id).where(Collection.name == name)) is not None:
-        raise UsageError(f"a collection named {name!r} already exists")
+        raise CollectionExists(name)
     collection = Collection(name=name, title=unicodedata.normalize("NFC", title.strip() or name),
                             description=unicodedata.normalize("NFC", description.strip()),
                             access=policy.level, embargo_until=policy.embargo_until)
@@ -88,7 +105,7 @@ def add_collection(session: Session, name: str, *, title: str = "", description:
         with session.begin_nested():
             session.add(collection)
     except IntegrityError:
-        raise UsageError(f"a collection named {name!r} already exists") from None
+        raise CollectionExists(name) from None
     return collection
 
 
@@ -112,7 +129,6 @@ def delete_collection(session: Session, name: str) -> None:
     found = require_collection(session, name)
     held = session.scalar(select(func.count(Aip.id)).where(Aip.collection_id == found.id)) or 0
     if held:
-        raise UsageError(f"collection {found.name!r} holds {held} AIP(s); only an empty "
-                         "collection can be deleted")
+        raise CollectionNotEmpty(found.name, held)
     session.delete(found)
     session.flush()
