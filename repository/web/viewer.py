@@ -35,6 +35,8 @@ def view(aip_id: str):
         title = primary_label(record, aip.identifier)
         title_lang = next((v.get("lang", "") for v in record.get("title", [])
                            if isinstance(v, dict) and v.get("value") == title), "")
+        if not title_lang:  # an untagged title is the record's main one: Vietnamese, or Hán
+            title_lang = "vi-Hani" if any("\u3400" <= c <= "\u9fff" for c in title) else "vi"
     base = services.settings.base_url.rstrip("/") or request.url_root.rstrip("/")
     manifest_url = f"{base}/iiif/3/{quote(aip_id, safe='')}/manifest"
     response = current_app.make_response(render_template(
