@@ -182,7 +182,7 @@ def test_kho_ingest_runs_the_configured_ocr_and_reports_it(settings, tmp_path):
     for name in ("Báo chí", "Địa bạ"):
         made = CliRunner().invoke(kho, ["collection", "add", name], env=env)
         assert made.exit_code == 0, made.output
-    run = CliRunner().invoke(kho, ["ingest", str(bag), "--collection", "BÁO CHÍ", "--json"],
+    run = CliRunner().invoke(kho, ["ingest", str(bag), "--collection", "Báo chí", "--json"],
                              env=env)
     assert run.exit_code == 0, run.output
     document = json.loads(run.output)
