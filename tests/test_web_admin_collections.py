@@ -125,7 +125,7 @@ def test_admin_embargoes_a_collection_until_a_date_and_the_change_is_an_event(ap
     assert f"Đã đổi quyền truy cập sưu tập {NAME}." in page and 'value="2031-01-01"' in page
     with app.extensions["kho"].catalog.session() as session:
         details = [e.detail for e in session.query(PremisEvent)
-                   if e.event_type == "metadata modification"]
+                   if e.event_type == "policy assignment"]
     assert f"access of collection {NAME} changed from public to embargoed:2031-01-01" in details
     # A reader now gets the collection refused, as the API's own change would do.
     assert app.test_client().get(f"/iiif/3/collection/{NAME}").status_code in (401, 403)
