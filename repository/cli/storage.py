@@ -81,9 +81,9 @@ def gc(location_name: str | None, older_than: str, dry_run: bool, register: bool
     catalog = open_catalog(settings.catalog_url)
     try:
         catalog.upgrade()
-        from repository.ingest.deposits import fail_interrupted_deposits
+        from repository.ingest.deposits import reconcile_interrupted_deposits
         if not dry_run:
-            fail_interrupted_deposits(catalog)
+            reconcile_interrupted_deposits(settings, catalog)
         staged = clean_staging(settings, catalog, dry_run=dry_run)
         for name, location in sorted(locations.items()):
             if name in skipped:

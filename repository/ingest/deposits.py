@@ -78,6 +78,8 @@ def set_status(catalog, identifier: str, status: str, **fields) -> None:
     with catalog.session() as session:
         deposit = session.scalar(select(Deposit).where(Deposit.identifier == identifier))
         deposit.status = status
+        if status == "failed":  # a planned AIP that was not kept is no AIP of this deposit
+            deposit.aip_identifier = None
         for name, value in fields.items():
             setattr(deposit, name, value)
 
@@ -102,24 +104,74 @@ def _gone(worker: str | None) -> bool:
     return False
 
 
-def fail_interrupted_deposits(catalog) -> int:
-    """Mark deposits whose server process has stopped as failed, so nobody waits forever.
+def reconcile_interrupted_deposits(settings: Settings, catalog) -> int:
+    """Settle deposits whose server process has stopped, so each status says what exists.
 
-    Ingest is all or nothing, so an interrupted one stored nothing for good (an incomplete
-    object is removed by `kho storage gc`); the depositor sends the bag again. Deposits of
-    processes still running, here or on other hosts, are left to them.
+    A new AIP's identifier is on its deposit before anything is stored (``run_deposit``):
+    if the catalogue holds that AIP the deposit is done; if storage holds its complete
+    object (root inventory written, catalogue commit lost) the object is registered from
+    storage, as `kho storage gc --register` does, and the deposit is done; otherwise
+    nothing was kept and the deposit failed (an incomplete object is `kho storage gc`'s).
+    Deposits of processes still running, here or on other hosts, are left to them.
     """
     with catalog.session() as session:
-        unfinished = [d for d in session.scalars(select(Deposit).where(
-            Deposit.status.in_(("received", "validating", "storing")))) if _gone(d.worker)]
-        for deposit in unfinished:
-            deposit.status = "failed"
-            # Killed after its object was complete but before the catalogue commit, the bag
-            # is in storage: `kho storage gc` lists such objects and --register catalogues them.
-            deposit.message = ("interrupted: the server stopped before this deposit was "
-                               "finished; deposit it again, unless `kho storage gc` lists "
-                               "its object as uncatalogued (then `kho storage gc --register`)")
-        return len(unfinished)
+        unfinished = [(d.identifier, d.status, d.aip_identifier, d.location)
+                      for d in session.scalars(select(Deposit).where(
+                          Deposit.status.in_(("received", "validating", "storing"))))
+                      if _gone(d.worker)]
+    for identifier, status, planned, location in unfinished:
+        try:
+            aip, version = _kept_aip(settings, catalog, planned, location)
+        except Exception:  # noqa: BLE001 - the server must start; gc tells the rest
+            log.exception("cannot reconcile AIP %s of deposit %s", planned, identifier)
+            aip, version, planned = None, None, None
+        if aip:
+            set_status(catalog, identifier, "done", aip_identifier=aip,
+                       message=f"stored as AIP {aip} v{version} (the server stopped before "
+                               "the deposit was marked done)")
+        elif planned or status in ("received", "validating"):
+            set_status(catalog, identifier, "failed",
+                       message="interrupted: the server stopped before this deposit was "
+                               "stored; nothing was kept, deposit it again")
+        else:
+            # A new version (its AIP already existed) or a storage location out of reach:
+            # whether it was kept is for `kho storage gc` to tell.
+            set_status(catalog, identifier, "failed", message=(
+                "interrupted: the server stopped before this deposit was finished; deposit "
+                "it again, unless `kho storage gc` lists its object as uncatalogued (then "
+                "`kho storage gc --register`)"))
+    return len(unfinished)
+
+
+def _kept_aip(settings: Settings, catalog, planned: str | None,
+              location: str | None) -> tuple[str | None, int | None]:
+    """The planned AIP and its version if the catalogue or storage holds it, else Nones."""
+    from repository.catalog.models import Aip
+    from repository.catalog.reconcile import register_object
+    from repository.storage import OcflStore, get_location
+    from repository.storage.aip_layout import ocfl_id_for
+    if not planned:
+        return None, None
+
+    def catalogued():
+        with catalog.session() as session:
+            return session.execute(select(Aip.identifier, Aip.current_version).where(
+                Aip.identifier == planned)).first() or (None, None)
+    aip, version = catalogued()
+    if aip:
+        return aip, version
+    name = location or settings.default_location
+    try:
+        storage = get_location(settings, name)
+        if not OcflStore(storage).exists(ocfl_id_for(planned)):
+            return None, None
+        register_object(settings, catalog, name, storage, ocfl_id_for(planned))
+    except Exception:
+        aip, version = catalogued()  # another server process may have registered it meanwhile
+        if aip:
+            return aip, version
+        raise
+    return catalogued()
 
 
 def deposit_summary(deposit: Deposit) -> dict:
@@ -186,19 +238,23 @@ def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
                       location=deposit.location, new_version=deposit.new_version,
                       agent=deposit.depositor)
     last = {"state": "received"}
+    planned: dict[str, str] = {}
 
     def on_step(step: str) -> None:
         state = STEP_STATES.get(step, last["state"])
         if state != last["state"]:
             last["state"] = state
-            set_status(catalog, identifier, state)
+            # A new AIP's identifier is on the deposit before anything of it is stored:
+            # after a kill, reconcile_interrupted_deposits finds what was kept by it.
+            set_status(catalog, identifier, state, **(
+                {"aip_identifier": planned["aip"]} if state == "storing" and planned else {}))
 
     def say(text: str) -> str:
         return without_server_paths(text, settings, path)
 
     try:
         result = ingest_package(path, settings=settings, catalog=catalog, on_step=on_step,
-                                **params)
+                                on_new_aip=lambda aip: planned.update(aip=aip), **params)
     except PackageInvalid as exc:
         set_status(catalog, identifier, "failed", message=say(exc.report.summary or str(exc)),
                    report=json.loads(say(json.dumps(exc.report.as_dict(), ensure_ascii=False))))

@@ -88,11 +88,13 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
                    location: str | None = None, access: str | None = None,
                    new_version: bool = False, agent: str = "", progress: Progress | None = None,
                    on_step: Callable[[str], None] | None = None,
-                   on_total: Callable[[int], None] | None = None) -> IngestResult:
+                   on_total: Callable[[int], None] | None = None,
+                   on_new_aip: Callable[[str], None] | None = None) -> IngestResult:
     """Validate the bag at ``path`` (folder or archive) and store it as an AIP.
 
     ``on_step`` hears each step's name; ``on_total`` the bytes about to be stored, then
-    ``progress`` each chunk as it is stored.
+    ``progress`` each chunk as it is stored; ``on_new_aip`` the identifier of a new AIP
+    before anything of it is stored (so a killed ingest can be reconciled by it).
     """
     step = on_step or (lambda _name: None)
     policy = parse_access(access or settings.default_access)
@@ -120,6 +122,8 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
         metadata = KhoMetadata(description, validation, who, identifying.submit(
             identify_formats, [item.path for item in bag.payload]))
         identifying.shutdown(wait=False)
+        if on_new_aip and previous is None:
+            on_new_aip(identifier)
         step("storing")
         store = OcflStore(storage, workers=store_workers(settings, storage))
         deposited = bag_sources(bag, _thread_safe(progress))

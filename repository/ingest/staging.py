@@ -7,7 +7,7 @@ Staging holds two kinds of things (KHO_DATA_DIR/staging):
 - ``uploads/<deposit-id>.<suffix>``, a deposited archive waiting for or going through
   ingest; it is needed only while its deposit is unfinished (received, validating,
   storing). Deposits of server processes that died are failed at start first
-  (deposits.fail_interrupted_deposits), so their uploads become removable too.
+  (deposits.reconcile_interrupted_deposits), so their uploads become removable too.
 
 ``clean_staging`` runs when the web app starts and in ``kho storage gc``.
 """

@@ -14,7 +14,7 @@ from repository.catalog.collections import require_collection
 from repository.catalog.queries import MAX_PER_PAGE
 from repository.errors import NotFound, UsageError
 from repository.ingest.deposits import (create_deposit, discard_upload, drop_folder_path,
-                                        fail_interrupted_deposits, get_deposit, list_deposits,
+                                        reconcile_interrupted_deposits, get_deposit, list_deposits,
                                         run_deposit, upload_path)
 from repository.ingest.models import DEPOSIT_STATES
 from repository.ingest.staging import clean_staging
@@ -34,9 +34,10 @@ CHUNK = 1024 * 1024
 
 def init_app(app: Flask) -> None:
     services = app.extensions["kho"]
-    # Deposits run in server processes: those left unfinished by one that stopped are failed.
+    # Deposits run in server processes: those left unfinished by one that stopped are settled
+    # by what was kept (done with their AIP, or failed).
     if app.config.get("KHO_DATABASE_READY"):
-        fail_interrupted_deposits(services.catalog)
+        reconcile_interrupted_deposits(services.settings, services.catalog)
         # What a crash left in staging (partial uploads, unpack folders) goes now.
         clean_staging(services.settings, services.catalog)
     # One ingest at a time per process: ingest already uses every core for hashing.
