@@ -94,6 +94,7 @@ def test_two_workers_get_the_same_results_as_the_in_process_run(settings, tmp_pa
 def test_fixity_run_on_celery_with_no_worker_says_so_at_once(settings, redis_url, tmp_path):
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
+    add_collections(catalog, "C")
     ingest_package(make_page_bag(tmp_path / "b", pages=1, size=(40, 50)), settings=settings,
                    catalog=catalog, collection="C")
     catalog.dispose()

@@ -105,7 +105,10 @@ def test_two_harvesters_page_through_every_record_while_bags_are_ingested(ingest
             titles.update(metadata["title"])
             if number == 0:
                 late = ingest_titled(ingest_bag, tmp_path, 9, "Hán-Nôm")
-        assert sorted(harvested) == sorted(expected)  # every record once, none twice
+        # Every record once, none twice. The bag ingested while paging may be in the list or
+        # not: stamped in the same second as the list's fixed end, it falls inside it.
+        assert len(harvested) == len(set(harvested))
+        assert set(harvested) - {f"oai:{REPO_ID}:{late.identifier}"} == expected
         assert "Địa bạ làng 3 – Hà Nội" in titles
 
         # scythe pages with GET; it sees the late bag too, and a selective harvest works.

@@ -77,6 +77,9 @@ def test_production_install_runs_scheduled_fixity_on_a_worker(tmp_path, redis_ur
                 "KHO_REDIS_URL": redis_url, "KHO_CELERY_QUEUE": queue,
                 "KHO_FIXITY_EXECUTOR": "celery", "KHO_FIXITY_THREADS": "1"})
     bag = make_page_bag(tmp_path / "bag", pages=1, size=(40, 50), external_id="PROD-1")
+    made = subprocess.run([kho, "collection", "add", "Địa chí"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert made.returncode == 0, made.stderr[-3000:]
     ingested = subprocess.run([kho, "ingest", str(bag), "--collection", "Địa chí"],
                               env=env, capture_output=True, text=True, timeout=300)
     assert ingested.returncode == 0, ingested.stderr[-3000:]

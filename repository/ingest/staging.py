@@ -22,8 +22,6 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import select
-
 from repository.config import Settings
 
 UNPACK_PREFIX = "unpack-"
@@ -70,6 +68,8 @@ def clean_staging(settings: Settings, catalog, *, dry_run: bool = False) -> list
 
     Returns (path, bytes) of each item removed (or that would be, with ``dry_run``).
     """
+    from sqlalchemy import select  # here: `kho validate` imports this module, not SQL
+
     from repository.ingest.models import Deposit
     staging = settings.staging_dir
     if not staging.is_dir():

@@ -61,7 +61,7 @@ def parse_years(text: str, name: str = "date") -> tuple[int | None, int | None]:
     if m["decade"]:
         lo, hi = lo, lo + 9
     if lo is not None and hi is not None and hi < lo:
-        raise UsageError(f"{name} {text!r} ends before it starts")
+        lo, hi = hi, lo  # "1910..1890" means the same years as "1890..1910"
     return lo, hi
 
 

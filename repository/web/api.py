@@ -192,8 +192,7 @@ def replace_dublin_core(identifier: str):
 @require_roles("admin")
 def withdraw(identifier: str):
     """Withdraw an AIP ({"reason": "…"}): kept in storage, gone from listings, 410 after."""
-    body = request.get_json(silent=True) or {}
-    reason = body.get("reason")
+    reason = json_object().get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise UsageError('send a JSON body such as {"reason": "duplicate of another AIP"}')
     version = withdraw_aip(services().settings, services().catalog, identifier,

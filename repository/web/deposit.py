@@ -123,7 +123,7 @@ def deposits():
     if not (1 <= page <= 1_000_000 and 1 <= per_page <= MAX_PER_PAGE):
         raise UsageError(f"page must be between 1 and 1000000 and per_page between 1 and "
                          f"{MAX_PER_PAGE}")
-    status = request.args.get("status") or None
+    status = request.args.get("status")
     if status is not None and status not in DEPOSIT_STATES:
         raise UsageError(f"status must be one of {', '.join(DEPOSIT_STATES)}")
     items, total = list_deposits(current_app.extensions["kho"].catalog,

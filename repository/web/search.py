@@ -37,16 +37,23 @@ def _page_link(**changes) -> str:
     return f"{request.path}?{urlencode(args, doseq=True)}"
 
 
+MAX_PAGE = 1_000_000  # as every listing: a page number SQL can always take
+FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 @blueprint.get("/api/v1/search")
 def search_api():
     page, per_page = _int_arg("page", 1), _int_arg("per_page", 20)
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise UsageError(f"per_page must be between 1 and {MAX_PER_PAGE}")
-    if page < 1:
-        raise UsageError("page must be 1 or more")
+    if not 1 <= page <= MAX_PAGE:
+        raise UsageError(f"page must be between 1 and {MAX_PAGE}")
     if len(request.args.get("q", "")) > MAX_QUERY_CHARS:
         raise UsageError(f"q is longer than {MAX_QUERY_CHARS} characters")
-    facets = request.args.get("facets", "true").lower() not in ("false", "0", "no")
+    facets = request.args.get("facets", "true").lower()
+    if facets not in FLAGS:
+        raise UsageError("facets must be true or false")
+    facets = FLAGS[facets]
     filters = Filters(**{name: request.args.getlist(name) for name in FILTERS},
                       date=request.args.get("date") or None)
     with current_app.extensions["kho"].catalog.session() as session:
