@@ -1,23 +1,13 @@
 """`kho collection …`: collections are made on purpose, so a typo never makes a new one."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import click
 
+from repository.cli.catalog_session import catalog_session as _session
 from repository.config import load_settings
 
 
-@contextmanager
-def _session():
-    from repository.catalog import open_catalog
-    db = open_catalog(load_settings().catalog_url)
-    try:
-        db.upgrade()
-        with db.session() as session:
-            yield session
-    finally:
-        db.dispose()
 
 
 @click.group()

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 
 import click
 
+from repository.cli.catalog_session import catalog_session as _session
 from repository.config import load_settings
 
 
@@ -26,16 +26,6 @@ class _Roles(click.Choice):
         pass
 
 
-@contextmanager
-def _session():
-    from repository.catalog import open_catalog
-    db = open_catalog(load_settings().catalog_url)
-    try:
-        db.upgrade()
-        with db.session() as session:
-            yield session
-    finally:
-        db.dispose()
 
 
 @click.group()
