@@ -119,24 +119,24 @@ def _download(body: str, mimetype: str, filename: str) -> Response:
         "Content-Disposition": f"attachment; filename={filename}"})
 
 
-@blueprint.get("/aips/<identifier>/cite.ris")
-def cite_ris(identifier: str):
+def _citation_file(identifier: str, render, mimetype: str, suffix: str) -> Response:
+    """One AIP's citation as a file (``render``: ris or bibtex), to whoever may read it."""
     with _services().catalog.session() as session:
         aip = get_aip(session, identifier)
         check_reader(aip)
         record = aip.dublin_core.record if aip.dublin_core else {}
-        body = ris(record, identifier=aip.identifier, **_cite_args(aip))
-    return _download(body, "application/x-research-info-systems", f"{identifier}.ris")
+        body = render(record, identifier=aip.identifier, **_cite_args(aip))
+    return _download(body, mimetype, f"{identifier}.{suffix}")
+
+
+@blueprint.get("/aips/<identifier>/cite.ris")
+def cite_ris(identifier: str):
+    return _citation_file(identifier, ris, "application/x-research-info-systems", "ris")
 
 
 @blueprint.get("/aips/<identifier>/cite.bib")
 def cite_bibtex(identifier: str):
-    with _services().catalog.session() as session:
-        aip = get_aip(session, identifier)
-        check_reader(aip)
-        record = aip.dublin_core.record if aip.dublin_core else {}
-        body = bibtex(record, identifier=aip.identifier, **_cite_args(aip))
-    return _download(body, "application/x-bibtex", f"{identifier}.bib")
+    return _citation_file(identifier, bibtex, "application/x-bibtex", "bib")
 
 
 @blueprint.get("/aips/<identifier>/download.zip")
