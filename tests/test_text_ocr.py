@@ -22,6 +22,7 @@ from repository.text import after_ingest, latest_job, ocr_aip, page_texts
 from repository.text.ocr import languages_for, parse_rules
 from repository.text.run import derivative_folder, index_ocr_derivatives
 from tests.fixtures.aips import add_collections
+from tests.fixtures.events import assert_newest_event_is_guarded_by_the_stored_head
 from tests.fixtures.text import make_text_bag
 
 
@@ -59,6 +60,7 @@ def test_ocr_after_ingest_reads_the_vietnamese_words_with_their_boxes(ocr_settin
     assert len(list(stored.list(result.object_root))) == before
     events = events_for_aip_types(catalog, result.identifier)
     assert "metadata extraction" in events
+    assert_newest_event_is_guarded_by_the_stored_head(catalog, stored, "metadata extraction")
     # A second run reads nothing again; --force would.
     again = ocr_aip(ocr_settings, catalog, result.identifier)
     assert (again.pages_done, again.pages_failed) == (2, 0)

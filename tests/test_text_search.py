@@ -11,9 +11,11 @@ import pytest
 
 from repository.catalog import add_user, events_for_aip, open_catalog
 from repository.ingest.pipeline import ingest_package
-from repository.text import after_ingest, page_texts
+from repository.storage import get_location
+from repository.text import after_ingest, index_transcriptions, page_texts
 from repository.web import create_app
 from tests.fixtures.aips import add_collections
+from tests.fixtures.events import assert_newest_event_is_guarded_by_the_stored_head
 from tests.fixtures.text import make_text_bag
 from tests.fixtures.web import PASSWORD, csrf_token, sign_in
 
@@ -113,6 +115,22 @@ def book(kho_settings, tmp_path):
     app.testing = True
     yield app.test_client(), result.identifier, catalog, {"archivist": archivist,
                                                           "researcher": researcher}, settings
+    catalog.dispose()
+
+
+def test_a_transcription_left_out_is_a_warning_the_stored_chain_head_guards(kho_settings, tmp_path):
+    """Issue 8 item 5: the warning event for an unusable transcription is followed by a new
+    head in storage, so removing it is caught like any other newest event."""
+    catalog = open_catalog(kho_settings.catalog_url)
+    catalog.upgrade()
+    add_collections(catalog, "Báo chí")
+    bag = make_text_bag(tmp_path / "bag", pages={1: ["Hà Nội"]}, tag_files={
+        "metadata/transcriptions/trang 9.vi.txt": "không có trang này".encode()})
+    result = ingest_package(bag, settings=kho_settings, catalog=catalog, collection="Báo chí")
+    report = index_transcriptions(kho_settings, catalog, result.identifier)
+    assert report.problems and "trang 9" in report.problems[0]
+    assert_newest_event_is_guarded_by_the_stored_head(
+        catalog, get_location(kho_settings, "local"), "validation")
     catalog.dispose()
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from repository.catalog.database import claim_writer
 from repository.catalog.models import Aip, Collection
 from repository.errors import NotFound, UsageError
 from repository.metadata.text import fold_for_search
@@ -96,6 +97,7 @@ def add_collection(session: Session, name: str, *, title: str = "", description:
     from repository.access.rights import parse_access
     name = collection_name(name)
     policy = parse_access(access)
+    claim_writer(session)  # before the name and set-spec checks read, so racers queue
     if session.scalar(select(Collection.id).where(Collection.name == name)) is not None:
         raise CollectionExists(name)
     collection = Collection(name=name, title=unicodedata.normalize("NFC", title.strip() or name),

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -138,6 +138,19 @@ def open_catalog(url: str, **engine_options) -> Catalog:
         engine_options.setdefault("pool_pre_ping", True)
         engine = create_engine(parsed, **engine_options)
     return Catalog(engine)
+
+
+def claim_writer(session: Session) -> None:
+    """On SQLite, make this transaction the database's one writer now, before it reads.
+
+    A SQLite transaction that has read and then tries to write cannot wait for another
+    writer (its snapshot may already be stale), so it fails at once with "database is
+    locked" whatever busy_timeout says; one that writes first waits its turn instead.
+    PostgreSQL needs nothing here: its row locks and unique constraints decide.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        # A write that changes nothing takes SQLite's single RESERVED (writer) lock.
+        session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from repository.catalog.database import claim_writer
 from repository.catalog.models import PremisEvent
 from repository.errors import CatalogError
 
@@ -79,9 +80,8 @@ def _lock_chain(session: Session) -> None:
         # Released at commit or rollback; READ COMMITTED then sees the last committed event.
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
     elif dialect == "sqlite":
-        # A write that changes nothing takes SQLite's single RESERVED (writer) lock now,
-        # before the last event is read; other writers wait (busy_timeout) until we commit.
-        session.execute(text("UPDATE premis_events SET id = id WHERE 0"))
+        # Before the last event is read; other writers wait (busy_timeout) until we commit.
+        claim_writer(session)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         session.execute(select(PremisEvent.id).order_by(PremisEvent.id.desc()).limit(1)
                         .with_for_update())

@@ -21,6 +21,7 @@ from typing import Callable
 from sqlalchemy import select
 
 from repository.catalog import Aip, get_aip, record_event
+from repository.catalog.chain_store import record_chain_head
 from repository.config import Settings
 from repository.errors import KhoError, NotFound, UsageError
 from repository.storage import get_location
@@ -136,7 +137,9 @@ def ocr_aip(settings: Settings, catalog, identifier: str, *, languages: str | No
     with ThreadPoolExecutor(max(1, min(workers, len(todo) or 1)),
                             thread_name_prefix="kho-ocr") as pool:
         list(pool.map(one, todo))
-    return _finish(settings, catalog, job_id, identifier, languages)
+    summary = _finish(settings, catalog, job_id, identifier, languages)
+    record_chain_head(catalog, [storage])  # the OCR event is the log's newest now
+    return summary
 
 
 def _ocr_page(settings: Settings, catalog, storage, object_root: str, aip_key: int,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from repository.catalog import AipFile, get_aip, record_event
+from repository.catalog.chain_store import record_chain_head
 from repository.config import Settings
 from repository.errors import NotFound, UsageError
 from repository.storage import get_location
@@ -143,6 +144,8 @@ def index_transcriptions(settings: Settings, catalog, identifier: str) -> IndexR
             record_event(session, event_type="validation", agent="Kho transcriptions",
                          outcome="warning", aip_identifier=identifier,
                          detail="transcriptions not used: " + "; ".join(report.problems[:20]))
+    if report.problems:
+        record_chain_head(catalog, [storage])  # that warning is the log's newest event now
     return report
 
 
