@@ -130,6 +130,12 @@ def test_the_inputs_the_attack_used_are_each_a_400_with_a_message(live_server):
         ("PATCH", f"/api/v1/aips/{aip}", ["access"], None),
         ("PATCH", "/api/v1/collections/H%C3%A1n-N%C3%B4m", "access", None),
         ("PUT", f"/api/v1/aips/{aip}/dublin-core", [1, 2], None),
+        # Every paged listing holds the same bounds (the register's once overflowed SQLite).
+        ("GET", "/api/v1/holdings/items?page=9223372036854775807", None, None),
+        ("GET", "/api/v1/holdings/items?per_page=100000", None, None),
+        ("GET", "/api/v1/holdings/items?page=0", None, None),
+        ("GET", "/api/v1/search?q=ha&page=9223372036854775807", None, None),
+        ("GET", "/api/v1/deposits?page=9223372036854775807", None, None),
     ]
     for method, path, body, content_type in attacks:
         status, answer = call(base, method, path, token, body, content_type)

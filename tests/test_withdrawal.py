@@ -62,6 +62,16 @@ def test_cli_withdrawal_hides_the_aip_keeps_its_content_and_survives_rebuild(
         answer = client.get(url)
         assert answer.status_code == 410, url
         assert answer.get_json()["reason"] == REASON
+    # Every API read of one AIP answers 410 now, and the OpenAPI document says it may.
+    documented = client.get("/api/v1/openapi.json").get_json()["paths"]
+    reads = [path for path, ops in documented.items()
+             if path.startswith("/api/v1/aips/{id}") and "get" in ops]
+    assert len(reads) >= 5
+    for path in reads:
+        url = (path.replace("{id}", gone.identifier).replace("{path}", "data/trang 1.jpg")
+               .replace("{page}", "trang 1.jpg"))
+        assert client.get(url).status_code == 410, url
+        assert "410" in documented[path]["get"]["responses"], path
 
     # The content is kept, and the withdrawal is in storage with its PREMIS event.
     store = OcflStore(get_location(ingest_bag.settings, "local"))

@@ -15,7 +15,7 @@ from repository.errors import NotFound, UsageError
 from repository.ingest.amend import amend_aip, withdraw_aip
 from repository.storage import get_location
 from repository.web.auth import check_reader, current_reader, current_user, require_roles
-from repository.web.inputs import json_object, text
+from repository.web.inputs import json_object, text, whole_number
 from repository.web.security import deposited_file_headers
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -46,13 +46,6 @@ def aip_summary(aip) -> dict:
 def _access_text(aip) -> str:
     return f"embargoed:{aip.embargo_until.isoformat()}" if aip.access == "embargoed" \
         and aip.embargo_until else aip.access
-
-
-def _int_arg(name: str, default: int) -> int:
-    try:
-        return int(request.args.get(name, default))
-    except ValueError:
-        raise UsageError(f"{name} must be a whole number") from None
 
 
 def collection_links(name: str) -> dict:
@@ -117,7 +110,7 @@ def delete_collection(name: str):
 
 @blueprint.get("/aips")
 def aips():
-    page, per_page = _int_arg("page", 1), _int_arg("per_page", 50)
+    page, per_page = whole_number("page", 1), whole_number("per_page", 50)
     query = request.args.get("q", "").strip()
     reader = current_reader()
     with services().catalog.session() as session:

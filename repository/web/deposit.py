@@ -21,7 +21,7 @@ from repository.ingest.staging import clean_staging
 from repository.storage import get_location
 from repository.text import after_ingest
 from repository.web.auth import current_user, require_roles
-from repository.web.inputs import MAX_NAME, flag, json_object, text
+from repository.web.inputs import MAX_NAME, flag, json_object, paging, text
 
 blueprint = Blueprint("deposit", __name__, url_prefix="/api/v1/deposits")
 
@@ -115,14 +115,7 @@ def deposit():
 def deposits():
     """Deposits, newest first: an archivist sees their own, an admin everyone's."""
     user = current_user()
-    try:
-        page = int(request.args.get("page", 1))
-        per_page = int(request.args.get("per_page", 50))
-    except ValueError:
-        raise UsageError("page and per_page must be whole numbers") from None
-    if not (1 <= page <= 1_000_000 and 1 <= per_page <= MAX_PER_PAGE):
-        raise UsageError(f"page must be between 1 and 1000000 and per_page between 1 and "
-                         f"{MAX_PER_PAGE}")
+    page, per_page = paging(50, MAX_PER_PAGE)
     status = request.args.get("status")
     if status is not None and status not in DEPOSIT_STATES:
         raise UsageError(f"status must be one of {', '.join(DEPOSIT_STATES)}")

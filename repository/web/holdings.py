@@ -20,12 +20,14 @@ from sqlalchemy import func, select
 from repository.errors import RegisterInvalid, UsageError
 from repository.web.auth import current_user, require_roles
 from repository.web.i18n import LANGUAGES
+from repository.web.inputs import paging
 
 blueprint = Blueprint("holdings", __name__, template_folder="templates",
                       static_folder="static/holdings", static_url_path="/holdings/static")
 READERS = ("archivist", "auditor")  # admin is always allowed (require_roles)
 WRITERS = ("archivist",)
 PER_PAGE = 50
+MAX_PER_PAGE = 500
 FILTERS = ("library", "collection", "status", "rare", "q", "per_page")  # kept across pages
 
 
@@ -143,11 +145,7 @@ def _list_items():
     from repository.holdings.models import HoldingCollection, HoldingItem, HoldingLibrary
     from repository.holdings.vocabulary import PRESERVED, PUBLISHED, STATUSES
     from sqlalchemy import case, or_
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-        per_page = min(500, max(1, int(request.args.get("per_page", PER_PAGE))))
-    except ValueError:
-        raise UsageError("page and per_page are whole numbers") from None
+    page, per_page = paging(PER_PAGE, MAX_PER_PAGE)
     state = item_aip_state(date.today())
     effective = case((state.c.published == 1, PUBLISHED), (state.c.item_id.is_not(None), PRESERVED),
                      else_=HoldingItem.status)

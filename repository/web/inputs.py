@@ -14,6 +14,7 @@ from repository.errors import UsageError
 
 MAX_NAME = 200  # the catalogue's name columns (collections, locations)
 MAX_TEXT = 4000
+MAX_PAGE = 1_000_000  # far past any real listing; keeps OFFSET inside a 64-bit integer
 
 
 def init_app(app: Flask) -> None:
@@ -23,6 +24,24 @@ def init_app(app: Flask) -> None:
         if "\x00" in request.path or any("\x00" in k or "\x00" in v
                                          for k, v in request.args.items(multi=True)):
             raise UsageError("the URL holds a NUL byte (%00), which no Kho name or value may hold")
+
+
+def whole_number(name: str, default: int) -> int:
+    """The query argument ``name`` as an int (``default`` when absent); 400 otherwise."""
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number") from None
+
+
+def paging(default_per_page: int, max_per_page: int) -> tuple[int, int]:
+    """``page`` and ``per_page`` from the query, each refused (400) outside its range."""
+    page, per_page = whole_number("page", 1), whole_number("per_page", default_per_page)
+    if not 1 <= page <= MAX_PAGE:
+        raise UsageError(f"page must be between 1 and {MAX_PAGE}")
+    if not 1 <= per_page <= max_per_page:
+        raise UsageError(f"per_page must be between 1 and {max_per_page}")
+    return page, per_page
 
 
 def json_object() -> dict[str, Any]:

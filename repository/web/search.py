@@ -17,18 +17,12 @@ from repository.errors import UsageError
 from repository.search import Filters, search
 from repository.web.api import aip_summary
 from repository.web.auth import current_reader
+from repository.web.inputs import paging
 
 blueprint = Blueprint("search", __name__)
 MAX_PER_PAGE = 100
 MAX_QUERY_CHARS = 1000  # a search box, not a document: longer is a mistake or an attack
 FILTERS = ("collection", "type", "lang", "access")
-
-
-def _int_arg(name: str, default: int) -> int:
-    try:
-        return int(request.args.get(name, default))
-    except ValueError:
-        raise UsageError(f"{name} must be a whole number") from None
 
 
 def _page_link(**changes) -> str:
@@ -37,17 +31,12 @@ def _page_link(**changes) -> str:
     return f"{request.path}?{urlencode(args, doseq=True)}"
 
 
-MAX_PAGE = 1_000_000  # as every listing: a page number SQL can always take
 FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 @blueprint.get("/api/v1/search")
 def search_api():
-    page, per_page = _int_arg("page", 1), _int_arg("per_page", 20)
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise UsageError(f"per_page must be between 1 and {MAX_PER_PAGE}")
-    if not 1 <= page <= MAX_PAGE:
-        raise UsageError(f"page must be between 1 and {MAX_PAGE}")
+    page, per_page = paging(20, MAX_PER_PAGE)
     if len(request.args.get("q", "")) > MAX_QUERY_CHARS:
         raise UsageError(f"q is longer than {MAX_QUERY_CHARS} characters")
     facets = request.args.get("facets", "true").lower()

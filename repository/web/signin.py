@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, current_app, flash, g, has_request_context, redirect,
+from flask import (Blueprint, Flask, current_app, flash, has_request_context, redirect,
                    render_template, request, session, url_for)
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import format_datetime, gettext as _
