@@ -190,6 +190,55 @@ def test_words_are_found_through_content_search_2_and_1_with_tones_folded(book, 
     assert comments.get_json(force=True)["partOf"]["total"] == 0
 
 
+def test_kho_search_finds_a_book_by_the_words_on_its_pages_and_says_which_page(book):
+    """Issue 16: OCR'd and transcribed words go into Kho's search; a hit names its pages."""
+    client, aip, catalog, tokens, _ = book
+    for q, page, path, marked in (
+            ("phu chiem", 2, "data/trang 2.png", "<mark>Phú</mark> <mark>Chiêm</mark>"),
+            ("HOÀI ĐỨC", 1, "data/trang 1.png", "<mark>Hoài</mark> <mark>Đức</mark>"),
+            (unicodedata.normalize("NFD", "thuế ruộng"), 2, "data/trang 2.png",
+             "<mark>thuế</mark> <mark>ruộng</mark>"),
+            ("南寔", 1, "data/trang 1.png", "<mark>南</mark><mark>寔</mark>")):
+        answer = client.get("/api/v1/search", query_string={"q": q}).get_json()
+        assert answer["total"] == 1, q
+        hit = answer["hits"][0]
+        assert hit["identifier"] == aip and hit["page"] == page, (q, hit)
+        assert hit["pages"][0]["page"] == page and hit["pages"][0]["path"] == path
+        assert marked in hit["pages"][0]["snippet"], (q, hit["pages"])
+    # A word found on both pages names both, in reading order; one only in the
+    # description names none.
+    both = client.get("/api/v1/search", query_string={"q": "phu"}).get_json()["hits"][0]
+    assert [p["page"] for p in both["pages"]] == [1, 2]
+    title = client.get("/api/v1/search", query_string={"q": "bao nam ky"}).get_json()
+    assert title["total"] == 1 and title["hits"][0]["pages"] == [] and \
+        title["hits"][0]["page"] is None
+    # The results page says the same, and links the viewer to the page, searching it.
+    html = client.get("/search", query_string={"q": "phu chiem"}).get_data(as_text=True)
+    assert f'href="/view/{aip}?page=2&amp;q=phu+chiem">Trang 2</a>' in html
+    assert "<mark>Phú</mark> <mark>Chiêm</mark>" in html
+    viewer = client.get(f"/view/{aip}?page=2&q=phu+chiem").get_data(as_text=True)
+    assert 'data-page="2" data-query="phu chiem"' in viewer
+    # Words on no page of a readable book find nothing.
+    assert client.get("/api/v1/search", query_string={"q": "sai gon"}).get_json()["total"] == 0
+    # Page words obey access like the rest: closed to the public, open to a reader.
+    changed = client.patch(f"/api/v1/aips/{aip}", json={"access": "restricted"},
+                           headers={"Authorization": f"Bearer {tokens['archivist']}"})
+    assert changed.status_code == 200, changed.get_json()
+    hidden = client.get("/api/v1/search", query_string={"q": "phu chiem"}).get_json()
+    assert hidden["total"] == 0 and hidden["hits"] == []
+    assert sum(c["count"] for c in hidden["facets"]["access"]) == 0
+    reader = client.get("/api/v1/search", query_string={"q": "phu chiem"},
+                        headers={"Authorization": f"Bearer {tokens['researcher']}"}).get_json()
+    assert reader["total"] == 1 and reader["hits"][0]["page"] == 2
+    # A rebuilt index (kho search reindex) holds the pages again.
+    from repository.search import reindex
+    with catalog.session() as session:
+        reindex(session)
+    again = client.get("/api/v1/search", query_string={"q": "phu chiem"},
+                       headers={"Authorization": f"Bearer {tokens['researcher']}"}).get_json()
+    assert again["hits"][0]["page"] == 2
+
+
 def test_hits_are_paged_and_autocomplete_suggests_terms_as_printed(book):
     client, aip, catalog, tokens, settings = book
     # "phu" is "phủ" on page 1 and "Phú" on page 2.
@@ -306,8 +355,9 @@ def test_an_archivist_adds_a_transcription_in_the_web_form(book):
     assert forged.status_code == 400 and "CSRF" in forged.get_data(as_text=True)
     wrong = client.post(url, data={"language": "vi", "text": "x", "csrf_token": "0" * 40})
     assert wrong.status_code == 400
+    assert client.get("/api/v1/search", query_string={"q": "gia long"}).get_json()["total"] == 0
     saved = client.post(url, data={"language": "vi",
-                                   "text": "Đại Nam thực lục, chép việc triều Nguyễn",
+                                   "text": "Đại Nam thực lục, chép việc triều Nguyễn, đời Gia Long",
                                    "csrf_token": csrf_token(client, url)})
     assert saved.status_code == 303 and "saved=2" in saved.headers["Location"]
     after = client.get(saved.headers["Location"]).get_data(as_text=True)
@@ -315,6 +365,10 @@ def test_an_archivist_adds_a_transcription_in_the_web_form(book):
     assert "Đại Nam thực lục, chép việc" in after
     hits = client.get(f"/iiif/search/1/{aip}", query_string={"q": "chep viec"}).get_json(force=True)
     assert hits["within"]["total"] == 2  # the OCR and the new transcription
+    # Kho's own search finds the corrected page's new words, and says which page.
+    found = client.get("/api/v1/search", query_string={"q": "gia long"}).get_json()
+    assert found["total"] == 1 and found["hits"][0]["page"] == 1
+    assert "<mark>Gia</mark> <mark>Long</mark>" in found["hits"][0]["pages"][0]["snippet"]
 
 
 def test_the_page_text_view_tags_each_language_and_has_no_inline_style_or_script(book):

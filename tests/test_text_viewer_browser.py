@@ -98,6 +98,41 @@ def test_a_word_searched_in_the_viewer_is_listed_and_highlighted_on_the_page(ser
     assert highlighted_pixels(after) > 300, "no highlight drawn over the hit"
 
 
+@pytest.mark.browser
+def test_a_search_result_names_the_page_and_opens_the_viewer_there_searching(served_book,
+                                                                             tmp_path):
+    """Issue 16: a word printed on page 2 finds the book in Kho's search; the result says
+    "Trang 2" and its link opens the viewer on page 2 with the words searched inside."""
+    from playwright.sync_api import sync_playwright
+    base, aip_id = served_book
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{base}/search?q=phu+chiem")
+            result = page.locator("ol.results li").first
+            assert "Báo Nam Kỳ" in result.inner_text()
+            link = result.get_by_role("link", name="Trang 2")
+            assert "<mark>Phú</mark> <mark>Chiêm</mark>" in result.inner_html()
+            page.screenshot(path=str(tmp_path / "results.png"))
+            link.click()
+            page.wait_for_selector("#mirador .mirador-viewer", timeout=30000)
+            wanted = page.evaluate(
+                "() => fetch(document.getElementById('mirador').dataset.manifest)"
+                ".then(r => r.json()).then(m => m.items[1].id)")
+            wait_until(page, lambda: page.evaluate(
+                "() => Object.values(window.miradorInstance.store.getState().windows)[0]"
+                ".canvasId") == wanted, 30, "the viewer on page 2")
+            hit = page.locator("strong", has_text="Phú Chiêm").first
+            hit.wait_for(state="visible", timeout=30000)  # the search panel, already run
+            page.screenshot(path=str(tmp_path / "viewer-page-2.png"))
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
 # What Kho's pages will be served with: no inline script or style of any kind.
 STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")

@@ -35,6 +35,11 @@ class DocumentText:
                 "body": self.body, "exact": self.exact, "year_from": self.year_from,
                 "year_to": self.year_to}
 
+    def add_text(self, text: str) -> None:
+        """Add running text (a page's OCR or transcription) to the body, weighted lowest."""
+        self.body = " ".join(part for part in (self.body, search_form(text)) if part)
+        self.exact = " ".join(dict.fromkeys((self.exact + " " + exact_form(text)).split()))
+
     def words(self) -> set[str]:
         return set(" ".join((self.title, self.creator, self.subject, self.body)).split())
 

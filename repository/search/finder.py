@@ -18,12 +18,15 @@ from repository.catalog.visibility import Reader, readable_aips
 from repository.errors import UsageError
 from repository.search.backends import backend_for
 from repository.search.documents import FACETS
-from repository.search.models import AIP_DOCUMENT, SearchDocument, SearchFacet, SearchWord
+from repository.search.models import (AIP_DOCUMENT, PAGE_DOCUMENT, SearchDocument,
+                                      SearchFacet, SearchWord)
 from repository.search.query import Query, Term, parse_query, parse_years
-from repository.search.snippets import snippets
+from repository.search.snippets import highlight, snippets
 
 MAX_PER_PAGE = 1000
+ORDERS = ("relevance", "newest", "title", "date")
 MAX_FACET_VALUES = 50
+MAX_PAGES_PER_HIT = 5  # pages named under one hit; the viewer's Content Search finds all
 
 
 @dataclass
@@ -38,12 +41,22 @@ class Filters:
 
 
 @dataclass
+class PageMatch:
+    """A page of a found AIP whose text holds the query's words."""
+
+    number: int                        # 1 for the first page, in reading order
+    path: str                          # the page image's logical path (data/trang 3.jpg)
+    snippet: str | None                # HTML with <mark>, as the page's text reads
+
+
+@dataclass
 class Hit:
     aip: Aip
     kind: str
-    page: int | None
+    page: int | None                   # the first page whose text matched, if any did
     exact: bool                        # matched the words with the tones typed
     snippets: dict[str, str]           # field → HTML with <mark>, original diacritics
+    pages: list[PageMatch] = field(default_factory=list)
 
 
 @dataclass
@@ -120,10 +133,15 @@ def _facets(session: Session, matched: Select) -> dict[str, list[tuple[str, int]
 
 def search(session: Session, reader: Reader, text: str = "", *, filters: Filters | None = None,
            page: int = 1, per_page: int = 20, with_facets: bool = True,
-           kinds: tuple[str, ...] = (AIP_DOCUMENT,)) -> SearchResult:
-    """Search what ``reader`` may read for ``text`` (see query.py for what may be typed)."""
+           kinds: tuple[str, ...] = (AIP_DOCUMENT,), order: str = "relevance") -> SearchResult:
+    """Search what ``reader`` may read for ``text`` (see query.py for what may be typed).
+
+    ``order``: relevance (newest first when nothing was typed), newest, title (as folded,
+    so tones do not scatter it) or date (oldest first, undated last)."""
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise UsageError(f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
+    if order not in ORDERS:
+        raise UsageError(f"order must be one of {', '.join(ORDERS)}")
     filters = filters or Filters()
     query = parse_query(text)
     if query.typed and query.is_empty:  # only punctuation: nothing a word could match
@@ -138,28 +156,68 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
     exact = backend.exact(query) if query.terms else None
     ranked = matched.with_only_columns(
         SearchDocument.id, SearchDocument.aip_id, SearchDocument.kind, SearchDocument.page,
+        SearchDocument.title.label("sort_title"),
+        func.coalesce(SearchDocument.year_from, SearchDocument.year_to).label("sort_year"),
         (exact if exact is not None else SearchDocument.id.is_(None)).label("exact"),
-        (backend.rank(query) if query.terms else -SearchDocument.id).label("score")).subquery()
+        (backend.rank(query) if query.terms and order == "relevance"
+         else -SearchDocument.id).label("score")).subquery()
+    ordering = {"relevance": (ranked.c.exact.desc(), ranked.c.score, ranked.c.id),
+                "newest": (ranked.c.score, ranked.c.id),
+                "title": (ranked.c.sort_title, ranked.c.id),
+                "date": (ranked.c.sort_year.is_(None), ranked.c.sort_year, ranked.c.id)}[order]
     # Counted in the same pass that ranks, rather than matching twice. (bm25 cannot sit
     # beside a window function in SQLite, hence the subquery.)
     rows = session.execute(
         select(ranked, func.count().over().label("total"))
-        .order_by(ranked.c.exact.desc(), ranked.c.score, ranked.c.id)
-        .limit(per_page).offset((page - 1) * per_page)).all()
+        .order_by(*ordering).limit(per_page).offset((page - 1) * per_page)).all()
     if total is None:
         total = rows[0].total if rows else \
             session.scalar(select(func.count()).select_from(matched.subquery())) or 0
     aips = {aip.id: aip for aip in session.scalars(
         select(Aip).where(Aip.id.in_({row.aip_id for row in rows}))
         .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))}
+    found_in = pages_matching(session, backend, query, [row.aip_id for row in rows])
     hits = [Hit(aips[row.aip_id], row.kind, row.page, bool(row.exact),
                 snippets(aips[row.aip_id].dublin_core.record
-                         if aips[row.aip_id].dublin_core else {}, query))
+                         if aips[row.aip_id].dublin_core else {}, query),
+                found_in.get(row.aip_id, []))
             for row in rows]
+    for hit in hits:
+        if hit.page is None and hit.pages:
+            hit.page = hit.pages[0].number
     suggestion = None
     if total == 0 and query.terms:
         suggestion = did_you_mean(session, reader, text, query, filters, kinds)
     return SearchResult(query, hits, total, page, per_page, facets, suggestion)
+
+
+def pages_matching(session: Session, backend, query: Query,
+                   aip_ids: list[int]) -> dict[int, list[PageMatch]]:
+    """The first pages of each of these AIPs whose text matches ``query``, with snippets."""
+    if not query.terms or not aip_ids:
+        return {}
+    from repository.text.models import PageText  # the original text, diacritics and all
+    numbered = backend.join(select(SearchDocument.aip_id, SearchDocument.page,
+                                   SearchDocument.ref)).where(
+        SearchDocument.kind == PAGE_DOCUMENT, SearchDocument.aip_id.in_(aip_ids),
+        backend.match(query)).order_by(SearchDocument.aip_id, SearchDocument.page)
+    chosen: dict[int, list[tuple[int, str]]] = {}
+    for aip_id, number, path in session.execute(numbered):
+        if len(chosen.setdefault(aip_id, [])) < MAX_PAGES_PER_HIT:
+            chosen[aip_id].append((number, path))
+    if not chosen:
+        return {}
+    texts: dict[tuple[int, str], list[str]] = {}
+    for aip_id, path, text in session.execute(
+            select(PageText.aip_id, PageText.page_path, PageText.text).where(
+                PageText.aip_id.in_(list(chosen)),
+                PageText.page_path.in_({path for pages in chosen.values() for _, path in pages}))
+            .order_by(PageText.source.desc(), PageText.language)):
+        texts.setdefault((aip_id, path), []).append(text)
+    return {aip_id: [PageMatch(number, path, next(
+                filter(None, (highlight(t, query) for t in texts.get((aip_id, path), []))), None))
+                     for number, path in pages]
+            for aip_id, pages in chosen.items()}
 
 
 def _closest_word(session: Session, word: str) -> str | None:

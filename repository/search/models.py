@@ -1,8 +1,9 @@
 """The search index's tables, on both databases.
 
-A ``SearchDocument`` is one searchable text with its own kind: today ``aip`` (an AIP's Dublin
-Core description); later ``page`` (an AIP page's OCR text, with its ``page`` number) and
-``union`` (a harvested record, with ``ref`` and no AIP). Its text columns hold the search form
+A ``SearchDocument`` is one searchable text with its own kind: ``aip`` (an AIP's Dublin
+Core description and the text of its pages), ``page`` (one page's OCR or transcribed text,
+with its ``page`` number and image path in ``ref``); later ``union`` (a harvested record,
+with ``ref`` and no AIP). Its text columns hold the search form
 (folded words, see tokens.py); the original text with its diacritics stays in the catalogue.
 
 Each backend adds its own index over this table in the migration (0005_search): an FTS5
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from repository.catalog.models import Base, utcnow
 
 AIP_DOCUMENT = "aip"
+PAGE_DOCUMENT = "page"
 
 
 class SearchDocument(Base):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from repository.errors import UsageError
 from repository.search.tokens import exact_tokens, search_tokens

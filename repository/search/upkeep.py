@@ -3,8 +3,14 @@
 Every writer of an AIP's description or access (ingest, a new version, a Dublin Core edit,
 an access change, ``kho catalog rebuild``) goes through a catalogue session; the session's
 ``after_flush`` hook (``keep_index_in_step``) re-indexes the AIPs that flush touched, so the
-index commits or rolls back with them. Deleting an AIP deletes its documents by cascade.
-``drop_aip`` is for withdrawal; ``reindex`` rebuilds everything (``kho search reindex``).
+index commits or rolls back with them. The text room calls ``index_aips`` itself once an
+AIP's page text has changed (an OCR run stores a book page by page: once, at its end). Deleting an AIP
+deletes its documents by cascade. ``drop_aip`` is for withdrawal; ``reindex`` rebuilds
+everything (``kho search reindex``).
+
+An AIP's document holds its description and the text of all its pages, so a record is
+found by what is written inside it; one ``page`` document per page with text says on which
+pages (``finder.pages_matching``).
 """
 from __future__ import annotations
 
@@ -13,14 +19,16 @@ from typing import Iterable
 from sqlalchemy import delete, event, inspect, select
 from sqlalchemy.orm import Session
 
-from repository.catalog.models import Aip, Collection, DublinCoreRecord, utcnow
-from repository.search.documents import describe
-from repository.search.models import AIP_DOCUMENT, SearchDocument, SearchFacet, SearchWord
+from repository.catalog.models import Aip, AipFile, Collection, DublinCoreRecord, utcnow
+from repository.search.documents import DocumentText, describe
+from repository.search.models import (AIP_DOCUMENT, PAGE_DOCUMENT, SearchDocument,
+                                      SearchFacet, SearchWord)
 
 BATCH = 2000
 MAX_WORD = 100
-# Attributes of an AIP that its search document or facets depend on.
-_AIP_FIELDS = ("access", "embargo_until", "collection_id", "collection")
+# Attributes of an AIP that its search documents or facets depend on (a new version may
+# bring other pages).
+_AIP_FIELDS = ("access", "embargo_until", "collection_id", "collection", "current_version")
 
 
 def _insert_ignoring_duplicates(dialect: str, table):
@@ -38,25 +46,65 @@ def index_aips(session: Session, aip_ids: Iterable[int]) -> int:
     written = 0
     for start in range(0, len(aip_ids), BATCH):
         batch = aip_ids[start:start + BATCH]
-        connection.execute(delete(SearchDocument).where(SearchDocument.aip_id.in_(batch),
-                                                     SearchDocument.kind == AIP_DOCUMENT))
+        connection.execute(delete(SearchDocument).where(
+            SearchDocument.aip_id.in_(batch),
+            SearchDocument.kind.in_((AIP_DOCUMENT, PAGE_DOCUMENT))))
         rows = connection.execute(
             select(Aip.id, Aip.access, Collection.name, DublinCoreRecord.record,
                    DublinCoreRecord.title)
             .join(Collection, Collection.id == Aip.collection_id)
             .outerjoin(DublinCoreRecord, DublinCoreRecord.aip_id == Aip.id)
             .where(Aip.id.in_(batch))).all()
-        written += _write(connection, rows)
+        pages = _page_texts(connection, batch)
+        written += _write(connection, rows, pages)
     return written
 
 
-def _write(connection, rows) -> int:
+def _page_texts(connection, aip_ids: list[int]) -> dict[int, list[tuple[int, str, str]]]:
+    """(page number, image path, text) of each current page with text, by AIP id."""
+    # Imported here: the text room and its page order bring the IIIF library, which
+    # commands that only open the catalogue should not pay for at start.
+    from repository.access.presentation import page_images
+    from repository.text.models import PageText
+    texts: dict[tuple[int, str], list[str]] = {}
+    for aip_id, sha512, text in connection.execute(
+            select(PageText.aip_id, PageText.image_sha512, PageText.text)
+            .where(PageText.aip_id.in_(aip_ids), PageText.text != "")
+            .order_by(PageText.source.desc(), PageText.language)):  # transcriptions first
+        texts.setdefault((aip_id, sha512), []).append(text)
+    if not texts:
+        return {}
+    with_text = sorted({aip_id for aip_id, _ in texts})
+    files: dict[int, list] = {}
+    identifiers: dict[int, str] = {}
+    for row in connection.execute(
+            select(AipFile.aip_id, AipFile.logical_path, AipFile.sha512, AipFile.role,
+                   AipFile.mime_type, AipFile.width, AipFile.height, Aip.identifier)
+            .join(Aip, (Aip.id == AipFile.aip_id) & (AipFile.version == Aip.current_version))
+            .where(AipFile.aip_id.in_(with_text))):
+        files.setdefault(row.aip_id, []).append(row)
+        identifiers[row.aip_id] = row.identifier
+    out: dict[int, list[tuple[int, str, str]]] = {}
+    for aip_id, rows in files.items():
+        sha_of = {row.logical_path: row.sha512 for row in rows}
+        for number, image in enumerate(page_images(rows, identifiers[aip_id]), start=1):
+            found = texts.get((aip_id, sha_of[image.logical_path]))
+            if found:
+                out.setdefault(aip_id, []).append((number, image.logical_path, "\n".join(found)))
+    return out
+
+
+def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]]) -> int:
     if not rows:
         return 0
     now = utcnow()
-    documents = [(aip_id, describe(record or {}, fallback_title=title or "",
-                                   collection=collection, access=access))
-                 for aip_id, access, collection, record, title in rows]
+    documents = []
+    for aip_id, access, collection, record, title in rows:
+        doc = describe(record or {}, fallback_title=title or "", collection=collection,
+                       access=access)
+        if aip_id in pages:
+            doc.add_text("\n".join(text for _, _, text in pages[aip_id]))
+        documents.append((aip_id, doc))
     connection.execute(SearchDocument.__table__.insert(),
                        [{"aip_id": aip_id, "kind": AIP_DOCUMENT, "updated_at": now, **doc.row()}
                         for aip_id, doc in documents])
@@ -71,6 +119,16 @@ def _write(connection, rows) -> int:
               for document_id, (_, doc) in zip(ids, documents) for facet, value in doc.facets]
     if facets:
         connection.execute(SearchFacet.__table__.insert(), facets)
+    # Page documents carry no facets: they only say where in a found AIP its words are.
+    page_rows = []
+    for aip_id, _ in documents:
+        for number, path, text in pages.get(aip_id, []):
+            page = DocumentText()
+            page.add_text(text)
+            page_rows.append({"aip_id": aip_id, "kind": PAGE_DOCUMENT, "page": number,
+                              "ref": path[:500], "updated_at": now, **page.row()})
+    for start in range(0, len(page_rows), BATCH):
+        connection.execute(SearchDocument.__table__.insert(), page_rows[start:start + BATCH])
     words = set().union(*(doc.words() for _, doc in documents))
     if words:
         connection.execute(_insert_ignoring_duplicates(connection.dialect.name,
@@ -85,8 +143,9 @@ def drop_aip(session: Session, aip_id: int) -> None:
 
 
 def reindex(session: Session, progress=None) -> int:
-    """Rebuild the AIP documents of the whole catalogue; how many AIPs were indexed."""
-    session.execute(delete(SearchDocument).where(SearchDocument.kind == AIP_DOCUMENT))
+    """Rebuild the AIP and page documents of the whole catalogue; how many AIPs were indexed."""
+    session.execute(delete(SearchDocument).where(
+        SearchDocument.kind.in_((AIP_DOCUMENT, PAGE_DOCUMENT))))
     session.execute(delete(SearchWord))
     done, last = 0, 0
     while True:

@@ -82,6 +82,14 @@ def remove_page_texts(session: Session, aip: Aip, *, source: str, keep: set[tupl
     return len(gone)
 
 
+def index_for_search(session: Session, aip_id: int) -> None:
+    """Bring the catalogue-wide search up to date with an AIP's page text, in this
+    transaction: the AIP is found by its words, and its page documents say where."""
+    from repository.search import index_aips  # imported here: the search room reads PageText
+    session.flush()
+    index_aips(session, [aip_id])
+
+
 def text_stamp(session: Session, aip: Aip) -> str:
     """Changes whenever any page text of ``aip`` does (a manifest cache key part)."""
     count, latest = session.execute(select(func.count(PageText.id), func.max(PageText.updated_at))

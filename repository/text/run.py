@@ -29,7 +29,7 @@ from repository.text.layout import LayoutError, parse_hocr
 from repository.text.models import OCR, OcrJob, PageText
 from repository.text.ocr import (OcrFailed, check_languages, languages_for, read_page,
                                  require_languages, tesseract_version)
-from repository.text.pages import Page, aip_pages, store_page_text
+from repository.text.pages import Page, aip_pages, index_for_search, store_page_text
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, int], None]  # (pages done, failed, total)
@@ -225,6 +225,7 @@ def _finish(settings: Settings, catalog, job_id: int, identifier: str,
                      outcome=outcome, aip_identifier=identifier,
                      detail=f"OCR ({tesseract_version(settings.tesseract_command)}, "
                             f"{languages}): {job.message}" + (f" ({names})" if names else ""))
+        index_for_search(session, job.aip_id)  # the pages were stored one by one: now
         return summary_of(job)
 
 
@@ -267,4 +268,5 @@ def index_ocr_derivatives(settings: Settings, catalog, identifier: str) -> int:
                                 layout=layout,
                                 origin=f"derivatives/text/{identifier}/{hocr.name}")
                 count += 1
+        index_for_search(session, aip.id)
     return count

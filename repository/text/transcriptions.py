@@ -23,7 +23,8 @@ from repository.storage import get_location
 from repository.storage.aip_layout import METADATA_DIR
 from repository.text.layout import PARSERS, LayoutError
 from repository.text.models import TRANSCRIPTION
-from repository.text.pages import Page, aip_pages, find_page, remove_page_texts, store_page_text
+from repository.text.pages import (Page, aip_pages, find_page, index_for_search,
+                                   remove_page_texts, store_page_text)
 
 BAG_FOLDER = "metadata/transcriptions/"
 EDIT_FOLDER = f"{METADATA_DIR}/transcriptions/"
@@ -140,6 +141,7 @@ def index_transcriptions(settings: Settings, catalog, identifier: str) -> IndexR
             keep.add((sha, language))
             report.indexed += 1
         remove_page_texts(session, aip, source=TRANSCRIPTION, keep=keep)
+        index_for_search(session, aip.id)
         if report.problems:
             record_event(session, event_type="validation", agent="Kho transcriptions",
                          outcome="warning", aip_identifier=identifier,

@@ -1,27 +1,28 @@
 """The one place the web pages ask "which records match, and what facets do they have?".
 
-Today it reads the catalogue's listing and search (catalog/queries.py), keeps what the
-reader may see and counts facets over that. When the search room (GET /api/v1/search,
-repository/search/) is ready, only this module changes; the pages call ``find`` and
-``readable`` and never the queries themselves.
+It asks the search room (repository/search, the same search as GET /api/v1/search): the
+reader's access is decided there in SQL, once, for the hits, the total and every facet
+count, whatever the size of the catalogue. The pages call ``find`` and never the search
+room's internals; this module only translates the pages' facet names and values.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from repository.access.image_resolver import image_id
 from repository.access.presentation import natural_key
-from repository.catalog import AipFile, list_aips, search_aips
-from repository.catalog.queries import MAX_PER_PAGE
+from repository.catalog import Aip, AipFile
+from repository.catalog.visibility import readable_aips
+from repository.search import Filters, Hit, search
 from repository.web.auth import current_reader
 
 FACETS = ("collection", "type", "language", "decade", "access")
 SORTS = ("relevance", "newest", "title", "date")
-_YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
-SCAN_LIMIT = 20_000  # candidates looked at for one results page, until the search room
+# The pages' facet names (kept in their URLs) and the search room's.
+_ROOM_FACET = {"collection": "collection", "type": "type", "language": "lang",
+               "decade": "decade", "access": "access"}
 
 
 @dataclass
@@ -31,80 +32,51 @@ class Found:
     page: int
     per_page: int
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    newest_by_collection: dict[str, object] = field(default_factory=dict)
+    hits: list[Hit] = field(default_factory=list)  # the items with snippets and pages
+    suggestion: str | None = None
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
 
 
-def facet_values(aip) -> dict[str, list[str]]:
-    """The facet values of one AIP (an AIP may have several languages)."""
-    record = aip.dublin_core.record if aip.dublin_core else {}
-
-    def values(element: str) -> list[str]:
-        return [v["value"] for v in record.get(element, [])
-                if isinstance(v, dict) and isinstance(v.get("value"), str)]
-    decades = []
-    for date in values("date")[:1]:
-        found = _YEAR.search(date)
-        if found:
-            decades.append(f"{int(found.group(1)) // 10 * 10}s")
-    return {"collection": [aip.collection.name], "type": values("type")[:3],
-            "language": values("language"), "decade": decades, "access": [aip.access]}
-
-
-def _candidates(session, text: str):
-    """What the reader may read (decided in SQL by the listing), matching ``text``."""
-    reader = current_reader()
-    page = 1
-    seen = 0
-    while seen < SCAN_LIMIT:
-        result = search_aips(session, reader, text, page=page, per_page=MAX_PER_PAGE) if text \
-            else list_aips(session, reader, page=page, per_page=MAX_PER_PAGE)
-        yield from result.items
-        seen += len(result.items)
-        if not result.has_next:
-            return
-        page += 1
-
-
-def _date_key(aip) -> str:
-    values = facet_values(aip)["decade"]
-    record = aip.dublin_core.record if aip.dublin_core else {}
-    dates = [v.get("value", "") for v in record.get("date", []) if isinstance(v, dict)]
-    found = _YEAR.search(dates[0]) if dates and values else None
-    return found.group(1) if found else "9999"
+def _decade_years(value: str) -> str | None:
+    """"1890s" (as the page shows a decade) → the search's date range "1890..1899"."""
+    digits = value.removesuffix("s")
+    if not (digits.isdigit() and len(digits) <= 4):
+        return None
+    return f"{digits}..{int(digits) + 9}"
 
 
 def find(session, *, text: str = "", chosen: dict[str, str] | None = None,
          sort: str = "relevance", page: int = 1, per_page: int = 20) -> Found:
     """Records matching ``text`` and every chosen facet value that the reader may read."""
     chosen = {k: v for k, v in (chosen or {}).items() if k in FACETS and v}
-    matched = []
-    counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    for aip in _candidates(session, text):
-        values = facet_values(aip)
-        if any(want not in values[name] for name, want in chosen.items()):
-            continue
-        matched.append(aip)
-        for name, vals in values.items():
-            for value in set(vals):
-                counts[name][value] = counts[name].get(value, 0) + 1
-    if sort == "newest" or (sort == "relevance" and not text):
-        matched.sort(key=lambda a: (a.created_at, a.id), reverse=True)
-    elif sort == "title":
-        matched.sort(key=lambda a: natural_key(a.dublin_core.title if a.dublin_core else ""))
-    elif sort == "date":
-        matched.sort(key=_date_key)
-    facets = {name: sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
-              for name, values in counts.items()}
-    facets["decade"] = sorted(counts["decade"].items())
-    newest: dict[str, object] = {}
-    for aip in sorted(matched, key=lambda a: (a.created_at, a.id), reverse=True):
-        newest.setdefault(aip.collection.name, aip)
-    start = (page - 1) * per_page
-    return Found(matched[start:start + per_page], len(matched), page, per_page, facets, newest)
+    filters = Filters(collection=[chosen["collection"]] if "collection" in chosen else [],
+                      type=[chosen["type"]] if "type" in chosen else [],
+                      lang=[chosen["language"]] if "language" in chosen else [],
+                      access=[chosen["access"]] if "access" in chosen else [],
+                      date=_decade_years(chosen["decade"]) if "decade" in chosen else None)
+    if "decade" in chosen and filters.date is None:
+        return Found([], 0, page, per_page, {name: [] for name in FACETS})
+    result = search(session, current_reader(), text, filters=filters, page=page,
+                    per_page=per_page, order=sort if sort in SORTS else "relevance")
+    facets = {name: list(result.facets.get(_ROOM_FACET[name], [])) for name in FACETS}
+    facets["decade"] = [(f"{value}s", count) for value, count in facets["decade"]]
+    return Found([hit.aip for hit in result.hits], result.total, page, per_page, facets,
+                  result.hits, result.suggestion)
+
+
+def newest_by_collection(session, collection_ids) -> dict[int, Aip]:
+    """The newest AIP the reader may read in each of these collections (their covers)."""
+    ids = list(collection_ids)
+    if not ids:
+        return {}
+    newest = (select(func.max(Aip.id)).where(readable_aips(current_reader()),
+                                             Aip.collection_id.in_(ids))
+              .group_by(Aip.collection_id))
+    return {aip.collection_id: aip for aip in session.scalars(select(Aip).where(
+        Aip.id.in_(newest)))}
 
 
 def first_pages(session, aips) -> dict[int, str]:

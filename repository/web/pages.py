@@ -13,12 +13,13 @@ from sqlalchemy import select
 
 from repository.access.image_resolver import image_id
 from repository.access.presentation import natural_key
-from repository.catalog import AipFile, events_for_aip, get_aip, list_collections
+from repository.catalog import (AipFile, count_readable_aips, events_for_aip, get_aip,
+                                list_collections)
 from repository.catalog.visibility import agent_labeller
 from repository.metadata.citation import bibtex, citations, highwire_tags, ris
 from repository.storage import get_location
 from repository.web.auth import check_reader, current_reader
-from repository.web.finder import FACETS, SORTS, find, first_pages
+from repository.web.finder import FACETS, SORTS, find, first_pages, newest_by_collection
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
 PER_PAGE = 20
@@ -45,12 +46,13 @@ def home():
     """Search box, collections (description, count, cover) and the newest additions."""
     with _services().catalog.session() as session:
         found = find(session, sort="newest", per_page=NEWEST)
-        counts = dict(found.facets["collection"])
-        collections = [c for c in list_collections(session, current_reader())
-                       if counts.get(c.name)]
-        covers_for = [found.newest_by_collection[c.name] for c in collections]
-        thumbs = first_pages(session, list(found.items) + covers_for)
-        covers = {c.name: thumbs.get(found.newest_by_collection[c.name].id)
+        reader = current_reader()
+        held = count_readable_aips(session, reader)
+        collections = [c for c in list_collections(session, reader) if held.get(c.id)]
+        counts = {c.name: held[c.id] for c in collections}
+        newest = newest_by_collection(session, (c.id for c in collections))
+        thumbs = first_pages(session, list(found.items) + list(newest.values()))
+        covers = {c.name: thumbs.get(newest[c.id].id) if c.id in newest else None
                   for c in collections}
         return render_template("pages/home.html", newest=found.items, thumbs=thumbs,
                                collections=collections, counts=counts, covers=covers)

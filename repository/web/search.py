@@ -49,7 +49,9 @@ def search_api():
         result = search(session, current_reader(), request.args.get("q", ""), filters=filters,
                         page=page, per_page=per_page, with_facets=facets)
         hits = [{**aip_summary(hit.aip), "kind": hit.kind, "page": hit.page,
-                 "exact": hit.exact, "snippets": hit.snippets} for hit in result.hits]
+                 "exact": hit.exact, "snippets": hit.snippets,
+                 "pages": [{"page": p.number, "path": p.path, "snippet": p.snippet}
+                           for p in hit.pages]} for hit in result.hits]
     pages = max(1, -(-result.total // per_page))
     links = {"self": _page_link(), "opensearch": url_for("search.opensearch")}
     if page < pages:

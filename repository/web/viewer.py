@@ -8,6 +8,8 @@ drag-and-drop convention) is ignored here: the page always shows its own AIP.
 """
 from __future__ import annotations
 
+import unicodedata
+
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,9 +41,13 @@ def view(aip_id: str):
             title_lang = "vi-Hani" if any("\u3400" <= c <= "\u9fff" for c in title) else "vi"
     base = services.settings.base_url.rstrip("/") or request.url_root.rstrip("/")
     manifest_url = f"{base}/iiif/3/{quote(aip_id, safe='')}/manifest"
+    # ?page=N opens that page, ?q=… searches inside the book (a search result's link).
+    page = request.args.get("page", "")
+    query = unicodedata.normalize("NFC", request.args.get("q", "").strip())[:200]
     response = current_app.make_response(render_template(
         "viewer/view.html", aip_id=aip_id, title=title, title_lang=title_lang,
-        manifest_url=manifest_url, mirador_bundle=MIRADOR_BUNDLE))
+        manifest_url=manifest_url, mirador_bundle=MIRADOR_BUNDLE,
+        page=int(page) if page.isdigit() and 0 < int(page) < 100_000 else None, query=query))
     response.headers["Referrer-Policy"] = "same-origin"
     return response
 

@@ -7,14 +7,22 @@
   var manifest = root.dataset.manifest;
   var language = root.dataset.language || "vi";
 
-  function start(strings) {
+  var pageNumber = parseInt(root.dataset.page || "0", 10);
+  var query = root.dataset.query || "";
+
+  function start(strings, doc) {
+    // A search result's link opens its page, with the words searched inside the book.
+    var opened = { manifestId: manifest };
+    var canvas = pageNumber > 0 && doc.items && doc.items[pageNumber - 1];
+    if (canvas) { opened.canvasId = canvas.id; }
+    if (query) { opened.defaultSearchQuery = query; }
     // Kept on window so tests and page scripts can follow or drive the viewer's state.
     window.miradorInstance = Mirador.viewer({
       id: "mirador",
       language: language,
       availableLanguages: { vi: "Tiếng Việt", en: "English" },
       translations: strings,
-      windows: [{ manifestId: manifest }],
+      windows: [opened],
       window: { allowClose: false, allowMaximize: false, defaultSideBarPanel: "info",
                 sideBarOpenByDefault: false },
       workspaceControlPanel: { enabled: false }
@@ -43,12 +51,14 @@
     });
   }
 
-  fetch(root.dataset.strings, { credentials: "same-origin" })
-    .then(function (r) { return r.ok ? r.json() : {}; })
-    .catch(function () { return {}; })
-    .then(start);
-  fetch(manifest, { credentials: "same-origin" })
-    .then(function (r) { return r.ok ? r.json() : {}; })
-    .then(reportUnservable)
-    .catch(function () {});
+  function fetchJson(url) {
+    return fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .catch(function () { return {}; });
+  }
+
+  Promise.all([fetchJson(root.dataset.strings), fetchJson(manifest)]).then(function (both) {
+    start(both[0], both[1]);
+    reportUnservable(both[1]);
+  });
 })();
