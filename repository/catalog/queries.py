@@ -9,6 +9,7 @@ from typing import Generic, Iterator, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from repository.catalog.database import claim_writer
 from repository.catalog.models import Aip, Collection
 from repository.catalog.visibility import Reader, readable_aips, readable_collections
 from repository.errors import NotFound, UsageError
@@ -91,6 +92,7 @@ def get_or_create_collection(session: Session, name: str, title: str = "") -> Co
     collection = session.scalar(select(Collection).where(Collection.name == name))
     if collection is None:
         collection = Collection(name=name, title=unicodedata.normalize("NFC", title or name))
+        claim_writer(session)  # the set-spec check reads inside the savepoint (database.py)
         try:
             # A savepoint: if another process made it meanwhile, use theirs.
             with session.begin_nested():
