@@ -8,8 +8,9 @@ import unicodedata
 
 import jsonschema
 import pytest
+from sqlalchemy import select
 
-from repository.catalog import add_user, events_for_aip, open_catalog
+from repository.catalog import Aip, AipFile, AipVersion, add_user, events_for_aip, open_catalog
 from repository.ingest.pipeline import ingest_package
 from repository.storage import get_location
 from repository.text import after_ingest, index_transcriptions, page_texts
@@ -327,7 +328,7 @@ def test_a_transcription_corrected_through_the_api_is_a_new_version_and_searchab
 
 
 def test_an_archivist_adds_a_transcription_in_the_web_form(book):
-    client, aip, catalog, tokens, _ = book
+    client, aip, catalog, tokens, settings = book
     manifest = client.get(f"/iiif/3/{aip}/manifest").get_json(force=True)
     canvas = manifest["items"][0]["id"].rsplit("/", 1)[1]
     url = f"/aips/{aip}/pages/{canvas}/transcription"
@@ -362,6 +363,24 @@ def test_an_archivist_adds_a_transcription_in_the_web_form(book):
     assert saved.status_code == 303 and "saved=2" in saved.headers["Location"]
     after = client.get(saved.headers["Location"]).get_data(as_text=True)
     assert "Đã lưu phiên âm: phiên bản v2 của tài liệu." in after
+    # The form's save is a PREMIS event like any edit: in the catalogue, with who did it,
+    # and in the new version's own event file in storage (the catalogue can be rebuilt).
+    with catalog.session() as session:
+        edits = [e for e in events_for_aip(session, aip) if e.event_type == "metadata modification"]
+        version = session.scalars(select(AipVersion).join(Aip).where(
+            Aip.identifier == aip, AipVersion.number == 2)).one()
+        stored = session.scalars(select(AipFile).join(Aip).where(
+            Aip.identifier == aip, AipFile.version == 2,
+            AipFile.logical_path == "kho-metadata/premis-events.json")).one()
+        root = stored.aip.object_root
+    assert len(edits) == 1
+    edit = edits[0]
+    assert (edit.outcome, edit.detail) == ("success", "transcription of data/trang 1.png (vi) added")
+    assert edit.agent.endswith(" for lan") and version.agent == edit.agent
+    written = json.loads(b"".join(get_location(settings, "local").iter_chunks(
+        f"{root}/{stored.content_path}")))
+    assert [(e["identifier"], e["type"], e["detail"], e["agent"]) for e in written] == [
+        (edit.identifier, "metadata modification", edit.detail, edit.agent)]
     assert "Đại Nam thực lục, chép việc" in after
     hits = client.get(f"/iiif/search/1/{aip}", query_string={"q": "chep viec"}).get_json(force=True)
     assert hits["within"]["total"] == 2  # the OCR and the new transcription
