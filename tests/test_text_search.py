@@ -532,3 +532,30 @@ def test_alto_and_hocr_transcriptions_in_a_bag_are_searched_with_their_word_boxe
                      "Vua Lý Công Uẩn": canvas2 + "#xywh=60,80,640,60",
                      "rời Hoa Lư": canvas2 + "#xywh=60,180,360,60"}
     catalog.dispose()
+
+
+def test_an_alto_transcription_measured_in_inch1200_is_highlighted_on_the_canvas(
+        kho_settings, tmp_path):
+    """ALTO may measure in 1/1200 inch (MeasurementUnit inch1200, as many newspaper projects
+    write it) or 1/10 mm; its Page WIDTH/HEIGHT are in the same unit, so the boxes are
+    scaled to the page image: the hit points at the word, not beyond the canvas."""
+    catalog = open_catalog(kho_settings.catalog_url)
+    catalog.upgrade()
+    add_collections(catalog, "Báo chí")
+    # The page image is 1400 × 500 pixels, scanned at 300 dpi: 4 units of 1/1200 inch a pixel.
+    alto = ALTO_PAGE_1.replace("<MeasurementUnit>pixel", "<MeasurementUnit>inch1200")
+    alto = re.sub(r'(HPOS|VPOS|WIDTH|HEIGHT)="(\d+)"',
+                  lambda m: f'{m.group(1)}="{int(m.group(2)) * 4}"', alto)
+    assert 'HPOS="1120" VPOS="816" WIDTH="520"' in alto  # "Long": 280, 204, 130 pixels
+    bag = make_text_bag(tmp_path / "bag", pages={1: ["Thăng Long"]}, tag_files={
+        "metadata/transcriptions/trang 1.vi.alto.xml": alto.encode()})
+    result = ingest_package(bag, settings=kho_settings, catalog=catalog, collection="Báo chí")
+    assert index_transcriptions(kho_settings, catalog, result.identifier).problems == []
+    app = create_app(kho_settings)
+    client = app.test_client()
+    canvas = client.get(f"/iiif/3/{result.identifier}/manifest").get_json(force=True)["items"][0]
+    assert (canvas["width"], canvas["height"]) == (1400, 500)
+    page = client.get(f"/iiif/search/2/{result.identifier}",
+                      query_string={"q": "thang long"}).get_json(force=True)
+    assert [i["target"] for i in page["items"]] == [canvas["id"] + "#xywh=100,200,310,52"]
+    catalog.dispose()
