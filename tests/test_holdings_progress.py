@@ -4,7 +4,7 @@ statuses carry who and when, and the report's figures match hand-counted ones.""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -160,3 +160,94 @@ def test_a_configured_bag_info_field_links_at_ingest_and_kho_holdings_link_reads
                    catalog=ingest_bag.catalog, collection="Báo chí")
     document = report(env)
     assert document["preserved"] == 2 and document["rare_preserved"] == 2
+
+
+def test_a_library_target_is_reported_and_on_track_is_judged_against_the_programme_deadline(
+        env, ingest_bag, tmp_path):
+    """Issue 13: a library's own target (kho holdings target) is in the report, and whether a
+    scope is on track compares the date its pace projects with the programme's deadline.
+    The clock is given (today, and the dates the AIPs were ingested), not read."""
+    from sqlalchemy import update
+
+    from repository.catalog import Aip
+    from repository.holdings.export import report_document
+    from repository.holdings.progress import build_report
+    nam_dinh = "ký hiệu xếp giá,nhan đề,quý hiếm,số trang,ghi chú\n" + "".join(
+        f"A.{n},Sắc phong làng Hoài Đức {n},có,10,\n" for n in range(1, 7))
+    ha_nam = "shelfmark,title,rare,pages\n" + "".join(
+        f"B.{n},Địa bạ xã Phú Chiêm {n},yes,20\n" for n in range(1, 11))
+    load(env, tmp_path, NAM_DINH, nam_dinh)
+    load(env, tmp_path, HA_NAM, ha_nam)
+    done = cli(env, "holdings", "target", "--library", NAM_DINH, "--share", "0.5")
+    assert f"target for {NAM_DINH}: 50%" in done.output
+    refused = cli(env, "holdings", "target", "--library", NAM_DINH, "--share", "70", code=2)
+    assert "between 0 and 1" in refused.output
+    # The target (no --by: the programme's deadline) is what the report holds for the library.
+    document = report(env)
+    assert (document["target"], document["deadline"]) == (0.7, "2030-12-31")
+    assert (scope(document, NAM_DINH)["target"], scope(document, NAM_DINH)["deadline"]) == \
+        (0.5, "2030-12-31")
+    assert scope(document, HA_NAM)["target"] == 0.7
+    assert scope(document, NAM_DINH)["projection"]["target_items"] == 3  # 50% of 6 rare
+    assert scope(document, HA_NAM)["projection"]["target_items"] == 7  # 70% of 10 rare
+
+    # Nam Định preserved A.1 on 5 December 2026 and A.2 on 5 January 2027; Hà Nam only
+    # B.1, on 10 February 2026.
+    preserved = {"A.1": date(2026, 12, 5), "A.2": date(2027, 1, 5), "B.1": date(2026, 2, 10)}
+    for shelfmark, day in preserved.items():
+        result = ingest_bag(holding_bag(tmp_path / shelfmark, shelfmark))
+        with ingest_bag.catalog.session() as session:
+            session.execute(update(Aip).where(Aip.identifier == result.identifier)
+                            .values(created_at=datetime(day.year, day.month, day.day, 9,
+                                                        tzinfo=timezone.utc)))
+
+    def on(today: date, deadline: str) -> dict:
+        settings = ingest_bag.settings.replace(holdings_deadline=deadline)
+        with ingest_bag.catalog.session() as session:
+            return report_document(build_report(session, settings, today=today))
+
+    today = date(2027, 1, 15)
+    document = on(today, "2027-06-30")
+    fast, slow = scope(document, NAM_DINH), scope(document, HA_NAM)
+    # Nam Định: 2 rare items preserved since 1 December 2026, i.e. in 46 days; 1 more is
+    # needed for 3, which takes 23 days at that pace: 7 February 2027, before the deadline.
+    assert fast["rare_preserved"] == 2 and fast["deadline"] == "2027-06-30"
+    assert fast["projection"] == {"target_items": 3, "remaining": 1, "pace_per_month": 1.32,
+                                  "projected_date": "2027-02-07", "on_track": True,
+                                  "reached": False}
+    # Hà Nam: 1 in the 349 days since 1 February 2026 (the 12-month window); 6 more take
+    # 2094 days: 9 October 2032, long after the deadline.
+    assert slow["projection"] == {"target_items": 7, "remaining": 6, "pace_per_month": 0.09,
+                                  "projected_date": "2032-10-09", "on_track": False,
+                                  "reached": False}
+    # The programme: 3 of 16 rare items in 349 days, 12 needed (70%), 9 more take 1047 days.
+    assert document["projection"]["projected_date"] == "2029-11-27"
+    assert document["projection"]["on_track"] is False
+    # The same pace judged against a programme deadline before the date it projects: late.
+    early = scope(on(today, "2027-02-01"), NAM_DINH)
+    assert early["projection"]["projected_date"] == "2027-02-07"
+    assert early["projection"]["on_track"] is False
+    # A deadline given with the library's target wins over the programme's.
+    cli(env, "holdings", "target", "--library", HA_NAM, "--share", "0.2", "--by", "2033-01-31")
+    slow = scope(on(today, "2027-06-30"), HA_NAM)
+    assert (slow["target"], slow["deadline"]) == (0.2, "2033-01-31")
+    assert slow["projection"]["target_items"] == 2 and slow["projection"]["on_track"] is True
+
+
+def test_the_notes_of_a_csv_row_are_kept_exactly_and_updated_on_reimport(env, tmp_path):
+    """Issue 13: the register's `notes` (ghi chú) column, with commas, quotes and Vietnamese
+    typed decomposed, is kept as NFC text; importing the file again updates it."""
+    import unicodedata
+    note = "Bản chép tay, gáy bị mọt; thiếu tờ 3 (\"bản B\")"
+    typed = unicodedata.normalize("NFD", note).replace('"', '""')
+    load(env, tmp_path, NAM_DINH, "ký hiệu xếp giá,nhan đề,quý hiếm,số trang,ghi chú\n"
+                                  f'HN.0001,Đại Nam thực lục,có,520,"{typed}"\n'
+                                  "HN.0002,Truyện Kiều,có,180,\n")
+
+    def notes(shelfmark: str) -> str:
+        return json.loads(cli(env, "holdings", "show", shelfmark, "--library", NAM_DINH)
+                          .output)["notes"]
+    assert notes("HN.0001") == note and notes("HN.0002") == ""
+    load(env, tmp_path, NAM_DINH, "shelfmark,title,rare,pages,notes\n"
+                                  "HN.0001,Đại Nam thực lục,yes,520,Đã tu bổ năm 2026\n")
+    assert notes("HN.0001") == "Đã tu bổ năm 2026"

@@ -216,6 +216,15 @@ def test_dashboard_in_chromium_shows_the_hand_counted_figures_and_chart_under_a_
                 assert page.locator('#left tr[data-priority="high"] td').nth(1).inner_text() == "1"
                 # Projection: 3 of 4 rare items for 70%, 1 left; 2 preserved over the pace window.
                 assert page.locator("#projected-date").count() == 1
+                # The date shown is the JSON report's, and so is the verdict beside it.
+                projected = app.test_client().get("/api/v1/holdings/report",
+                                                  headers=_bearer(archivist)).json["projection"]
+                shown = page.locator("#projected-date")
+                assert projected["projected_date"]
+                assert shown.get_attribute("datetime") == projected["projected_date"]
+                assert shown.inner_text() == projected["projected_date"]
+                verdict = "kịp hạn" if projected["on_track"] else "chậm so với hạn"
+                assert f"({verdict})" in page.locator("#projection").inner_text()
                 # The stylesheet loaded (no inline styles): cards sit side by side in a grid.
                 assert page.evaluate("getComputedStyle(document.querySelector('.cards')).display") == "grid"
                 # The site's language switch (the layout's) turns the dashboard to English.

@@ -207,3 +207,36 @@ def test_a_language_without_tesseract_data_fails_the_run_not_the_ingest(settings
     identifier = run.output.strip().splitlines()[-1]
     status = CliRunner().invoke(kho, ["text", "status", identifier, "--json"], env=env)
     assert json.loads(status.output)["status"] == "failed"
+
+
+def test_ocr_progress_of_a_long_book_is_visible_through_the_api_while_it_is_read(
+        settings, tmp_path):
+    """Issue 16: progress is visible for long books. One page at a time, each page done is
+    in the job row before the next is read, so GET /api/v1/aips/<id>/text shows it grow."""
+    from repository.web import create_app
+    settings = settings.replace(ocr_processes=1)
+    catalog = open_catalog(settings.catalog_url)
+    catalog.upgrade()
+    add_collections(catalog, "Báo chí")
+    pages = {n: [f"Trang số {n}: Hà Nội năm 189{n}"] for n in range(1, 5)}
+    result = ingest_package(make_text_bag(tmp_path / "bag", pages), settings=settings,
+                            catalog=catalog, collection="Báo chí")
+    client = create_app(settings).test_client()
+    seen = []
+
+    def read_progress(done, failed, total):
+        # Called by the run (on its OCR thread) after each page: what a reader of the API
+        # sees at that moment, from a connection of its own.
+        answer = client.get(f"/api/v1/aips/{result.identifier}/text").get_json()
+        ocr, read = answer["ocr"], [p["page"] for p in answer["pages"] if p["texts"]]
+        seen.append((done, ocr["status"], ocr["done"], ocr["failed"], ocr["pages"], len(read)))
+
+    summary = ocr_aip(settings, catalog, result.identifier, languages="vie",
+                      progress=read_progress)
+    assert (summary.status, summary.pages_done) == ("done", 4)
+    # The total is known before the first page is read; then one more page at each step,
+    # and the pages read so far already have their text (stored page by page, not at the end).
+    assert seen == [(n, "running", n, 0, 4, n) for n in range(0, 5)]
+    ocr = client.get(f"/api/v1/aips/{result.identifier}/text").get_json()["ocr"]
+    assert (ocr["status"], ocr["done"]) == ("done", 4)
+    catalog.dispose()

@@ -8,8 +8,9 @@ import unicodedata
 
 import jsonschema
 import pytest
+from sqlalchemy import select
 
-from repository.catalog import add_user, events_for_aip, open_catalog
+from repository.catalog import Aip, AipFile, AipVersion, add_user, events_for_aip, open_catalog
 from repository.ingest.pipeline import ingest_package
 from repository.storage import get_location
 from repository.text import after_ingest, index_transcriptions, page_texts
@@ -327,7 +328,7 @@ def test_a_transcription_corrected_through_the_api_is_a_new_version_and_searchab
 
 
 def test_an_archivist_adds_a_transcription_in_the_web_form(book):
-    client, aip, catalog, tokens, _ = book
+    client, aip, catalog, tokens, settings = book
     manifest = client.get(f"/iiif/3/{aip}/manifest").get_json(force=True)
     canvas = manifest["items"][0]["id"].rsplit("/", 1)[1]
     url = f"/aips/{aip}/pages/{canvas}/transcription"
@@ -362,6 +363,24 @@ def test_an_archivist_adds_a_transcription_in_the_web_form(book):
     assert saved.status_code == 303 and "saved=2" in saved.headers["Location"]
     after = client.get(saved.headers["Location"]).get_data(as_text=True)
     assert "Đã lưu phiên âm: phiên bản v2 của tài liệu." in after
+    # The form's save is a PREMIS event like any edit: in the catalogue, with who did it,
+    # and in the new version's own event file in storage (the catalogue can be rebuilt).
+    with catalog.session() as session:
+        edits = [e for e in events_for_aip(session, aip) if e.event_type == "metadata modification"]
+        version = session.scalars(select(AipVersion).join(Aip).where(
+            Aip.identifier == aip, AipVersion.number == 2)).one()
+        stored = session.scalars(select(AipFile).join(Aip).where(
+            Aip.identifier == aip, AipFile.version == 2,
+            AipFile.logical_path == "kho-metadata/premis-events.json")).one()
+        root = stored.aip.object_root
+    assert len(edits) == 1
+    edit = edits[0]
+    assert (edit.outcome, edit.detail) == ("success", "transcription of data/trang 1.png (vi) added")
+    assert edit.agent.endswith(" for lan") and version.agent == edit.agent
+    written = json.loads(b"".join(get_location(settings, "local").iter_chunks(
+        f"{root}/{stored.content_path}")))
+    assert [(e["identifier"], e["type"], e["detail"], e["agent"]) for e in written] == [
+        (edit.identifier, "metadata modification", edit.detail, edit.agent)]
     assert "Đại Nam thực lục, chép việc" in after
     hits = client.get(f"/iiif/search/1/{aip}", query_string={"q": "chep viec"}).get_json(force=True)
     assert hits["within"]["total"] == 2  # the OCR and the new transcription
@@ -394,3 +413,149 @@ def test_the_page_text_view_tags_each_language_and_has_no_inline_style_or_script
     assert '<html lang="en">' in english and "Page 1 of 2" in english
     assert "Add a transcription" in english and '<span lang="vi">Quốc ngữ</span>' in english
     assert "Text recognition (OCR)" in english and "Trang 1 / 2" not in english
+
+
+# Transcriptions with word boxes, as a bag carries them (docs/text.md): ALTO 4 in pixels for
+# page 1, hOCR for page 2, written here with the boxes the hits must come back in.
+ALTO_PAGE_1 = """<?xml version="1.0" encoding="UTF-8"?>
+<alto xmlns="http://www.loc.gov/standards/alto/ns-v4#">
+  <Description><MeasurementUnit>pixel</MeasurementUnit></Description>
+  <Layout><Page ID="p1" WIDTH="1400" HEIGHT="500" PHYSICAL_IMG_NR="1">
+    <PrintSpace><TextBlock ID="b1">
+      <TextLine ID="l1" HPOS="100" VPOS="100" WIDTH="360" HEIGHT="50">
+        <String CONTENT="Chiếu" HPOS="100" VPOS="100" WIDTH="150" HEIGHT="50"/><SP/>
+        <String CONTENT="dời" HPOS="270" VPOS="102" WIDTH="90" HEIGHT="48"/><SP/>
+        <String CONTENT="đô" HPOS="380" VPOS="100" WIDTH="80" HEIGHT="50"/>
+      </TextLine>
+      <TextLine ID="l2" HPOS="100" VPOS="200" WIDTH="570" HEIGHT="52">
+        <String CONTENT="Thăng" HPOS="100" VPOS="200" WIDTH="160" HEIGHT="52"/><SP/>
+        <String CONTENT="Long" HPOS="280" VPOS="204" WIDTH="130" HEIGHT="46"/><SP/>
+        <String CONTENT="năm" HPOS="430" VPOS="204" WIDTH="100" HEIGHT="46"/><SP/>
+        <String CONTENT="1010" HPOS="550" VPOS="200" WIDTH="120" HEIGHT="50"/>
+      </TextLine>
+    </TextBlock></PrintSpace>
+  </Page></Layout>
+</alto>
+"""
+# Decomposed (NFD), as some tools write it: Kho keeps and serves it as NFC.
+HOCR_PAGE_2 = unicodedata.normalize("NFD", """<?xml version="1.0" encoding="UTF-8"?>
+<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="vi" lang="vi">
+ <head><title></title><meta name="ocr-system" content="hand"/></head>
+ <body>
+  <div class="ocr_page" id="page_1" title="bbox 0 0 1400 500">
+   <span class="ocr_line" id="line_1" title="bbox 60 80 700 140">
+    <span class="ocrx_word" id="w1" title="bbox 60 80 160 140">Vua</span>
+    <span class="ocrx_word" id="w2" title="bbox 180 82 300 140">Lý</span>
+    <span class="ocrx_word" id="w3" title="bbox 320 80 480 140">Công</span>
+    <span class="ocrx_word" id="w4" title="bbox 500 80 700 140">Uẩn</span>
+   </span>
+   <span class="ocr_line" id="line_2" title="bbox 60 180 420 240">
+    <span class="ocrx_word" id="w5" title="bbox 60 180 220 240">rời</span>
+    <span class="ocrx_word" id="w6" title="bbox 240 180 330 240">Hoa</span>
+    <span class="ocrx_word" id="w7" title="bbox 350 182 420 240">Lư</span>
+   </span>
+  </div>
+ </body>
+</html>
+""")
+
+
+def test_alto_and_hocr_transcriptions_in_a_bag_are_searched_with_their_word_boxes(
+        kho_settings, tmp_path):
+    """Issue 16: a bag's ALTO and hOCR transcriptions give words with boxes, so Content
+    Search 2.0 and 1.0 point at the words and the annotations are lines on the canvas; a
+    malformed ALTO file is named in a warning and the others are used."""
+    catalog = open_catalog(kho_settings.catalog_url)
+    catalog.upgrade()
+    add_collections(catalog, "Hán-Nôm")
+    bag = make_text_bag(tmp_path / "bag", pages={1: ["Hà Nội"], 2: ["Hoa Lư"]}, tag_files={
+        "metadata/transcriptions/trang 1.vi.alto.xml": ALTO_PAGE_1.encode(),
+        "metadata/transcriptions/trang 2.png.vi.hocr": HOCR_PAGE_2.encode(),
+        # Cut short: not well-formed XML.
+        "metadata/transcriptions/trang 2.vi-Hani.alto.xml":
+            '<alto xmlns="http://www.loc.gov/standards/alto/ns-v4#"><Layout><Page>'.encode()})
+    result = ingest_package(bag, settings=kho_settings, catalog=catalog, collection="Hán-Nôm")
+    aip = result.identifier
+    report = index_transcriptions(kho_settings, catalog, aip)
+    assert report.indexed == 2
+    assert len(report.problems) == 1
+    assert report.problems[0].startswith(
+        "metadata/transcriptions/trang 2.vi-Hani.alto.xml: the ALTO file is not well-formed XML")
+    with catalog.session() as session:
+        warnings = [e.detail for e in events_for_aip(session, aip)
+                    if e.event_type == "validation" and e.outcome == "warning"]
+    assert len(warnings) == 1 and "trang 2.vi-Hani.alto.xml" in warnings[0]
+    texts = dict(page_texts(catalog, aip))
+    assert texts == {"data/trang 1.png": "Chiếu dời đô\nThăng Long năm 1010",
+                     "data/trang 2.png": "Vua Lý Công Uẩn\nrời Hoa Lư"}
+    assert all(t == unicodedata.normalize("NFC", t) for t in texts.values())
+
+    app = create_app(kho_settings)
+    app.testing = True
+    client = app.test_client()
+    manifest = client.get(f"/iiif/3/{aip}/manifest").get_json(force=True)
+    canvas1, canvas2 = (c["id"] for c in manifest["items"])
+    services = {s.get("type") or s.get("@type"): s for s in manifest["service"]}
+    search2 = services["SearchService2"]["id"].removeprefix("http://localhost")
+    search1 = services["SearchService1"]["@id"].removeprefix("http://localhost")
+
+    def targets(q):
+        page = client.get(search2, query_string={"q": q}).get_json(force=True)
+        return page["partOf"]["total"], [(i["body"]["value"], i["body"]["language"], i["target"])
+                                         for i in page["items"]]
+
+    # One word: exactly its box as written (ALTO HPOS/VPOS/WIDTH/HEIGHT, hOCR x0 y0 x1 y1).
+    assert targets("chieu") == (1, [("Chiếu", "vi", canvas1 + "#xywh=100,100,150,50")])
+    assert targets("ĐÔ") == (1, [("đô", "vi", canvas1 + "#xywh=380,100,80,50")])
+    assert targets(unicodedata.normalize("NFD", "Uẩn")) == (
+        1, [("Uẩn", "vi", canvas2 + "#xywh=500,80,200,60")])
+    # A phrase on one line: the box around its words.
+    assert targets("thang long") == (1, [("Thăng Long", "vi", canvas1 + "#xywh=100,200,310,52")])
+    assert targets("hoa lu") == (1, [("Hoa Lư", "vi", canvas2 + "#xywh=240,180,180,60")])
+    # A phrase across two lines: a box on each line.
+    total, items = targets("uan roi")
+    assert total == 1 and [t for _, _, t in items] == [canvas2 + "#xywh=500,80,200,60",
+                                                       canvas2 + "#xywh=60,180,160,60"]
+    one = client.get(search1, query_string={"q": "cong uan"}).get_json(force=True)
+    assert one["hits"][0]["match"] == "Công Uẩn" and one["hits"][0]["before"] == "Vua Lý "
+    assert one["resources"][0]["on"] == canvas2 + "#xywh=320,80,380,60"
+
+    # The annotations: one supplementing line each, on the box around the line's words.
+    lines = {}
+    for canvas in manifest["items"]:
+        url = canvas["annotations"][0]["id"].removeprefix("http://localhost")
+        for a in client.get(url).get_json(force=True)["items"]:
+            assert a["motivation"] == "supplementing" and a["body"]["language"] == "vi"
+            lines[a["body"]["value"]] = a["target"]
+    assert lines == {"Chiếu dời đô": canvas1 + "#xywh=100,100,360,50",
+                     "Thăng Long năm 1010": canvas1 + "#xywh=100,200,570,52",
+                     "Vua Lý Công Uẩn": canvas2 + "#xywh=60,80,640,60",
+                     "rời Hoa Lư": canvas2 + "#xywh=60,180,360,60"}
+    catalog.dispose()
+
+
+def test_an_alto_transcription_measured_in_inch1200_is_highlighted_on_the_canvas(
+        kho_settings, tmp_path):
+    """ALTO may measure in 1/1200 inch (MeasurementUnit inch1200, as many newspaper projects
+    write it) or 1/10 mm; its Page WIDTH/HEIGHT are in the same unit, so the boxes are
+    scaled to the page image: the hit points at the word, not beyond the canvas."""
+    catalog = open_catalog(kho_settings.catalog_url)
+    catalog.upgrade()
+    add_collections(catalog, "Báo chí")
+    # The page image is 1400 × 500 pixels, scanned at 300 dpi: 4 units of 1/1200 inch a pixel.
+    alto = ALTO_PAGE_1.replace("<MeasurementUnit>pixel", "<MeasurementUnit>inch1200")
+    alto = re.sub(r'(HPOS|VPOS|WIDTH|HEIGHT)="(\d+)"',
+                  lambda m: f'{m.group(1)}="{int(m.group(2)) * 4}"', alto)
+    assert 'HPOS="1120" VPOS="816" WIDTH="520"' in alto  # "Long": 280, 204, 130 pixels
+    bag = make_text_bag(tmp_path / "bag", pages={1: ["Thăng Long"]}, tag_files={
+        "metadata/transcriptions/trang 1.vi.alto.xml": alto.encode()})
+    result = ingest_package(bag, settings=kho_settings, catalog=catalog, collection="Báo chí")
+    assert index_transcriptions(kho_settings, catalog, result.identifier).problems == []
+    app = create_app(kho_settings)
+    client = app.test_client()
+    canvas = client.get(f"/iiif/3/{result.identifier}/manifest").get_json(force=True)["items"][0]
+    assert (canvas["width"], canvas["height"]) == (1400, 500)
+    page = client.get(f"/iiif/search/2/{result.identifier}",
+                      query_string={"q": "thang long"}).get_json(force=True)
+    assert [i["target"] for i in page["items"]] == [canvas["id"] + "#xywh=100,200,310,52"]
+    catalog.dispose()

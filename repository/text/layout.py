@@ -28,6 +28,20 @@ class PageLayout:
     width: int | None = None
     height: int | None = None
 
+    def scaled_to(self, width: int | None, height: int | None) -> "PageLayout":
+        """The layout with its boxes in the page image's pixels, when the file gives its
+        page in other units (ALTO's inch1200 or mm10) or for an image of another size."""
+        if not (self.width and self.height and width and height and self.words) or \
+                (self.width, self.height) == (width, height):
+            return self
+        sx, sy = width / self.width, height / self.height
+        words = []
+        for x, y, w, h, line, start, end in self.words:
+            x0, y0 = round(x * sx), round(y * sy)
+            words.append([x0, y0, round((x + w) * sx) - x0, round((y + h) * sy) - y0,
+                          line, start, end])
+        return PageLayout(self.text, words, width, height)
+
     def lines(self) -> list[tuple[str, tuple[int, int, int, int]]]:
         """Each line's text and the box around its words."""
         out: dict[int, list[list[int]]] = {}

@@ -1,7 +1,7 @@
 """Transcriptions made by people (Hán-Nôm and/or Quốc ngữ readings), carried in the AIP.
 
 A bag carries them as tag files ``metadata/transcriptions/<page>.<language>.<format>``
-(docs/transcriptions.md): ``<page>`` is the page image's path under ``data/``, with or
+(docs/text.md): ``<page>`` is the page image's path under ``data/``, with or
 without its extension; ``<language>`` a BCP 47 tag (``vi-Hani`` for Hán-Nôm, ``vi`` for
 Quốc ngữ); the format ``txt`` (UTF-8), ``hocr`` or ``alto.xml``. An archivist's addition or
 correction is stored as ``kho-metadata/transcriptions/<page path>.<language>.txt`` in a new
@@ -130,7 +130,8 @@ def index_transcriptions(settings: Settings, catalog, identifier: str) -> IndexR
         for (sha, language), (item, page) in chosen.items():
             try:
                 data = _read(storage, f"{aip.object_root}/{item.content_path}")
-                layout = PARSERS[item.format](data)
+                # Boxes in the page image's pixels, whatever unit the file measures in.
+                layout = PARSERS[item.format](data).scaled_to(page.width, page.height)
             except LayoutError as exc:
                 report.problems.append(f"{item.logical_path}: {exc}")
                 continue
