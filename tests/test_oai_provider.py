@@ -279,3 +279,48 @@ def test_every_protocol_error_over_get_and_post(ingest_bag, tmp_path):
         from oaipmh_scythe.exceptions import CannotDisseminateFormat
         with Scythe(f"{url}/oai") as scythe, pytest.raises(CannotDisseminateFormat):
             list(scythe.list_records(metadata_prefix="marc21"))
+
+
+def test_list_sets_list_metadata_formats_and_a_day_until_answer_valid_xml(ingest_bag, tmp_path):
+    """Successful ListSets and ListMetadataFormats validate too; a day-granularity `until`
+    takes in records stamped at any moment of that day (OAI-PMH §3.3.1)."""
+    from repository.web import create_app
+
+    a = ingest_titled(ingest_bag, tmp_path, 1, "Địa bạ")
+    b = ingest_titled(ingest_bag, tmp_path, 2, "Ảnh tư liệu 1945")
+    app = create_app(ingest_bag.settings.replace(oai_repository_identifier=REPO_ID))
+    client = app.test_client()
+
+    def answer(**params) -> ET.Element:
+        body = client.get("/oai", query_string=params).get_data()
+        problems = validate_response(body)
+        assert not problems, f"{params}: the answer breaks the schema: {problems}\n{body[:2000]}"
+        return ET.fromstring(body)
+
+    def found(**params) -> set[str] | str:
+        root = answer(verb="ListIdentifiers", metadataPrefix="oai_dc", **params)
+        error = root.find(f"{OAI}error")
+        return error.get("code") if error is not None else \
+            {h.findtext(f"{OAI}identifier") for h in root.iter(f"{OAI}header")}
+
+    try:
+        sets = answer(verb="ListSets")
+        assert sets.find(f"{OAI}error") is None
+        assert {(s.findtext(f"{OAI}setSpec"), s.findtext(f"{OAI}setName"))
+                for s in sets.iter(f"{OAI}set")} >= {("dia-ba", "Địa bạ"),
+                                                     ("anh-tu-lieu-1945", "Ảnh tư liệu 1945")}
+        for params in ({}, {"identifier": f"oai:{REPO_ID}:{a.identifier}"}):
+            formats = answer(verb="ListMetadataFormats", **params)
+            assert formats.find(f"{OAI}error") is None
+            prefixes = [f.findtext(f"{OAI}metadataPrefix")
+                        for f in formats.iter(f"{OAI}metadataFormat")]
+            assert "oai_dc" in prefixes, params
+
+        both = {f"oai:{REPO_ID}:{a.identifier}", f"oai:{REPO_ID}:{b.identifier}"}
+        today = datetime.now(timezone.utc).date()
+        assert found(until=today.isoformat()) == both          # to the end of today
+        assert found(**{"from": today.isoformat(), "until": today.isoformat()}) == both
+        assert found(until=f"{today.isoformat()}T00:00:00Z") == "noRecordsMatch"  # an instant
+        assert found(until=(today - timedelta(days=1)).isoformat()) == "noRecordsMatch"
+    finally:
+        app.extensions["kho"].catalog.dispose()

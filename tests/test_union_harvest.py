@@ -3,6 +3,7 @@ provider built with the `oaipmh` library's server (day granularity, deletions, s
 and one that misbehaves (503 + Retry-After, a broken token, a malformed record)."""
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime
 
@@ -17,8 +18,9 @@ from repository.config import load_settings
 from repository.errors import UsageError
 from repository.ingest.amend import withdraw_aip
 from repository.ingest.pipeline import ingest_package
-from repository.union import (UnionHarvest, UnionRecord, add_source, harvest_all, harvest_source,
-                              search_union_catalogue, union_search_documents)
+from repository.catalog import Reader
+from repository.search import search_works
+from repository.union import UnionHarvest, UnionRecord, add_source, harvest_all, harvest_source
 from repository.web import create_app
 from tests.fixtures.aips import TITLE_VI, add_collections, make_page_bag
 from tests.fixtures.kho_server import kho_environment, kho_serve
@@ -207,8 +209,10 @@ def test_harvests_a_second_kho_by_cli_incrementally_and_sees_its_withdrawals(
         assert kept.link == f"{url}/aips/{ids[0]}"
         assert "<dc:title" in kept.raw_xml and kept.harvested_at is not None
         assert records[f"oai:kho.namdinh.vn:{ids[1]}"].deleted
-        documents = list(union_search_documents(session))
-        assert [(d.holder, d.title) for d in documents] == [(NAM_DINH, TITLE_VI)]
+        # The harvest indexed what it wrote, and took out what it marked deleted.
+        found = search_works(session, Reader(None, datetime.now().date()), "",
+                             own_library="Kho").works
+        assert [(h.library, h.title) for w in found for h in w.holders] == [(NAM_DINH, TITLE_VI)]
 
 
 def test_a_pyoai_provider_with_day_granularity_deletions_and_small_pages(harvester):
@@ -267,8 +271,8 @@ def test_a_misbehaving_provider_and_a_source_that_is_down_do_not_stop_the_harves
             UnionRecord.source).where(UnionRecord.source.has(name="Bad"))))
         assert titles == ["Sách bốn", "Sách một", "Truyện Kiều"]
         # One work held by two libraries: the ISBN written two ways is one key.
-        works = search_union_catalogue(session, "truyen kieu", today=datetime.now().date(),
-                                       own_library="Kho")
+        works = search_works(session, Reader(None, datetime.now().date()), "truyen kieu",
+                             own_library="Kho").works
         assert [sorted(h.library for h in w.holders) for w in works] == [["Bad", HUE]]
         rows = list(session.scalars(select(UnionHarvest).where(UnionHarvest.status == "failed")))
         assert len(rows) == 1 and rows[0].errors
@@ -305,6 +309,49 @@ def test_only_http_sources_size_caps_and_no_redirect_to_another_hosts_loopback(h
     assert refused.status == "failed"
     assert "private or loopback address of another host" in refused.errors[0]
     assert capped.status == "failed" and "KHO_UNION_MAX_RESPONSE_BYTES" in capped.errors[0]
+
+
+def test_a_provider_that_stalls_or_drips_is_cut_off_at_the_timeout_and_others_go_on(harvester):
+    """KHO_UNION_TIMEOUT bounds each answer: a provider on loopback that says nothing, and
+    one that sends a byte now and then (never idle for the socket's timeout), both fail in
+    about that time instead of holding the harvest; the source after them is harvested."""
+    settings, catalog = harvester
+    settings = settings.replace(union_timeout_s=1.0, union_retries=0)
+    release = threading.Event()
+
+    @Request.application
+    def stalling(request):
+        release.wait(30)  # never answers while the test waits
+        return Response("", status=503)
+
+    @Request.application
+    def dripping(request):
+        def body():
+            yield OAI_HEAD.encode()
+            for _ in range(200):  # 200 × 0.1 s; each read sees bytes well within 1 s
+                if release.wait(0.1):
+                    return
+                yield b" " * 512
+        return Response(body(), content_type="text/xml")
+
+    try:
+        with serving(stalling) as stall_url, serving(dripping) as drip_url, \
+                serving(pyoai_app(PyoaiLibrary(["x"]))) as good_url:
+            add_source(catalog, settings, "Stalls", f"{stall_url}/oai")
+            add_source(catalog, settings, "Drips", f"{drip_url}/oai")
+            add_source(catalog, settings, HUE, f"{good_url}/oai")
+            began = time.monotonic()
+            reports = {r.source: r for r in harvest_all(settings, catalog)}
+            took = time.monotonic() - began
+    finally:
+        release.set()
+    assert reports["Stalls"].status == "failed"
+    assert "timed out" in reports["Stalls"].errors[0], reports["Stalls"].errors
+    assert reports["Drips"].status == "failed"
+    assert "longer than KHO_UNION_TIMEOUT (1.0 s)" in reports["Drips"].errors[0], \
+        reports["Drips"].errors
+    assert reports[HUE].status == "success" and reports[HUE].added == 3
+    assert took < 8, took  # about 1 s each, not the 20 s of the drip nor the 30 of the stall
 
 
 def test_union_page_shows_sources_reports_and_one_work_with_every_holder(

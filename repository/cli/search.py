@@ -15,18 +15,21 @@ def search() -> None:
 
 @search.command(short_help="Rebuild the search index from the catalogue.")
 def reindex() -> None:
-    """Rebuild the search index of every AIP from the catalogue, in one transaction
-    (searches see the old index until it commits)."""
+    """Rebuild the search index of every AIP and every harvested record of the union
+    catalogue from the catalogue, in one transaction (searches see the old index until it
+    commits)."""
     from repository.catalog import open_catalog
+    from repository.search import count_union_documents
     from repository.search import reindex as rebuild_index
     db = open_catalog(load_settings().catalog_url)
     try:
         db.upgrade()
         with db.session() as session:
             done = rebuild_index(session)
+            harvested = count_union_documents(session)
     finally:
         db.dispose()
-    click.echo(f"indexed {done} AIPs")
+    click.echo(f"indexed {done} AIPs and {harvested} union catalogue records")
 
 
 @search.command(name="query", short_help="Search as an archivist and print the hits.")

@@ -10,7 +10,7 @@ import difflib
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from repository.catalog.models import Aip, Collection
@@ -18,8 +18,8 @@ from repository.catalog.visibility import Reader, readable_aips
 from repository.errors import UsageError
 from repository.search.backends import backend_for
 from repository.search.documents import FACETS
-from repository.search.models import (AIP_DOCUMENT, PAGE_DOCUMENT, SearchDocument,
-                                      SearchFacet, SearchWord)
+from repository.search.models import (AIP_DOCUMENT, PAGE_DOCUMENT, UNION_DOCUMENT,
+                                      SearchDocument, SearchFacet, SearchWord)
 from repository.search.query import Query, Term, parse_query, parse_years
 from repository.search.snippets import highlight, snippets
 
@@ -94,9 +94,16 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
              kinds: tuple[str, ...]) -> tuple[Select, object]:
     """SELECT over the documents this reader may see that match; and the backend."""
     backend = backend_for(session)
-    statement = select(SearchDocument.id).join(Aip, Aip.id == SearchDocument.aip_id)
+    if UNION_DOCUMENT in kinds:
+        # Harvested descriptions are public (they are public at their source); Kho's own
+        # AIPs keep their rules. A union document has no AIP, hence the outer join.
+        statement = select(SearchDocument.id).outerjoin(Aip, Aip.id == SearchDocument.aip_id)
+        readable = or_(SearchDocument.kind == UNION_DOCUMENT, readable_aips(reader))
+    else:
+        statement = select(SearchDocument.id).join(Aip, Aip.id == SearchDocument.aip_id)
+        readable = readable_aips(reader)
     # readable_aips leaves withdrawn AIPs out too, whoever asks.
-    conditions = [readable_aips(reader), SearchDocument.kind.in_(kinds)]
+    conditions = [readable, SearchDocument.kind.in_(kinds)]
     if query.terms:
         statement = backend.join(statement)
         conditions.append(backend.match(query))

@@ -8,6 +8,11 @@ AIP's page text has changed (an OCR run stores a book page by page: once, at its
 deletes its documents by cascade. ``drop_aip`` is for withdrawal; ``reindex`` rebuilds
 everything (``kho search reindex``).
 
+Records harvested into the union catalogue are indexed the same way: the flush that writes
+or marks deleted a ``UnionRecord`` (a harvest's page, a reconciliation of deletions) writes
+or drops its ``union`` document. AIP and union documents carry the key of the work they
+describe (``union.records.work_key``), so the union search groups one work's holders.
+
 An AIP's document holds its description and the text of all its pages, so a record is
 found by what is written inside it; one ``page`` document per page with text says on which
 pages (``finder.pages_matching``).
@@ -16,13 +21,15 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import delete, event, inspect, select
+from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from repository.catalog.models import Aip, AipFile, Collection, DublinCoreRecord, utcnow
 from repository.search.documents import DocumentText, describe
-from repository.search.models import (AIP_DOCUMENT, PAGE_DOCUMENT, SearchDocument,
-                                      SearchFacet, SearchWord)
+from repository.search.models import (AIP_DOCUMENT, PAGE_DOCUMENT, UNION_DOCUMENT,
+                                      SearchDocument, SearchFacet, SearchWord)
+from repository.union.models import UnionRecord
+from repository.union.records import work_key
 
 BATCH = 2000
 MAX_WORD = 100
@@ -94,6 +101,12 @@ def _page_texts(connection, aip_ids: list[int]) -> dict[int, list[tuple[int, str
     return out
 
 
+def _work_key(record: dict | None, alone: str) -> str:
+    """The work ``record`` describes; ``alone`` when it says too little to match another."""
+    key = work_key(record or {})
+    return alone if key == "tcd:||" else key
+
+
 def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]]) -> int:
     if not rows:
         return 0
@@ -104,10 +117,12 @@ def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]]) -> in
                        access=access)
         if aip_id in pages:
             doc.add_text("\n".join(text for _, _, text in pages[aip_id]))
-        documents.append((aip_id, doc))
+        documents.append((aip_id, doc, _work_key(record, f"aip:{aip_id}")))
     connection.execute(SearchDocument.__table__.insert(),
-                       [{"aip_id": aip_id, "kind": AIP_DOCUMENT, "updated_at": now, **doc.row()}
-                        for aip_id, doc in documents])
+                       [{"aip_id": aip_id, "kind": AIP_DOCUMENT, "updated_at": now,
+                         "work_key": key, **doc.row()}
+                        for aip_id, doc, key in documents])
+    documents = [(aip_id, doc) for aip_id, doc, _ in documents]
     # One AIP document per AIP, so (aip_id, kind) finds the new ids without RETURNING,
     # which SQLite would answer one row at a time.
     id_of = dict(connection.execute(
@@ -115,10 +130,7 @@ def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]]) -> in
             SearchDocument.aip_id.in_([aip_id for aip_id, _ in documents]),
             SearchDocument.kind == AIP_DOCUMENT)).all())
     ids = [id_of[aip_id] for aip_id, _ in documents]
-    facets = [{"document_id": document_id, "facet": facet, "value": value}
-              for document_id, (_, doc) in zip(ids, documents) for facet, value in doc.facets]
-    if facets:
-        connection.execute(SearchFacet.__table__.insert(), facets)
+    _write_facets(connection, zip(ids, (doc for _, doc in documents)))
     # Page documents carry no facets: they only say where in a found AIP its words are.
     page_rows = []
     for aip_id, _ in documents:
@@ -129,12 +141,56 @@ def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]]) -> in
                               "ref": path[:500], "updated_at": now, **page.row()})
     for start in range(0, len(page_rows), BATCH):
         connection.execute(SearchDocument.__table__.insert(), page_rows[start:start + BATCH])
-    words = set().union(*(doc.words() for _, doc in documents))
+    _write_words(connection, (doc for _, doc in documents))
+    return len(ids)
+
+
+def _write_facets(connection, documents: Iterable[tuple[int, DocumentText]]) -> None:
+    facets = [{"document_id": document_id, "facet": facet, "value": value}
+              for document_id, doc in documents for facet, value in doc.facets]
+    if facets:
+        connection.execute(SearchFacet.__table__.insert(), facets)
+
+
+def _write_words(connection, documents: Iterable[DocumentText]) -> None:
+    words = set().union(*(doc.words() for doc in documents))
+    words = [{"word": w} for w in sorted(words) if len(w) <= MAX_WORD]
     if words:
         connection.execute(_insert_ignoring_duplicates(connection.dialect.name,
-                                                       SearchWord.__table__),
-                        [{"word": w} for w in sorted(words) if len(w) <= MAX_WORD])
-    return len(ids)
+                                                       SearchWord.__table__), words)
+
+
+def index_union_records(session: Session, record_ids: Iterable[int]) -> int:
+    """(Re)write the union documents of these harvested records; a record marked deleted
+    leaves search. How many documents were written."""
+    connection = session.connection()  # Core only: this also runs inside a flush
+    record_ids = sorted(set(record_ids))
+    written = 0
+    for start in range(0, len(record_ids), BATCH):
+        batch = record_ids[start:start + BATCH]
+        connection.execute(delete(SearchDocument).where(
+            SearchDocument.union_record_id.in_(batch)))
+        rows = connection.execute(
+            select(UnionRecord.id, UnionRecord.record, UnionRecord.title)
+            .where(UnionRecord.id.in_(batch), UnionRecord.deleted.is_(False))).all()
+        if not rows:
+            continue
+        now = utcnow()
+        # Harvested descriptions are public: no access facet, no collection of Kho's.
+        documents = [(record_id, describe(record or {}, fallback_title=title or ""),
+                      _work_key(record, f"union:{record_id}"))
+                     for record_id, record, title in rows]
+        connection.execute(SearchDocument.__table__.insert(),
+                           [{"union_record_id": record_id, "kind": UNION_DOCUMENT,
+                             "updated_at": now, "work_key": key, **doc.row()}
+                            for record_id, doc, key in documents])
+        id_of = dict(connection.execute(
+            select(SearchDocument.union_record_id, SearchDocument.id).where(
+                SearchDocument.union_record_id.in_([r for r, _, _ in documents]))).all())
+        _write_facets(connection, ((id_of[r], doc) for r, doc, _ in documents))
+        _write_words(connection, (doc for _, doc, _ in documents))
+        written += len(documents)
+    return written
 
 
 def drop_aip(session: Session, aip_id: int) -> None:
@@ -143,20 +199,35 @@ def drop_aip(session: Session, aip_id: int) -> None:
 
 
 def reindex(session: Session, progress=None) -> int:
-    """Rebuild the AIP and page documents of the whole catalogue; how many AIPs were indexed."""
-    session.execute(delete(SearchDocument).where(
-        SearchDocument.kind.in_((AIP_DOCUMENT, PAGE_DOCUMENT))))
+    """Rebuild the whole index: every AIP's documents and every live harvested record's;
+    how many AIPs were indexed (``count_union_documents`` tells the rest)."""
+    session.execute(delete(SearchDocument))
     session.execute(delete(SearchWord))
     done, last = 0, 0
     while True:
         batch = list(session.scalars(select(Aip.id).where(Aip.id > last)
                                      .order_by(Aip.id).limit(BATCH)))
         if not batch:
-            return done
+            break
         index_aips(session, batch)
         done, last = done + len(batch), batch[-1]
         if progress:
             progress(done)
+    last = 0
+    while True:
+        batch = list(session.scalars(select(UnionRecord.id).where(
+            UnionRecord.id > last, UnionRecord.deleted.is_(False))
+            .order_by(UnionRecord.id).limit(BATCH)))
+        if not batch:
+            return done
+        index_union_records(session, batch)
+        last = batch[-1]
+
+
+def count_union_documents(session: Session) -> int:
+    """How many harvested records search can find."""
+    return session.scalar(select(func.count()).where(
+        SearchDocument.kind == UNION_DOCUMENT)) or 0
 
 
 def _touched_aips(session: Session) -> set[int]:
@@ -174,10 +245,19 @@ def _touched_aips(session: Session) -> set[int]:
     return touched
 
 
+def _touched_union_records(session: Session) -> set[int]:
+    return {obj.id for obj in list(session.new) + list(session.dirty)
+            if isinstance(obj, UnionRecord)
+            and (obj in session.new or session.is_modified(obj))} - {None}
+
+
 def _after_flush(session: Session, _context) -> None:
     touched = _touched_aips(session)
     if touched:
         index_aips(session, touched)
+    harvested = _touched_union_records(session)
+    if harvested:
+        index_union_records(session, harvested)
 
 
 def keep_index_in_step(sessions) -> None:

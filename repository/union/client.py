@@ -159,7 +159,9 @@ class OaiClient:
                                   f"KHO_UNION_MAX_RESPONSE_BYTES ({cap})")
             chunks, size = [], 0
             while True:
-                chunk = response.read(64 * 1024)
+                # read1: whatever has arrived, so a provider that drips bytes meets the
+                # deadline at once, not after 64 KiB
+                chunk = response.read1(64 * 1024)
                 if not chunk:
                     break
                 size += len(chunk)

@@ -1,6 +1,7 @@
 """The search door: GET /api/v1/search (hits, facets, total) and the OpenSearch description.
 
     GET /api/v1/search?q=ha+noi&collection=…&type=…&lang=…&date=1890..1910&access=…&page=1
+    GET /api/v1/search?source=union&q=ha+noi   (the union catalogue: works, every holder)
     GET /opensearch.xml      (OpenSearch 1.1: lets a browser add Kho as a search engine)
 
 Each of collection, type, lang and access may be repeated (all must hold). The query
@@ -14,7 +15,7 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, current_app, request, url_for
 
 from repository.errors import UsageError
-from repository.search import Filters, search
+from repository.search import Filters, WorkResult, search, search_works
 from repository.web.api import aip_summary
 from repository.web.auth import current_reader
 from repository.web.inputs import paging
@@ -32,6 +33,35 @@ def _page_link(**changes) -> str:
 
 
 FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+SOURCES = ("kho", "union")  # Kho's own AIPs (the default); or the union catalogue
+
+
+def _links(page: int, pages: int) -> dict[str, str]:
+    links = {"self": _page_link(), "opensearch": url_for("search.opensearch")}
+    if page < pages:
+        links["next"] = _page_link(page=page + 1)
+    if page > 1:
+        links["prev"] = _page_link(page=page - 1)
+    return links
+
+
+def _work_json(work) -> dict:
+    return {"key": work.key, "title": work.title, "exact": work.exact,
+            "snippets": work.snippets,
+            "holders": [{"library": h.library, "title": h.title, "own": h.own,
+                         "identifier": h.aip.identifier if h.aip else None,
+                         "link": url_for("pages.aip_page", identifier=h.aip.identifier,
+                                         _external=True) if h.aip else h.link,
+                         "oai_identifier": h.oai_identifier, "datestamp": h.datestamp}
+                        for h in work.holders]}
+
+
+def _union_answer(result: WorkResult, per_page: int) -> dict:
+    pages = max(1, -(-result.total // per_page))
+    return {"query": request.args.get("q", ""), "source": "union", "total": result.total,
+            "page": result.page, "per_page": per_page, "pages": pages,
+            "works": [_work_json(work) for work in result.works],
+            "did_you_mean": result.suggestion, "links": _links(result.page, pages)}
 
 
 @blueprint.get("/api/v1/search")
@@ -45,7 +75,18 @@ def search_api():
     facets = FLAGS[facets]
     filters = Filters(**{name: request.args.getlist(name) for name in FILTERS},
                       date=request.args.get("date") or None)
-    with current_app.extensions["kho"].catalog.session() as session:
+    source = request.args.get("source", "kho")
+    if source not in SOURCES:
+        raise UsageError("source must be kho (this repository's AIPs) or union (the union "
+                         "catalogue: every library's records, one result per work)")
+    services = current_app.extensions["kho"]
+    if source == "union":
+        with services.catalog.session() as session:
+            result = search_works(session, current_reader(), request.args.get("q", ""),
+                                  filters=filters, page=page, per_page=per_page,
+                                  own_library=services.settings.holding_institution)
+            return _union_answer(result, per_page)
+    with services.catalog.session() as session:
         result = search(session, current_reader(), request.args.get("q", ""), filters=filters,
                         page=page, per_page=per_page, with_facets=facets)
         hits = [{**aip_summary(hit.aip), "kind": hit.kind, "page": hit.page,
@@ -53,16 +94,11 @@ def search_api():
                  "pages": [{"page": p.number, "path": p.path, "snippet": p.snippet}
                            for p in hit.pages]} for hit in result.hits]
     pages = max(1, -(-result.total // per_page))
-    links = {"self": _page_link(), "opensearch": url_for("search.opensearch")}
-    if page < pages:
-        links["next"] = _page_link(page=page + 1)
-    if page > 1:
-        links["prev"] = _page_link(page=page - 1)
     return {"query": request.args.get("q", ""), "total": result.total, "page": page,
             "per_page": per_page, "pages": pages, "hits": hits,
             "facets": {name: [{"value": value, "count": count} for value, count in items]
                        for name, items in result.facets.items()},
-            "did_you_mean": result.suggestion, "links": links}
+            "did_you_mean": result.suggestion, "links": _links(page, pages)}
 
 
 @blueprint.get("/opensearch.xml")
