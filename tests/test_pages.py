@@ -66,7 +66,7 @@ def test_aip_page_shows_description_files_events_citations_and_highwire_tags(cli
     assert '<span lang="vi">Quốc sử quán triều Nguyễn</span>' in page
     assert '<span lang="en">Veritable Records of Đại Nam</span>' in page  # every language
     assert "data/trang 2.jpg" in page and "fmt/" in page
-    assert "format identification" in page and f"/view/{result.identifier}" in page
+    assert "<td>nhận dạng định dạng</td>" in page and f"/view/{result.identifier}" in page
     assert '<meta name="citation_title" content="Đại Nam thực lục – Hà Nội">' in page
     assert '<meta name="citation_author" content="Quốc sử quán triều Nguyễn">' in page
     assert "Quốc sử quán triều Nguyễn. (1844–1909). <i>Đại Nam thực lục – Hà Nội</i>" in page

@@ -52,7 +52,7 @@ def test_archivist_edits_the_description_with_a_language_per_value_as_a_new_vers
     assert "subject" not in record
     shown = client.get(f"/aips/{aip}").get_data(as_text=True)
     assert '<span lang="vi-Hani">大南寔錄</span>' in shown
-    assert "metadata modification" in shown
+    assert "<td>sửa đổi siêu dữ liệu</td>" in shown
 
 
 def test_an_invalid_description_is_refused_naming_the_field_and_nothing_is_written(archivist):

@@ -54,7 +54,10 @@ def fixity_summary():
     csv_url = url_for("audit.fixity_summary", format="csv",
                       **{k: v for k, v in filters.items() if v})
     words = {"title": _("Checks and failures per day"), "checks": _("AIP checks"),
-             "failed": _("failed or error"), "none": _("No checks in this period")}
+             "failed": _("failed or error"), "none": _("No checks in this period"),
+             # formatted by the plot, one bar at a time
+             "day_checks": _("%(n)s checks"),
+             "day_problems": _("%(failures)s failed, %(errors)s errors")}
     return render_template("audit/fixity.html", report=report,
                            plot=Markup(plot_svg(report.per_day, words=words)),
                            filters=filters, outcomes=OUTCOMES, csv_url=csv_url,
