@@ -90,6 +90,29 @@ def test_auditor_verifies_the_event_log_on_demand_and_sees_when_it_last_ran(audi
     assert "nguyên vẹn" in page and "do u-auditor" in page
 
 
+def test_an_aip_whose_latest_check_failed_is_not_proven_though_an_earlier_one_passed(
+        settings, tmp_path):
+    app = create_app(settings)
+    catalog = app.extensions["kho"].catalog
+    add_collections(catalog, "Hán-Nôm")
+    aip = ingest_package(make_page_bag(tmp_path / "b", pages=1, size=(40, 50)),
+                         settings=settings, catalog=catalog, collection="Hán-Nôm")
+    with catalog.session() as session:
+        add_user(session, "u-auditor", "auditor", password=PASSWORD)
+    client = app.test_client()
+    sign_in(client, "u-auditor")
+    check_aips(settings, catalog, [aip.identifier])
+    assert 'id="coverage">100,0%' in client.get("/audit/fixity").get_data(as_text=True)
+    get_location(settings, "local").put(f"{aip.object_root}/v1/content/data/trang 1.jpg",
+                                        io.BytesIO(b"x"), algorithms=())
+    check_aips(settings, catalog, [aip.identifier])
+    page = client.get("/audit/fixity").get_data(as_text=True)
+    assert 'id="coverage">0,0%' in page and "0 trên 1 gói AIP được chứng thực" in page
+    history = client.get(f"/audit/fixity/{aip.identifier}").get_data(as_text=True)
+    assert history.count(">thành công</span>") == 1 and history.count(">thất bại</span>") >= 1
+    catalog.dispose()
+
+
 class VisibleText(HTMLParser):
     """The text a reader sees, without scripts, styles, and what is marked as English."""
 
