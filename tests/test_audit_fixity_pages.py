@@ -83,11 +83,25 @@ def test_history_of_one_aip_lists_its_checks_and_problems(auditor):
 
 def test_auditor_verifies_the_event_log_on_demand_and_sees_when_it_last_ran(auditor):
     client, _ = auditor
-    assert "Chưa kiểm tra từ trang này." in client.get("/audit/fixity").get_data(as_text=True)
+    assert "Chưa kiểm tra lần nào." in client.get("/audit/fixity").get_data(as_text=True)
     ran = client.post("/audit/verify", data={"csrf_token": csrf_token(client, "/audit/fixity")})
     assert ran.status_code == 303
     page = client.get("/audit/fixity").get_data(as_text=True)
     assert "nguyên vẹn" in page and "do u-auditor" in page
+
+
+def test_kho_audit_verify_on_the_command_line_is_the_last_run_the_page_shows(site, settings):
+    from click.testing import CliRunner
+    from repository.cli import kho
+    client, _, _ = site
+    sign_in(client, "u-auditor")
+    env = {"KHO_DATA_DIR": str(settings.data_dir), "KHO_DATABASE_URL": settings.catalog_url,
+           "KHO_STORAGE_CONFIG": str(settings.storage_config_dir)}
+    ran = CliRunner().invoke(kho, ["audit", "verify", "--agent", "Phạm Thị Hà"], env=env)
+    assert ran.exit_code == 0, ran.output
+    page = client.get("/audit/fixity").get_data(as_text=True)
+    assert "nguyên vẹn" in page and "do Phạm Thị Hà." in page
+    assert "Chưa kiểm tra lần nào." not in page
 
 
 def test_an_aip_whose_latest_check_failed_is_not_proven_though_an_earlier_one_passed(
