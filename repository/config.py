@@ -119,6 +119,11 @@ class Settings:
     iiif_collection_page_size: int = _setting(
         "KHO_IIIF_COLLECTION_PAGE_SIZE", 100,
         "Manifests per page of a IIIF collection; larger collections become pages (docs/iiif.md).")
+    right_to_left_collections: str = _setting(
+        "KHO_RIGHT_TO_LEFT_COLLECTIONS", "",
+        "Collections whose books open from the right in the viewer (IIIF viewingDirection) "
+        "whatever language their description gives, separated by ';' (e.g. 'Hán-Nôm; Châu bản'); "
+        "books in vi-Hani or zh-Hant open so anywhere.")
     # OAI-PMH provider at /oai (access/oai.py).
     oai_repository_identifier: str = _setting(
         "KHO_OAI_REPOSITORY_ID", "kho.local",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -184,23 +185,27 @@ def test_concurrent_writers_do_not_fork_the_chain(catalog):
     assert len(set(prevs)) == len(prevs)  # no two events claim the same predecessor
 
 
-def _cli(args: list[str], url: str):
-    return CliRunner().invoke(kho, args, env={"KHO_DATABASE_URL": url}, catch_exceptions=False)
+def _cli(args: list[str], url: str, data_dir: Path):
+    return CliRunner().invoke(kho, args, env={"KHO_DATABASE_URL": url,
+                                              "KHO_DATA_DIR": str(data_dir)},
+                              catch_exceptions=False)
 
 
-def test_kho_audit_verify_reports_ok_with_the_chain_head(catalog):
+def test_kho_audit_verify_reports_ok_with_the_chain_head(catalog, tmp_path):
     with catalog.session() as session:
         events = _record(session, 3)
-    result = _cli(["audit", "verify"], catalog.engine.url.render_as_string(hide_password=False))
+    result = _cli(["audit", "verify"], catalog.engine.url.render_as_string(hide_password=False),
+                  tmp_path)
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"ok: 3 events, chain head {events[-1].digest}"
 
 
-def test_kho_audit_verify_names_the_first_bad_event_and_exits_1(catalog):
+def test_kho_audit_verify_names_the_first_bad_event_and_exits_1(catalog, tmp_path):
     with catalog.session() as session:
         events = _record(session, 3)
     _tamper(catalog, "UPDATE premis_events SET agent = 'someone' WHERE id = :id", id=events[1].id)
-    result = _cli(["audit", "verify"], catalog.engine.url.render_as_string(hide_password=False))
+    result = _cli(["audit", "verify"], catalog.engine.url.render_as_string(hide_password=False),
+                  tmp_path)
     assert result.exit_code == 1
     assert f"event id {events[1].id}" in result.output
     assert events[1].identifier in result.output and "type validation" in result.output

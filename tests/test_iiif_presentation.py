@@ -3,6 +3,7 @@ checked against the consortium's JSON Schema; and the Image API through ingest +
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import jsonschema
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from repository.access.presentation import MEDIA_TYPE, natural_key, parse_structure
 from repository.catalog import AipFile, get_aip
+from repository.config import load_settings
 from repository.web import create_app
 from tests.fixtures.aips import TITLE_EN, TITLE_VI, make_page_bag
 from tests.fixtures.servers import run_image_validator
@@ -276,3 +278,30 @@ def test_han_nom_books_open_right_to_left_and_others_left_to_right():
     assert reads_right_to_left({"language": [{"value": "zh-Hant"}, {"value": "vi"}]})
     assert not reads_right_to_left({"language": [{"value": "vi"}]})
     assert not reads_right_to_left({})
+
+
+def in_quoc_ngu(bag: Path) -> Path:
+    """The bag's description says Vietnamese only: nothing in it tells a reading direction."""
+    dc = bag / "metadata" / "dc.json"
+    record = json.loads(dc.read_text(encoding="utf-8"))
+    dc.write_text(json.dumps({**record, "language": [{"value": "vi"}]}, ensure_ascii=False),
+                  encoding="utf-8")
+    write_tag_manifest(bag, ("sha256",))
+    return bag
+
+
+def test_books_of_a_collection_named_in_the_setting_open_right_to_left_whatever_their_language(
+        ingest_bag, tmp_path):
+    # Typed on a Mac (decomposed), with spaces around the names: still the stored names.
+    typed = unicodedata.normalize("NFD", " Châu bản ;Hán-Nôm ")
+    chosen = load_settings({"KHO_RIGHT_TO_LEFT_COLLECTIONS": typed}, data_dir=tmp_path / "d")
+    app = create_app(ingest_bag.settings.replace(
+        right_to_left_collections=chosen.right_to_left_collections))
+    edict = ingest_bag(in_quoc_ngu(small_bag(tmp_path / "edict", external_id="CB-1")), "Châu bản")
+    paper = ingest_bag(in_quoc_ngu(small_bag(tmp_path / "paper", external_id="BC-1")), "Báo chí")
+    client = app.test_client()
+    manifest = client.get(f"/iiif/3/{edict.identifier}/manifest").get_json(force=True)
+    assert manifest["viewingDirection"] == "right-to-left"
+    manifest = client.get(f"/iiif/3/{paper.identifier}/manifest").get_json(force=True)
+    assert "viewingDirection" not in manifest  # left to right, the default
+    app.extensions["kho"].catalog.dispose()

@@ -3,6 +3,7 @@ and collection combined with the words, a record page with citations and downloa
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 import pytest
@@ -66,7 +67,7 @@ def test_aip_page_shows_description_files_events_citations_and_highwire_tags(cli
     assert '<span lang="vi">Quốc sử quán triều Nguyễn</span>' in page
     assert '<span lang="en">Veritable Records of Đại Nam</span>' in page  # every language
     assert "data/trang 2.jpg" in page and "fmt/" in page
-    assert "format identification" in page and f"/view/{result.identifier}" in page
+    assert "<td>nhận dạng định dạng</td>" in page and f"/view/{result.identifier}" in page
     assert '<meta name="citation_title" content="Đại Nam thực lục – Hà Nội">' in page
     assert '<meta name="citation_author" content="Quốc sử quán triều Nguyễn">' in page
     assert "Quốc sử quán triều Nguyễn. (1844–1909). <i>Đại Nam thực lục – Hà Nội</i>" in page
@@ -114,6 +115,77 @@ def test_error_pages_are_html_in_the_readers_language_and_the_api_keeps_json(cli
     assert "Not found" in client.get("/aips/no-such-aip").get_data(as_text=True)
     api = client.get("/api/v1/aips/no-such-aip")
     assert api.status_code == 404 and api.get_json()["error"] == "NotFound"
+
+
+def test_forbidden_and_server_error_pages_are_html_in_the_readers_language(kho_settings):
+    from repository.catalog import add_user
+    from tests.fixtures.web import PASSWORD, sign_in
+    app = create_app(kho_settings)
+
+    @app.get("/hỏng")  # a page that breaks as a bug would; the handler is the app's own
+    def broken():
+        raise RuntimeError("secret detail /var/lib/kho")
+    with app.extensions["kho"].catalog.session() as session:
+        add_user(session, "lưu trữ viên", "archivist", password=PASSWORD)
+        reader_token = add_user(session, "bạn đọc", "researcher")[1]
+    client = app.test_client()
+    sign_in(client, "lưu trữ viên")
+    for language, forbidden, failed in (
+            ("vi", "Bạn không được xem nội dung này", "Đã có lỗi"),
+            ("en", "You may not see this", "Something went wrong")):
+        client.get(f"/language/{language}")
+        page = client.get("/admin/users")
+        assert page.status_code == 403 and page.mimetype == "text/html"
+        text = page.get_data(as_text=True)
+        assert f'<html lang="{language}">' in text and forbidden in text
+        page = client.get("/hỏng")
+        assert page.status_code == 500 and page.mimetype == "text/html"
+        text = page.get_data(as_text=True)
+        assert f'<html lang="{language}">' in text and failed in text
+        assert "secret detail" not in text  # a bug's message is for the log, not the reader
+    api = app.test_client().get("/api/v1/holdings/report",
+                                headers={"Authorization": f"Bearer {reader_token}"})
+    assert api.status_code == 403 and api.get_json()["error"] == "PermissionDenied"
+    app.extensions["kho"].catalog.dispose()
+
+
+def test_record_page_cites_in_chicago_in_vietnamese_and_english(client, ingest_bag, tmp_path):
+    from babel.dates import format_date
+    from datetime import date
+    result = ingest_bag(make_page_bag(tmp_path / "a", pages=1))
+    url = f"http://localhost/aips/{result.identifier}"
+    today = {language: format_date(date.today(), "long", locale=language)
+             for language in ("vi", "en")}
+    chicago = {
+        "vi": f'<blockquote lang="vi">Quốc sử quán triều Nguyễn. <i>{TITLE_VI}</i>. Thư viện tỉnh, '
+              f'1844–1909. Truy cập ngày {today["vi"]}. {url}.</blockquote>',
+        "en": f'<blockquote lang="en">Quốc sử quán triều Nguyễn. <i>{TITLE_VI}</i>. Thư viện tỉnh, '
+              f'1844–1909. Accessed {today["en"]}. {url}.</blockquote>'}
+    for page_language in ("vi", "en"):  # both citations on either page, each in its language
+        client.get(f"/language/{page_language}")
+        page = client.get(f"/aips/{result.identifier}").get_data(as_text=True)
+        assert chicago["vi"] in page and chicago["en"] in page
+
+
+def test_results_sort_by_title_or_newest_and_page_keeping_the_order(client, ingest_bag,
+                                                                     tmp_path, monkeypatch):
+    from repository.web import pages
+    monkeypatch.setattr(pages, "PER_PAGE", 2)  # three AIPs make two pages
+    for n, title in enumerate(("Hương ước làng Đông Ngạc", "Báo Tiếng Dân", TITLE_VI)):
+        ingest_bag(make_page_bag(tmp_path / str(n), pages=1, title=title, external_id=f"S-{n}"))
+
+    def titles(url: str) -> list[str]:
+        page = client.get(url).get_data(as_text=True)
+        results = page[page.index('<ol class="results"'):page.index("</ol>")]
+        return re.findall(r'<h3><a href="/aips/[^"]+">([^<]+)</a></h3>', results)
+    # By title the way a Vietnamese reader sorts: Đ after D, before H.
+    assert titles("/search?sort=title") == ["Báo Tiếng Dân", TITLE_VI]
+    assert titles("/search?sort=title&page=2") == ["Hương ước làng Đông Ngạc"]
+    assert titles("/search?sort=newest") == [TITLE_VI, "Báo Tiếng Dân"]
+    assert titles("/search?sort=newest&page=2") == ["Hương ước làng Đông Ngạc"]
+    page = client.get("/search?sort=newest").get_data(as_text=True)
+    assert 'href="/search?sort=newest&amp;page=2" rel="next"' in page
+    assert '<option value="newest" selected>' in page
 
 
 def test_whole_item_pdf_has_the_description_then_every_page_in_order(client, ingest_bag,

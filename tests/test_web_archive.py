@@ -52,7 +52,7 @@ def test_archivist_edits_the_description_with_a_language_per_value_as_a_new_vers
     assert "subject" not in record
     shown = client.get(f"/aips/{aip}").get_data(as_text=True)
     assert '<span lang="vi-Hani">大南寔錄</span>' in shown
-    assert "metadata modification" in shown
+    assert "<td>sửa đổi siêu dữ liệu</td>" in shown
 
 
 def test_an_invalid_description_is_refused_naming_the_field_and_nothing_is_written(archivist):
@@ -107,3 +107,29 @@ def test_an_archivist_sees_their_own_deposits_and_an_admin_sees_everyones(archiv
     sign_in(admin, "quản trị")
     everyone = admin.get("/deposits").get_data(as_text=True)
     assert "địa bạ.zip" in everyone and "báo.zip" in everyone and "Trần Văn Minh" in everyone
+
+
+def test_deposit_form_offers_only_existing_collections_and_refuses_an_unknown_one(
+        kho_settings, tmp_path):
+    from repository.catalog.collections import add_collection
+    from repository.ingest.deposits import list_deposits
+    drop = tmp_path / "drop"
+    make_page_bag(drop / "địa bạ", pages=1)
+    app = create_app(kho_settings.replace(drop_folder=drop))
+    catalog = app.extensions["kho"].catalog
+    with catalog.session() as session:
+        add_user(session, "Nguyễn Thị Lan", "archivist", password=PASSWORD)
+        add_collection(session, "Địa bạ")
+    client = app.test_client()
+    sign_in(client, "Nguyễn Thị Lan")
+    form = client.get("/deposit").get_data(as_text=True)
+    assert "Chọn một sưu tập có sẵn; sưu tập mới do quản trị viên tạo." in form
+    assert "gõ tên sưu tập mới" not in form  # the form used to promise to create one
+    assert '<option value="Địa bạ">' in form
+    refused = client.post("/deposit", data={
+        "csrf_token": csrf_token(client, "/deposit"), "collection": "Địa bạ Huế",
+        "access": "public", "path": "địa bạ"})
+    # Refused for its collection (the bag is in the drop folder), as the API refuses it.
+    assert refused.status_code == 404 and "Địa bạ Huế" in refused.get_data(as_text=True)
+    assert list_deposits(catalog, depositor=None, limit=10, offset=0)[1] == 0  # nothing recorded
+    app.extensions["kho"].catalog.dispose()

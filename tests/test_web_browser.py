@@ -15,13 +15,21 @@ import pytest
 
 from repository.catalog import add_user
 from repository.catalog.collections import add_collection
+from repository.catalog import get_aip
 from repository.fixity import check_aips
+from repository.holdings import import_register
+from repository.holdings.csv_register import read_csv_register
+from repository.ingest.amend import withdraw_aip
+from repository.ingest.deposits import create_deposit, run_deposit
 from repository.ingest.pipeline import ingest_package
 from repository.storage import get_location
+from repository.text import save_transcription
+from repository.text.pages import aip_pages
 from repository.web import create_app
 from tests.fixtures.aips import TITLE_VI, make_page_bag
 from tests.fixtures.bags import make_bag, zip_folder
 from tests.fixtures.web import PASSWORD
+from tests.test_holdings_progress import NAM_DINH, REGISTER_NAM_DINH
 from tests.test_viewer_browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,8 +40,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """Kho on a real server: a public book, a newspaper, a restricted item, a planted fixity
-    failure, and one user of each working role (shared by this module's tests: they only add)."""
+    """Kho on a real server: a public book with a transcription, a newspaper, a restricted
+    item, a withdrawn one, a planted fixity failure, a refused deposit, a holdings register,
+    and one user of each working role (shared by this module's tests: they only add)."""
     from werkzeug.serving import make_server
     from repository.config import load_settings
     require_browser()
@@ -56,6 +65,25 @@ def site(tmp_path_factory):
                                           title="Châu bản triều Nguyễn", external_id="CB-1"),
                             settings=settings, catalog=catalog, collection="Châu bản",
                             access="restricted")
+    gone = ingest_package(make_page_bag(tmp_path / "gone", pages=1, size=(300, 400),
+                                        title="Bản đã rút", external_id="RUT-1"),
+                          settings=settings, catalog=catalog, collection="Báo chí")
+    withdraw_aip(settings, catalog, gone.identifier, agent="quản trị",
+                 reason="Bản trùng với HN-0001.")
+    with catalog.session() as session:
+        canvas = aip_pages(session, get_aip(session, book.identifier))[0].canvas_name
+    save_transcription(settings, catalog, book.identifier, canvas, language="vi",
+                       text="Đại Nam thực lục chính biên", agent="lưu trữ viên")
+    broken_bag = make_bag(tmp_path / "refused", {"data/trang 1.jpg": b"anh goc"},
+                          bag_info={"DC-Title": "Bản bị hỏng"})
+    (broken_bag / "data" / "trang 1.jpg").write_bytes(b"anh gox")
+    broken = zip_folder(broken_bag, tmp_path / "bị từ chối.zip")
+    refused = create_deposit(catalog, source=str(broken), collection="Hương ước",
+                             depositor="lưu trữ viên")
+    run_deposit(refused, broken, settings=settings, catalog=catalog, remove_after=False)
+    with catalog.session() as session:
+        import_register(session, NAM_DINH, read_csv_register(REGISTER_NAM_DINH),
+                        agent="lưu trữ viên", via="csv")
     storage = get_location(settings, "local")
     storage.put(f"{paper.object_root}/v1/content/data/trang 1.jpg", io.BytesIO(b"hong"),
                 algorithms=())
@@ -68,7 +96,8 @@ def site(tmp_path_factory):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield {"base": f"http://127.0.0.1:{server.server_port}", "book": book.identifier,
-           "paper": paper.identifier, "closed": closed.identifier}
+           "paper": paper.identifier, "closed": closed.identifier, "gone": gone.identifier,
+           "canvas": canvas, "refused": refused}
     server.shutdown()
     thread.join(5)
     catalog.dispose()
@@ -260,17 +289,23 @@ def test_signed_out_visitor_gets_the_sign_in_page_for_restricted_material(site, 
     shoot(page, tmp_path, "visitor-signed-in-phone")
 
 
-def _pages(site) -> list[tuple[str, str | None]]:
-    """(path, who signs in first) of every page of the interface."""
-    book, paper = site["book"], site["paper"]
-    return [("/", None), ("/search?q=dai+nam", None), (f"/aips/{book}", None),
-            (f"/view/{book}", None), ("/signin", None), ("/aips/nope", None),
-            (f"/aips/{site['closed']}", None), ("/help/validation-codes", None),
-            ("/deposit", "lưu trữ viên"), ("/deposits", "lưu trữ viên"),
-            (f"/aips/{book}/edit", "lưu trữ viên"),
-            ("/audit/fixity", "kiểm toán"), (f"/audit/fixity/{paper}", "kiểm toán"),
-            ("/admin/users", "quản trị"), ("/admin/collections", "quản trị"),
-            ("/admin/storage", "quản trị")]
+def _pages(site) -> list[tuple[str, str | None, int]]:
+    """(path, who signs in first, the status it answers) of every page of the interface."""
+    book, paper, archivist = site["book"], site["paper"], "lưu trữ viên"
+    return [("/", None, 200), ("/search?q=dai+nam", None, 200), (f"/aips/{book}", None, 200),
+            (f"/view/{book}", None, 200), ("/signin", None, 200), ("/aips/nope", None, 404),
+            (f"/aips/{site['closed']}", None, 401), (f"/aips/{site['gone']}", None, 410),
+            ("/help/validation-codes", None, 200), ("/union?q=dai+nam", None, 200),
+            (f"/aips/{book}/text", None, 200),
+            (f"/aips/{book}/pages/{site['canvas']}/transcription", archivist, 200),
+            ("/deposit", archivist, 200), ("/deposits", archivist, 200),
+            (f"/deposits/{site['refused']}", archivist, 200),
+            (f"/aips/{book}/edit", archivist, 200),
+            ("/holdings", archivist, 200), ("/holdings/items", archivist, 200),
+            ("/audit/fixity", "kiểm toán", 200), (f"/audit/fixity/{paper}", "kiểm toán", 200),
+            ("/admin/users", "kiểm toán", 403),
+            ("/admin/users", "quản trị", 200), ("/admin/collections", "quản trị", 200),
+            ("/admin/storage", "quản trị", 200)]
 
 
 AXE_RUN = """async () => {
@@ -296,16 +331,18 @@ def test_every_page_has_no_serious_accessibility_violation_in_both_languages_and
     for language in ("vi", "en"):
         for page in list(pages.values()) + [phone]:
             page.goto(f"{base}/language/{language}?next=/")
-        for path, who in _pages(site):
+        for path, who, status in _pages(site):
             page = pages[who]
-            page.goto(base + path)
-            if path.startswith(("/view/", "/aips/" + site["book"])) and "edit" not in path:
+            assert page.goto(base + path).status == status, (path, who)
+            if path in (f"/view/{site['book']}", f"/aips/{site['book']}"):
                 page.wait_for_selector("#mirador .mirador-viewer", timeout=30000)
+            if path.startswith("/deposits/"):  # the refused bag's report is on the page
+                assert page.locator("table.report tbody tr").count() >= 1
             assert page.locator("html").get_attribute("lang") == language
             page.add_script_tag(path=str(AXE))
             violations = page.evaluate(AXE_RUN)
             if violations:
-                found[f"{language} {path}"] = violations
+                found[f"{language} {path} ({who or 'signed out'})"] = violations
             if who in (None, "quản trị") and language == "vi":
                 phone.goto(base + path)
                 width = phone.evaluate("() => document.documentElement.scrollWidth")

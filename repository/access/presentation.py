@@ -182,6 +182,7 @@ class ManifestSource:
     # and the manifest's services (IIIF Content Search), when the pages have text.
     annotation_pages: dict[str, str] = field(default_factory=dict)
     services: tuple[dict, ...] = ()
+    right_to_left: bool = False  # book view opens from the right (reads_right_to_left)
 
 
 def load_manifest_source(session: Session, aip: Aip, settings: Settings) -> ManifestSource | None:
@@ -198,7 +199,9 @@ def load_manifest_source(session: Session, aip: Aip, settings: Settings) -> Mani
     record = aip.dublin_core.record if aip.dublin_core else {}
     modified = aip.versions[-1].created_at if aip.versions else aip.updated_at
     return ManifestSource(aip.identifier, aip.current_version, record or {},
-                          apply_structure(pages, structure), structure, _aware(modified))
+                          apply_structure(pages, structure), structure, _aware(modified),
+                          right_to_left=reads_right_to_left(record or {}, aip.collection.name,
+                                                            settings))
 
 
 def read_structure(settings: Settings, aip: Aip, tag: AipFile) -> Structure | None:
@@ -370,7 +373,7 @@ def build_manifest(source: ManifestSource, urls: Urls, institution: str) -> dict
         fields["rights"] = rights
     if _is_text(record):
         fields["behavior"] = ["paged"]  # §3.3.2.1: a book, shown as facing pages
-    if reads_right_to_left(record):
+    if source.right_to_left:
         fields["viewingDirection"] = "right-to-left"  # §3.4.2.1: Hán-Nôm books open from the right
     if source.structure and source.structure.ranges:
         ranges = _ranges(urls, aip, source.structure.ranges, canvas_ids)
@@ -390,11 +393,24 @@ def build_manifest(source: ManifestSource, urls: Urls, institution: str) -> dict
 RIGHT_TO_LEFT_LANGUAGES = ("vi-hani", "zh-hant", "lzh", "lzh-hant", "vi-hant", "nom")
 
 
-def reads_right_to_left(record: dict) -> bool:
-    """Whether a book described by ``record`` opens from the right (its language says so)."""
+def reads_right_to_left(record: dict, collection: str = "",
+                        settings: Settings | None = None) -> bool:
+    """Whether a book opens from the right: its language says so, or its collection is one
+    named in KHO_RIGHT_TO_LEFT_COLLECTIONS (a Hán-Nôm collection whose records give no
+    language, or only the Vietnamese of their description)."""
     languages = [v.get("value", "").strip().lower() for v in record.get("language", [])
                  if isinstance(v, dict) and isinstance(v.get("value"), str)]
-    return any(lang in RIGHT_TO_LEFT_LANGUAGES for lang in languages)
+    if any(lang in RIGHT_TO_LEFT_LANGUAGES for lang in languages):
+        return True
+    return settings is not None and collection in right_to_left_collections(settings)
+
+
+def right_to_left_collections(settings: Settings) -> set[str]:
+    """The collection names of KHO_RIGHT_TO_LEFT_COLLECTIONS, in NFC as the catalogue keeps
+    them (a name typed on a Mac arrives decomposed)."""
+    names = (unicodedata.normalize("NFC", n).strip()
+             for n in settings.right_to_left_collections.split(";"))
+    return {n for n in names if n}
 
 
 def jsonld(resource) -> dict:

@@ -43,6 +43,15 @@ class KhoGroup(click.Group):
         return super().list_commands(ctx)
 
 
+def agent_name(agent: str | None) -> str:
+    """Who a command records as having acted: ``--agent``, else ``cli:<login>``."""
+    import getpass
+    try:
+        return agent or f"cli:{getpass.getuser()}"
+    except Exception:  # no login name (a container without /etc/passwd entry)
+        return "cli"
+
+
 @click.group(cls=KhoGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kho")
 def kho() -> None:

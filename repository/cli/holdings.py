@@ -1,7 +1,6 @@
 """`kho holdings …`: the digitisation programme's register, statuses, targets and progress."""
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from datetime import date
@@ -9,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from repository.cli import agent_name
 from repository.config import load_settings
 from repository.errors import RegisterInvalid, UsageError
 
@@ -18,13 +18,6 @@ def _open_catalog(settings):
     catalog = open_catalog(settings.catalog_url)
     catalog.upgrade()
     return catalog
-
-
-def _agent(agent: str | None) -> str:
-    try:
-        return agent or f"cli:{getpass.getuser()}"
-    except Exception:  # no login name (a container without /etc/passwd entry)
-        return "cli"
 
 
 @click.group(short_help="Holdings register: import, statuses, targets, progress report.")
@@ -71,7 +64,7 @@ def import_(file: str, library: str, dry_run: bool, fmt: str, collection: str | 
     try:
         with catalog.session() as session:
             via = "csv" if how.startswith("CSV") else "marc"
-            summary = import_register(session, library, records, agent=_agent(agent), via=via,
+            summary = import_register(session, library, records, agent=agent_name(agent), via=via,
                                       dry_run=dry_run, default_collection=collection)
             summary.encoding = how
             if dry_run:
@@ -116,7 +109,7 @@ def status(shelfmarks: tuple[str, ...], library: str, status: str, note: str, ag
     try:
         with catalog.session() as session:
             for shelfmark in shelfmarks:
-                set_status(session, library, shelfmark, code, agent=_agent(agent), via="cli", note=note)
+                set_status(session, library, shelfmark, code, agent=agent_name(agent), via="cli", note=note)
     finally:
         catalog.dispose()
     click.echo(f"{len(shelfmarks)} item(s) now {code.replace('_', ' ')}")

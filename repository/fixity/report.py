@@ -150,7 +150,9 @@ def build_report(session, settings: Settings, *, since: date | None = None,
 
 
 PLOT_WORDS = {"title": "AIP checks and failures per day", "checks": "AIP checks",
-              "failed": "failed or error", "none": "No checks in this period"}
+              "failed": "failed or error", "none": "No checks in this period",
+              "day_checks": "%(n)s checks",  # a bar's tooltip
+              "day_problems": "%(failures)s failed, %(errors)s errors"}
 
 
 def plot_svg(per_day: list[dict[str, Any]], width: int = 720, height: int = 220,
@@ -182,14 +184,13 @@ def plot_svg(per_day: list[dict[str, Any]], width: int = 720, height: int = 220,
         h = plot_h * d["checks"] / peak
         parts.append(f'<rect class="checks" x="{x:.1f}" y="{top + plot_h - h:.1f}" '
                      f'width="{bar:.1f}" height="{h:.1f}" fill="#6b8fb5">'
-                     f'<title>{d["day"]}: {d["checks"]} checks</title></rect>')
+                     f'<title>{d["day"]}: {words["day_checks"] % {"n": d["checks"]}}</title></rect>')
         bad = d["failures"] + d["errors"]
         if bad:
             fh = plot_h * bad / peak
             parts.append(f'<rect class="failures" x="{x:.1f}" y="{top + plot_h - fh:.1f}" '
                          f'width="{bar:.1f}" height="{fh:.1f}" fill="#c0392b">'
-                         f'<title>{d["day"]}: {d["failures"]} failed, {d["errors"]} errors'
-                         '</title></rect>')
+                         f'<title>{d["day"]}: {words["day_problems"] % d}</title></rect>')
         if i % labels == 0:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 14}" '
                          f'text-anchor="middle">{d["day"][5:]}</text>')

@@ -57,8 +57,9 @@ def _join_names(names: list[str], language: str) -> str:
 
 
 def citations(record: dict, *, url: str, publisher: str, fallback_title: str,
-              accessed: str) -> list[Citation]:
-    """APA 7 and Chicago 17 (bibliography) citations, each in Vietnamese and English."""
+              accessed: dict[str, str]) -> list[Citation]:
+    """APA 7 and Chicago 17 (bibliography) citations, each in Vietnamese and English;
+    ``accessed`` is today's date as each language writes it ({"vi": …, "en": …})."""
     title = primary_title(record) or fallback_title
     creators_vi = _join_names(_all(record, "creator"), "vi")
     creators_en = _join_names(_all(record, "creator"), "en")
@@ -72,7 +73,8 @@ def citations(record: dict, *, url: str, publisher: str, fallback_title: str,
         out.append(Citation("APA", language, f"{lead}({when or no_date}). ", title,
                             f" [{kind}]. {publisher}. {url}"))
         out.append(Citation("Chicago", language, lead, title,
-                            f". {publisher}, {when or no_date}. {seen} {accessed}. {url}."))
+                            f". {publisher}, {when or no_date}. {seen} {accessed[language]}. "
+                            f"{url}."))
     return out
 
 

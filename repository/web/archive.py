@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from repository.catalog import get_aip, list_collections
+from repository.catalog.collections import require_collection
 from repository.errors import PackageInvalid, PermissionDenied, UsageError
 from repository.ingest.amend import amend_aip
 from repository.ingest.deposits import (create_deposit, drop_folder_path, get_deposit,
@@ -64,7 +65,10 @@ def deposit_form():
         settings = _services().settings
         collection = unicodedata.normalize("NFC", request.form.get("collection", "").strip())
         if not collection:
-            raise UsageError("collection: choose or name a collection")
+            raise UsageError("collection: choose a collection")
+        with _services().catalog.session() as session:
+            # As the API does: refused now, not recorded as a deposit that can only fail.
+            collection = require_collection(session, collection).name
         source = drop_folder_path(settings, request.form.get("path", ""))
         deposit_id = str(uuid.uuid4())
         create_deposit(_services().catalog, source=str(source), collection=collection,

@@ -80,6 +80,56 @@ def level_name(level: str) -> str:
     return {"error": _("error"), "warning": _("warning")}.get(level, level)
 
 
+def event_type_name(event_type: str) -> str:
+    """A PREMIS event type (the Library of Congress vocabulary, catalog/events.py) as read.
+
+    All of them, not only those Kho writes today: a catalogue rebuilt from storage replays
+    whatever aip.json recorded."""
+    return {
+        "accession": _("accession"), "appraisal": _("appraisal"), "capture": _("capture"),
+        "compiling": _("compiling"), "compression": _("compression"),
+        "creation": _("creation"), "deaccession": _("deaccession"),
+        "decompression": _("decompression"), "decryption": _("decryption"),
+        "deletion": _("deletion"),
+        "digital signature generation": _("digital signature generation"),
+        "digital signature validation": _("digital signature validation"),
+        "displaying": _("displaying"), "dissemination": _("dissemination"),
+        "encryption": _("encryption"), "execution": _("execution"),
+        "exporting": _("exporting"), "extraction": _("extraction"),
+        "filename change": _("filename change"), "fixity check": _("fixity check"),
+        "forensic feature analysis": _("forensic feature analysis"),
+        "format identification": _("format identification"), "imaging": _("imaging"),
+        "information package creation": _("information package creation"),
+        "information package merging": _("information package merging"),
+        "information package splitting": _("information package splitting"),
+        "ingestion": _("ingestion"), "ingestion end": _("ingestion end"),
+        "ingestion start": _("ingestion start"), "interpreting": _("interpreting"),
+        "message digest calculation": _("message digest calculation"),
+        "metadata extraction": _("metadata extraction"),
+        "metadata modification": _("metadata modification"), "migration": _("migration"),
+        "modification": _("modification"), "normalization": _("normalization"),
+        "packing": _("packing"), "policy assignment": _("policy assignment"),
+        "printing": _("printing"), "quarantine": _("quarantine"), "recovery": _("recovery"),
+        "redaction": _("redaction"), "refreshment": _("refreshment"),
+        "rendering": _("rendering"), "replication": _("replication"),
+        "transfer": _("transfer"), "unpacking": _("unpacking"),
+        "unquarantine": _("unquarantine"), "validation": _("validation"),
+        "virus check": _("virus check"),
+    }.get(event_type, event_type)
+
+
+def outcome_name(outcome: str) -> str:
+    """An outcome as read: a PREMIS event's (catalog/events.py), a fixity check's, or one
+    file's in a check (fixity/models.py); the raw word stays only as a CSS class."""
+    return {
+        "success": _("success"), "failure": _("failure"), "warning": _("warning"),
+        "error": _("error"), "ok": _("ok"), "changed": _("changed"),
+        "missing": _("missing"), "unexpected": _("unexpected"),
+        "size changed": _("size changed"), "inventory altered": _("inventory altered"),
+        "sources disagree": _("sources disagree"),
+    }.get(outcome, outcome)
+
+
 def _iso_datetime(text: str | None, style: str = "short") -> str:
     """An ISO 8601 timestamp (as the JSON documents carry them) in the reader's locale."""
     from datetime import datetime, timezone
@@ -103,5 +153,6 @@ def init_i18n(app: Flask) -> None:
                                  isodatetime=_iso_datetime)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES,
                                  access_name=access_name, status_name=status_name,
-                                 level_name=level_name,
+                                 level_name=level_name, event_type_name=event_type_name,
+                                 outcome_name=outcome_name,
                                  current_language=lambda: str(get_locale() or "vi"))

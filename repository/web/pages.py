@@ -6,9 +6,9 @@ import unicodedata
 from datetime import date
 from urllib.parse import quote
 
+from babel import dates as babel_dates
 from flask import (Blueprint, Response, current_app, render_template, request,
                    stream_with_context, url_for)
-from flask_babel import format_date
 from sqlalchemy import select
 
 from repository.access.image_resolver import image_id
@@ -20,6 +20,7 @@ from repository.metadata.citation import bibtex, citations, highwire_tags, ris
 from repository.storage import get_location
 from repository.web.auth import check_reader, current_reader
 from repository.web.finder import FACETS, SORTS, find, first_pages, newest_by_collection
+from repository.web.i18n import LANGUAGES
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
 PER_PAGE = 20
@@ -112,7 +113,10 @@ def aip_page(identifier: str):
             events=events_for_aip(session, aip.identifier), manifest_url=manifest,
             agent=agent_labeller(session, current_reader()),
             share_url=args["url"],
-            citations=citations(record, accessed=format_date(date.today(), "long"), **args),
+            # Each citation's date in its own language, whatever the page's.
+            citations=citations(record, accessed={
+                language: babel_dates.format_date(date.today(), "long", locale=language)
+                for language in LANGUAGES}, **args),
             meta_tags=highwire_tags(record, **args))
 
 
