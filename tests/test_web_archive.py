@@ -113,8 +113,11 @@ def test_deposit_form_offers_only_existing_collections_and_refuses_an_unknown_on
         kho_settings, tmp_path):
     from repository.catalog.collections import add_collection
     from repository.ingest.deposits import list_deposits
+    from tests.fixtures.text import make_text_bag
     drop = tmp_path / "drop"
     make_page_bag(drop / "địa bạ", pages=1)
+    make_text_bag(drop / "sổ địa bạ", pages={1: ["Sổ địa bạ"]}, tag_files={
+        "metadata/transcriptions/trang 1.vi.txt": "Địa bạ xã Phú Chiêm".encode()})
     app = create_app(kho_settings.replace(drop_folder=drop))
     catalog = app.extensions["kho"].catalog
     with catalog.session() as session:
@@ -132,4 +135,15 @@ def test_deposit_form_offers_only_existing_collections_and_refuses_an_unknown_on
     # Refused for its collection (the bag is in the drop folder), as the API refuses it.
     assert refused.status_code == 404 and "Địa bạ Huế" in refused.get_data(as_text=True)
     assert list_deposits(catalog, depositor=None, limit=10, offset=0)[1] == 0  # nothing recorded
+    # The same bag into the right collection is stored, and what follows ingest at every
+    # door (the text of its pages, here a transcription the bag carries) follows it here too.
+    made = client.post("/deposit", data={
+        "csrf_token": csrf_token(client, "/deposit"), "collection": "Địa bạ",
+        "access": "public", "path": "sổ địa bạ"})
+    assert made.status_code == 303
+    extras = app.extensions["kho"].extras
+    extras["deposit_executor"].shutdown(wait=True)
+    extras["text_executor"].shutdown(wait=True)
+    found = client.get("/api/v1/search", query_string={"q": "phu chiem"}).get_json()
+    assert found["total"] == 1 and found["hits"][0]["page"] == 1, found
     app.extensions["kho"].catalog.dispose()

@@ -22,11 +22,11 @@ from repository.catalog import get_aip, list_collections
 from repository.catalog.collections import require_collection
 from repository.errors import PackageInvalid, PermissionDenied, UsageError
 from repository.ingest.amend import amend_aip
-from repository.ingest.deposits import (create_deposit, drop_folder_path, get_deposit,
-                                        run_deposit)
+from repository.ingest.deposits import create_deposit, drop_folder_path, get_deposit
 from repository.ingest.models import Deposit
 from repository.metadata.dublin_core import ELEMENTS
 from repository.web.auth import current_user, require_roles
+from repository.web.deposit import start_deposit
 
 blueprint = Blueprint("archive", __name__, template_folder="templates")
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "validation-codes.md"
@@ -74,9 +74,7 @@ def deposit_form():
         create_deposit(_services().catalog, source=str(source), collection=collection,
                        depositor=current_user().name, access=_access_value(request.form),
                        identifier=deposit_id)
-        _services().extras["deposit_executor"].submit(
-            run_deposit, deposit_id, source, settings=settings, catalog=_services().catalog,
-            remove_after=False)
+        start_deposit(deposit_id, source, remove_after=False)
         return redirect(url_for("archive.deposit_page", identifier=deposit_id), code=303)
     with _services().catalog.session() as session:
         collections = [c.name for c in list_collections(session)]

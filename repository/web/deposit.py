@@ -49,6 +49,16 @@ def init_app(app: Flask) -> None:
         max_workers=1, thread_name_prefix="kho-text")
 
 
+def start_deposit(deposit_id: str, source: Path, *, remove_after: bool) -> None:
+    """Run a recorded deposit on the deposit thread (every door that deposits: the API, the
+    archivists' form); the text of its pages follows on a thread of its own."""
+    services = current_app.extensions["kho"]
+    services.extras["deposit_executor"].submit(
+        _deposit_then_text, deposit_id, source, settings=services.settings,
+        catalog=services.catalog, remove_after=remove_after,
+        text_executor=services.extras["text_executor"])
+
+
 def _deposit_then_text(deposit_id: str, source: Path, *, settings, catalog, remove_after: bool,
                        text_executor: ThreadPoolExecutor) -> None:
     run_deposit(deposit_id, source, settings=settings, catalog=catalog, remove_after=remove_after)
@@ -103,9 +113,7 @@ def deposit():
     create_deposit(services.catalog, source=str(source), collection=collection,
                    depositor=current_user().name, access=access, location=location,
                    new_version=new_version, identifier=deposit_id)
-    services.extras["deposit_executor"].submit(
-        _deposit_then_text, deposit_id, source, settings=settings, catalog=services.catalog,
-        remove_after=remove_after, text_executor=services.extras["text_executor"])
+    start_deposit(deposit_id, source, remove_after=remove_after)
     url = f"/api/v1/deposits/{deposit_id}"
     return {"identifier": deposit_id, "status": "received", "url": url}, 202, {"Location": url}
 
