@@ -69,6 +69,12 @@ class UsageError(KhoError):
     """The request cannot be understood: no such path, unknown archive type, bad option."""
 
 
+class Conflict(UsageError):
+    """Well formed, but at odds with what the repository holds now (HTTP 409, RFC 9110
+    §15.5.10): a name already taken, a collection that still holds AIPs, an AIP already
+    withdrawn. Asking again after the state changes may succeed; rewording the request cannot."""
+
+
 class UnreadableArchive(UsageError):
     """A file named as a zip or tar is not one (or is damaged)."""
 

@@ -103,7 +103,7 @@ def test_deposit_into_an_unknown_collection_is_refused_before_the_upload(kho_set
         assert made.headers["Location"] == "/api/v1/collections/Ch%C3%A2u%20b%E1%BA%A3n"
         twice = client.post("/api/v1/collections", json={"name": "Châu bản"},
                             headers={"Authorization": f"Bearer {admin}"})
-        assert twice.status_code == 400 and "already exists" in twice.get_json()["message"]
+        assert twice.status_code == 409 and "already exists" in twice.get_json()["message"]
         retitled = client.patch("/api/v1/collections/Châu bản", json={"title": "Châu bản triều Nguyễn"},
                                 headers={"Authorization": f"Bearer {admin}"})
         assert retitled.status_code == 200 and retitled.get_json()["title"] == "Châu bản triều Nguyễn"
@@ -113,6 +113,32 @@ def test_deposit_into_an_unknown_collection_is_refused_before_the_upload(kho_set
     finally:
         app.extensions["kho"].extras["deposit_executor"].shutdown(wait=True)
         catalog.dispose()
+
+
+def test_the_api_refuses_for_the_collections_state_with_409_and_for_bad_input_with_400(
+        ingest_bag, kho_settings, tmp_path):
+    """Issue 8 item 9: what the OpenAPI document allows is refused only for what the
+    repository holds (a name taken, AIPs still held), as 409 like the admin page; a title
+    longer than its column (which PostgreSQL would refuse with a 500) is a 400."""
+    ingest_bag(make_page_bag(tmp_path / "bag", pages=1))  # into Hán-Nôm
+    app = create_app(kho_settings)
+    with app.extensions["kho"].catalog.session() as session:
+        _, admin = add_user(session, "minh", "admin")
+    client, auth = app.test_client(), {"Authorization": f"Bearer {admin}"}
+    try:
+        taken = client.post("/api/v1/collections", json={"name": "Hán-Nôm"}, headers=auth)
+        assert taken.status_code == 409 and "already exists" in taken.get_json()["message"]
+        held = client.delete("/api/v1/collections/Hán-Nôm", headers=auth)
+        assert held.status_code == 409 and "holds 1 AIP" in held.get_json()["message"]
+        for method, path, body in (("post", "/api/v1/collections", {"name": "Sắc phong"}),
+                                   ("patch", "/api/v1/collections/Hán-Nôm", {})):
+            long = getattr(client, method)(path, json={**body, "title": "t" * 1001}, headers=auth)
+            assert long.status_code == 400 and "1000" in long.get_json()["message"], method
+        documented = client.get("/api/v1/openapi.json").get_json()["paths"]
+        assert "409" in documented["/api/v1/collections"]["post"]["responses"]
+        assert "409" in documented["/api/v1/collections/{name}"]["delete"]["responses"]
+    finally:
+        app.extensions["kho"].catalog.dispose()
 
 
 def test_two_archivists_creating_the_same_collection_at_once_get_one_and_a_clear_answer(catalog):

@@ -121,6 +121,65 @@ def test_a_file_named_in_vietnamese_downloads_however_its_path_is_sent(live, ing
     assert wait_done(url, token, body["url"])["collection"] == NAME
 
 
+SPELLINGS = ["raw", "raw-nfd", "percent", "percent-nfd"]
+
+
+def spelled(text: str, spelling: str) -> str:
+    """``text`` for a URL as a user's tool sends it: raw UTF-8 bytes (curl; a space still
+    %20) or percent-encoded, composed (NFC) or decomposed (NFD)."""
+    if spelling.endswith("nfd"):
+        text = unicodedata.normalize("NFD", text)
+    return quote(text) if spelling.startswith("percent") else text.replace(" ", "%20")
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_the_collection_changing_doors_find_the_collection_however_its_name_is_sent(
+        live, spelling):
+    url, _, admin, _ = live
+    auth, sent = ("-H", f"Authorization: Bearer {admin}"), spelled(NAME, spelling)
+    status, changed = curl(*auth, "-X", "PATCH", "-H", "Content-Type: application/json", "-d",
+                           json.dumps({"title": "Địa bạ triều Nguyễn"}, ensure_ascii=False),
+                           f"{url}/api/v1/collections/{sent}")
+    assert status == 200 and changed["name"] == NAME, changed
+    assert changed["title"] == "Địa bạ triều Nguyễn"
+    status, opened = curl(*auth, "-X", "PATCH", "-H", "Content-Type: application/json", "-d",
+                          '{"access": "restricted"}', f"{url}/api/v1/collections/{sent}")
+    assert status == 200 and opened["name"] == NAME and opened["access"] == "restricted", opened
+    status, _ = curl(*auth, "-X", "DELETE", f"{url}/api/v1/collections/{sent}")
+    assert status == 204
+    status, _ = curl(*auth, f"{url}/api/v1/collections/{quote(NAME)}")
+    assert status == 404  # the one collection, deleted: no second one was ever made
+
+
+LIBRARY = "Thư viện Hải Dương"
+assert unicodedata.normalize("NFD", LIBRARY) != LIBRARY
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_the_holdings_doors_find_the_library_however_its_name_is_sent(live, spelling):
+    url, token, *_ = live
+    auth, sent = ("-H", f"Authorization: Bearer {token}"), spelled(LIBRARY, spelling)
+    register = "shelfmark,title\nHN.0001,Sắc phong làng Mộ Trạch\n".encode()
+    done = subprocess.run(["curl", "-sS", "-w", "\n%{http_code}", *auth, "-H",
+                           "Content-Type: text/csv", "--data-binary", "@-",
+                           f"{url}/api/v1/holdings/libraries/{sent}/register"],
+                          input=register, capture_output=True, timeout=60)
+    body, _, status = done.stdout.decode("utf-8").rpartition("\n")
+    assert status == "201" and json.loads(body)["library"] == LIBRARY, body
+    status, item = curl(*auth, f"{url}/api/v1/holdings/libraries/{sent}/items/HN.0001")
+    assert status == 200 and item["library"] == LIBRARY, item
+    status, moved = curl(*auth, "-X", "PATCH", "-H", "Content-Type: application/json", "-d",
+                         '{"status": "selected"}',
+                         f"{url}/api/v1/holdings/libraries/{sent}/items/HN.0001")
+    assert status == 200 and moved["staff_status"] == "selected", moved
+    status, listed = curl(*auth, f"{url}/api/v1/holdings/items?library={sent}")
+    assert status == 200 and listed["total"] == 1, listed
+    status, report = curl(*auth, f"{url}/api/v1/holdings/report?library={sent}")
+    assert status == 200 and [lib["library"] for lib in report["libraries"]] == [LIBRARY]
+    status, everything = curl(*auth, f"{url}/api/v1/holdings/items")
+    assert {i["library"] for i in everything["items"]} == {LIBRARY}  # one library, not two
+
+
 def test_json_form_and_header_names_arrive_as_nfc(live):
     url, _, admin, _ = live
     status, made = curl("-H", f"Authorization: Bearer {admin}", "-H",

@@ -13,8 +13,10 @@ import pytest
 
 from repository.catalog import add_user, record_event
 from repository.web import create_app
-from tests.fixtures.aips import add_collections, make_page_bag
+from tests.fixtures.aips import add_collections, dublin_core, make_page_bag
+from tests.fixtures.bags import write_tag_manifest
 from tests.fixtures.servers import serving
+from tests.fixtures.web import PASSWORD
 
 HTML = b"<html><body><script>fetch('/api/v1/aips').then(r => r.text())</script></body></html>"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
@@ -94,12 +96,21 @@ def test_the_viewer_can_be_embedded_only_by_the_sites_named_in_the_setting(inges
 
 
 def test_dublin_core_markup_reaches_the_manifest_as_text(ingest_bag, app, tmp_path):
-    bag = make_page_bag(tmp_path / "bag", pages=1, size=(200, 260),
-                        title='Sắc phong <img src=x onerror="alert(1)"><a href="//evil">x</a>')
+    markup = '<img src=x onerror="alert(1)"><a href="//evil">x</a>'
+    bag = make_page_bag(tmp_path / "bag", pages=1, size=(200, 260), title=f"Sắc phong {markup}")
+    # The summary comes from dc:description: the same markup there, in a record of its own.
+    (bag / "metadata" / "dc.json").write_text(json.dumps(dublin_core(
+        f"Sắc phong {markup}", description=[{"value": f"Mô tả {markup}", "lang": "vi"}]),
+        ensure_ascii=False), encoding="utf-8")
+    write_tag_manifest(bag, ("sha256",))
     aip = ingest_bag(bag).identifier
     manifest = app.test_client().get(f"/iiif/3/{aip}/manifest").get_json(force=True)
+    for field in ("label", "summary", "metadata"):
+        text = json.dumps(manifest[field], ensure_ascii=False)
+        assert "<img" not in text and "<a " not in text, field
+    assert manifest["summary"] == {"vi": ['Mô tả &lt;img src=x onerror="alert(1)"&gt;'
+                                          '&lt;a href="//evil"&gt;x&lt;/a&gt;']}
     texts = json.dumps([manifest["label"], manifest["metadata"]], ensure_ascii=False)
-    assert "<img" not in texts and "<a " not in texts
     assert "Sắc phong &lt;img src=x onerror=\\\"alert(1)\\\"&gt;" in texts
 
 
@@ -145,6 +156,31 @@ def test_forwarded_headers_count_only_from_the_trusted_proxy(ingest_bag, aip):
     finally:
         for app in (untrusted, trusted):
             app.extensions["kho"].catalog.dispose()
+
+
+def test_https_at_the_trusted_proxy_makes_the_session_cookie_secure(kho_settings):
+    """Issue 8 item 13: TLS ends at the proxy, so Kho sees http; X-Forwarded-Proto from the
+    trusted proxy (ProxyFix's x_proto) is what makes the session cookie Secure."""
+    forwarded = {"X-Forwarded-Proto": "https", "Referer": "https://localhost/signin"}
+    cookies = {}
+    for hops in (0, 1):
+        app = create_app(kho_settings.replace(trusted_proxies=hops))
+        try:
+            with app.extensions["kho"].catalog.session() as session:
+                if hops == 0:
+                    add_user(session, "Nguyễn Thị Lan", "archivist", password=PASSWORD)
+            client = app.test_client()  # plain http, as the proxy forwards it
+            page = client.get("/signin", headers=forwarded).get_data(as_text=True)
+            token = page.split('name="csrf_token" value="')[1].split('"')[0]
+            signed_in = client.post("/signin", headers=forwarded, data={
+                "name": "Nguyễn Thị Lan", "password": PASSWORD, "csrf_token": token})
+            assert signed_in.status_code == 303, signed_in.get_data(as_text=True)[:300]
+            cookies[hops] = next(c for c in signed_in.headers.getlist("Set-Cookie")
+                                 if c.startswith("kho_session="))
+        finally:
+            app.extensions["kho"].catalog.dispose()
+    assert "Secure" not in cookies[0]  # the header alone, from anyone, proves nothing
+    assert "; Secure" in cookies[1] and "HttpOnly" in cookies[1]
 
 
 def test_tokens_never_reach_the_access_log(app, tokens, aip, caplog):

@@ -73,13 +73,28 @@ def test_staging_left_by_killed_processes_is_removed_at_start_and_by_gc(kho_sett
         dry = CliRunner().invoke(kho, ["storage", "gc", "--dry-run"], env=env)
         assert dry.exit_code == 0, dry.output
         assert "staging: would remove 2 abandoned item(s)" in dry.output
-        assert orphan.exists()
+        assert orphan.exists() and len(list(staging.glob("unpack-*"))) == 2
 
-        app = create_app(settings)  # a server starting after the crash cleans up
+        done = CliRunner().invoke(kho, ["storage", "gc"], env=env)  # the real thing
+        assert done.exit_code == 0, done.output
+        assert "staging: removed 2 abandoned item(s)" in done.output
+        left = sorted(staging.glob("unpack-*"))
+        assert left == [f for f in folders if f.exists()] and len(left) == 1
+        assert any(left[0].rglob("*.jpg"))  # the living one's, whole
+        assert not orphan.exists() and waiting.exists()
+
+        # Another crash; this time a server starting afterwards cleans up.
+        killed = unpack_in_child(settings, archive, "kill")
+        assert killed.wait(60) == -9
+        crashed = [f for f in staging.glob("unpack-*") if f not in left]
+        assert len(crashed) == 1
+        age(crashed[0])
+        orphan.write_bytes(b"PK" * 1000)
+        age(orphan)
+        app = create_app(settings)
         app.extensions["kho"].extras["deposit_executor"].shutdown()
         app.extensions["kho"].catalog.dispose()
-        left = sorted(staging.glob("unpack-*"))
-        assert len(left) == 1 and any(left[0].rglob("*.jpg"))  # the living one's
+        assert sorted(staging.glob("unpack-*")) == left  # the living one's only
         assert not orphan.exists() and waiting.exists()
     finally:
         alive.stdin.close()

@@ -126,5 +126,6 @@ def test_only_an_admin_withdraws_through_the_api_and_a_reason_is_required(
     assert done.status_code == 200, done.get_json()
     assert done.get_json()["reason"] == REASON
     assert client.get(f"/api/v1/aips/{result.identifier}").status_code == 410
-    assert client.post(url, json={"reason": REASON},
-                       headers={"Authorization": f"Bearer {admin}"}).status_code == 400
+    # Withdrawing again is refused for the AIP's state, not the request's form: 409.
+    again = client.post(url, json={"reason": REASON}, headers={"Authorization": f"Bearer {admin}"})
+    assert again.status_code == 409 and "already withdrawn" in again.get_json()["message"]

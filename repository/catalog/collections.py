@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 
 from repository.catalog.database import claim_writer
 from repository.catalog.models import Aip, Collection
-from repository.errors import NotFound, UsageError
+from repository.errors import Conflict, NotFound, UsageError
 from repository.metadata.text import fold_for_search
 
 NAME_MAX = 200  # the column's width
+TITLE_MAX = 1000  # the title column's width (PostgreSQL refuses longer; SQLite would not)
 
 
-class CollectionExists(UsageError):
+class CollectionExists(Conflict):
     """A collection with this name is already there."""
 
     def __init__(self, name: str):
@@ -29,7 +30,7 @@ class CollectionExists(UsageError):
         self.name = name
 
 
-class CollectionNotEmpty(UsageError):
+class CollectionNotEmpty(Conflict):
     """Only an empty collection may be deleted; ``held`` AIPs are still in this one."""
 
     def __init__(self, name: str, held: int):
@@ -68,6 +69,14 @@ def collection_name(name: str) -> str:
     return name
 
 
+def collection_title(title: str) -> str:
+    """A collection title as stored: NFC, outer spaces removed, at most TITLE_MAX characters."""
+    title = unicodedata.normalize("NFC", title.strip())
+    if len(title) > TITLE_MAX:
+        raise UsageError(f"a collection's title is at most {TITLE_MAX} characters")
+    return title
+
+
 def suggest_collections(session: Session, name: str, limit: int = 3) -> list[str]:
     """Existing names closest to ``name``, compared without diacritics or case."""
     names = list(session.scalars(select(Collection.name)))
@@ -100,7 +109,7 @@ def add_collection(session: Session, name: str, *, title: str = "", description:
     claim_writer(session)  # before the name and set-spec checks read, so racers queue
     if session.scalar(select(Collection.id).where(Collection.name == name)) is not None:
         raise CollectionExists(name)
-    collection = Collection(name=name, title=unicodedata.normalize("NFC", title.strip() or name),
+    collection = Collection(name=name, title=collection_title(title) or name,
                             description=unicodedata.normalize("NFC", description.strip()),
                             access=policy.level, embargo_until=policy.embargo_until)
     try:
@@ -119,7 +128,7 @@ def rename_collection(session: Session, name: str, *, title: str | None = None,
     if title is not None:
         if not title.strip():
             raise UsageError("a collection's title cannot be empty")
-        found.title = unicodedata.normalize("NFC", title.strip())
+        found.title = collection_title(title)
     if description is not None:
         found.description = unicodedata.normalize("NFC", description.strip())
     session.flush()

@@ -18,7 +18,7 @@ from repository.catalog import Aip, AipFile, AipVersion, get_aip, record_event
 from repository.catalog.chain_store import record_chain_head
 from repository.catalog.files import FORMAT_FIELDS, file_rows
 from repository.config import Settings
-from repository.errors import PackageInvalid, UsageError, ValidationReport
+from repository.errors import Conflict, PackageInvalid, UsageError, ValidationReport
 from repository.metadata import (canonical_record, normalise_text, primary_title,
                                  search_text, validate_record)
 from repository.storage import OcflStore, SourceFile, get_location
@@ -124,8 +124,8 @@ def withdraw_aip(settings: Settings, catalog, identifier: str, *, agent: str, re
     with catalog.session() as session:
         aip = get_aip(session, identifier)
         if aip.withdrawn_at is not None:
-            raise UsageError(f"AIP {identifier} was already withdrawn on "
-                               f"{aip.withdrawn_at.date().isoformat()}: {aip.withdrawal_reason}")
+            raise Conflict(f"AIP {identifier} was already withdrawn on "
+                           f"{aip.withdrawn_at.date().isoformat()}: {aip.withdrawal_reason}")
         location, ocfl_id = aip.location, aip.ocfl_id
     store = OcflStore(get_location(settings, location))
     with store.open_file(ocfl_id, AIP_FILE) as stream:

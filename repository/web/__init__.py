@@ -11,8 +11,8 @@ from werkzeug.exceptions import HTTPException
 from repository.access.rights import AuthenticationRequired
 from repository.config import Settings, load_settings
 from repository.web.requests import install_request_decoding
-from repository.errors import (DuplicatePackage, Gone, KhoError, NotFound, PackageInvalid,
-                               PermissionDenied, StorageUnavailable, UsageError)
+from repository.errors import (Conflict, DuplicatePackage, Gone, KhoError, NotFound,
+                               PackageInvalid, PermissionDenied, StorageUnavailable, UsageError)
 
 # Blueprint modules, each exporting `blueprint`; a missing one is an area not built yet.
 BLUEPRINT_MODULES = ("signin", "pages", "api", "search", "deposit", "archive", "iiif",
@@ -23,7 +23,7 @@ JSON_PREFIXES = ("/api/", "/iiif/", "/oai")
 # Kho's errors as HTTP statuses; the API's answers are JSON with a message, pages get HTML.
 ERROR_STATUS: tuple[tuple[type[KhoError], int], ...] = (
     (AuthenticationRequired, 401), (PermissionDenied, 403), (Gone, 410), (NotFound, 404),
-    (DuplicatePackage, 409), (PackageInvalid, 422), (UsageError, 400),
+    (DuplicatePackage, 409), (Conflict, 409), (PackageInvalid, 422), (UsageError, 400),
     (StorageUnavailable, 503), (KhoError, 500),
 )
 

@@ -101,7 +101,7 @@ def add_collection():
 @blueprint.delete("/collections/<path:name>")
 @require_roles("admin")
 def delete_collection(name: str):
-    """Delete an empty collection (admins); one holding AIPs is refused (400)."""
+    """Delete an empty collection (admins); one holding AIPs is refused (409)."""
     from repository.catalog.collections import delete_collection as delete
     with services().catalog.session() as session:
         delete(session, name)

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from repository.errors import RegisterInvalid, UsageError
 from repository.web.auth import current_user, require_roles
 from repository.web.i18n import LANGUAGES
-from repository.web.inputs import paging
+from repository.web.inputs import flag, paging
 
 blueprint = Blueprint("holdings", __name__, template_folder="templates",
                       static_folder="static/holdings", static_url_path="/holdings/static")
@@ -56,7 +56,8 @@ def _export(report, fmt: str) -> Response:
     if fmt not in kinds:
         raise UsageError("format must be json, csv, xlsx or text")
     name = f"kho-holdings-{report.today.isoformat()}.{'txt' if fmt == 'text' else fmt}"
-    return Response(render_report(report, fmt), mimetype=kinds[fmt],
+    # content_type, not mimetype: werkzeug adds a second "; charset=utf-8" to a mimetype
+    return Response(render_report(report, fmt), content_type=kinds[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -162,7 +163,9 @@ def _list_items():
         if args["status"] not in STATUSES:
             raise UsageError(f"status must be one of {', '.join(STATUSES)}")
         query = query.where(effective == args["status"])
-    if args.get("rare") in ("true", "false"):
+    if args.get("rare"):
+        if args["rare"] not in ("true", "false"):
+            raise UsageError("rare must be true or false")
         query = query.where(HoldingItem.rare.is_(args["rare"] == "true"))
     if args.get("q"):
         from repository.metadata.text import fold_for_search
@@ -223,13 +226,15 @@ def api_change_item(library: str, shelfmark: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("status"), str):
         raise UsageError('send JSON {"status": "selected"} (and optionally "note")')
+    if not isinstance(body.get("note", ""), str):
+        raise UsageError('"note" must be text')
     try:
         status = parse_status(body["status"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     with _services().catalog.session() as session:
         item = set_status(session, library, shelfmark, status, agent=current_user().name,
-                          via="api", note=str(body.get("note") or ""))
+                          via="api", note=body.get("note", ""))
         session.flush()
         return jsonify(item_document(session, item))
 
@@ -244,7 +249,7 @@ def api_import(library: str):
     data = request.get_data(cache=False)
     if not data:
         raise UsageError("send the register file (CSV, MARC 21 or MARCXML) as the request body")
-    dry_run = request.args.get("dry_run", "").lower() in ("1", "true", "yes")
+    dry_run = flag(request.args.get("dry_run"), "dry_run")
     try:
         records, how = read_register(data, name=request.args.get("filename", "the register"),
                                      fmt=request.args.get("format", "auto"),
@@ -272,6 +277,10 @@ def api_target():
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("library"), str):
         raise UsageError('send JSON {"library": NAME, "share": 0.8, "deadline": "YYYY-MM-DD"}')
+    if not isinstance(body.get("collection") or "", str):
+        raise UsageError('"collection" must be a collection\'s name')
+    if isinstance(body.get("share"), bool):  # float(True) is 1.0, but true is not a share
+        raise UsageError("share is a number between 0 and 1, deadline a date YYYY-MM-DD")
     try:
         share = float(body.get("share"))
         deadline = date.fromisoformat(body["deadline"]) if body.get("deadline") else None
