@@ -7,9 +7,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from repository.catalog import Aip, PremisEvent, add_user, open_catalog
+from repository.catalog import Aip, PremisEvent, add_user, get_aip, open_catalog
 from repository.catalog.rebuild import rebuild_catalog
 from repository.cli import kho
+from repository.errors import Conflict
 from repository.storage import OcflStore, get_location
 from repository.storage.aip_layout import AIP_FILE
 from repository.web import create_app
@@ -129,3 +130,19 @@ def test_only_an_admin_withdraws_through_the_api_and_a_reason_is_required(
     # Withdrawing again is refused for the AIP's state, not the request's form: 409.
     again = client.post(url, json={"reason": REASON}, headers={"Authorization": f"Bearer {admin}"})
     assert again.status_code == 409 and "already withdrawn" in again.get_json()["message"]
+    # Nor does it take a new version through an edit: access, Dublin Core, a transcription.
+    from repository.ingest.amend import amend_aip
+    staff = {"Authorization": f"Bearer {archivist}"}
+    for method, path, body in (
+            ("patch", "", {"access": "public"}),
+            ("put", "/dublin-core", {"title": [{"value": "Tên mới", "lang": "vi"}]}),
+            ("put", "/pages/trang 1.jpg/transcriptions/vi", {"text": "chữ"})):
+        answer = getattr(client, method)(f"/api/v1/aips/{result.identifier}{path}", json=body,
+                                         headers=staff)
+        assert answer.status_code == 409, (path, answer.status_code)
+        assert "takes no new versions" in answer.get_json()["message"]
+    with pytest.raises(Conflict, match="takes no new versions"):
+        amend_aip(ingest_bag.settings, ingest_bag.catalog, result.identifier, agent="lan",
+                  access="public")
+    with app.extensions["kho"].catalog.session() as session:
+        assert get_aip(session, result.identifier).current_version == 2  # v1 and the withdrawal

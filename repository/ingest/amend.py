@@ -49,6 +49,10 @@ def amend_aip(settings: Settings, catalog, identifier: str, *, agent: str,
             raise PackageInvalid(report, "the Dublin Core record is not valid")
     with catalog.session() as session:
         aip = get_aip(session, identifier)
+        if aip.withdrawn_at is not None:  # as ingest refuses a new version of it
+            raise Conflict(f"AIP {identifier} was withdrawn on "
+                           f"{aip.withdrawn_at.date().isoformat()} ({aip.withdrawal_reason}); "
+                           "it takes no new versions")
         location, ocfl_id = aip.location, aip.ocfl_id
     store = OcflStore(get_location(settings, location))
     with store.open_file(ocfl_id, AIP_FILE) as stream:
