@@ -70,7 +70,12 @@ def read_record(element) -> HarvestedRecord:
 
 
 def _values(record: dict, element: str) -> list[str]:
-    return [item.get("value", "") for item in record.get(element, []) if item.get("value")]
+    # Kho's own records are indexed by the same key: tolerate the bare-string values older
+    # code wrote ({"title": ["Địa bạ"]}) as the search documents do.
+    items = record.get(element, [])
+    return [v for v in ((item if isinstance(item, str) else item.get("value", ""))
+                        for item in (items if isinstance(items, list) else [])
+                        if isinstance(item, (str, dict))) if isinstance(v, str) and v]
 
 
 def normalise_identifier(value: str) -> str | None:
