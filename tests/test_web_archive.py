@@ -147,3 +147,46 @@ def test_deposit_form_offers_only_existing_collections_and_refuses_an_unknown_on
     found = client.get("/api/v1/search", query_string={"q": "phu chiem"}).get_json()
     assert found["total"] == 1 and found["hits"][0]["page"] == 1, found
     app.extensions["kho"].catalog.dispose()
+
+
+def test_a_deposit_page_follows_the_bytes_stored_not_a_number_per_step(kho_settings, tmp_path):
+    """Issue 10: the percentage a depositor watches moves with the share of the bag stored
+    (read from the catalogue while ingest runs, as the page's script reads it), and ends at
+    100 on the page."""
+    import os
+    import threading
+
+    from repository.ingest.deposits import create_deposit, get_deposit, run_deposit
+    bag = make_page_bag(tmp_path / "bag", pages=1, extra_files={
+        f"data/âm thanh/đoạn {n}.bin": os.urandom(400_000) for n in range(60)})
+    app = create_app(kho_settings)
+    catalog = app.extensions["kho"].catalog
+    with catalog.session() as session:
+        add_user(session, "Nguyễn Thị Lan", "archivist", password=PASSWORD)
+    from tests.fixtures.aips import add_collections
+    add_collections(catalog, "Hán-Nôm")
+    deposit = create_deposit(catalog, source=str(bag), collection="Hán-Nôm",
+                             depositor="Nguyễn Thị Lan", access="public")
+    seen: list[int] = []
+    finished = threading.Event()
+
+    def watch():
+        while not finished.is_set():
+            seen.append(get_deposit(catalog, deposit)["percent"])
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        run_deposit(deposit, bag, settings=kho_settings, catalog=catalog, remove_after=False)
+    finally:
+        finished.set()
+        watcher.join()
+    assert get_deposit(catalog, deposit)["status"] == "done"
+    assert seen == sorted(seen), "a deposit's percentage never goes back"
+    assert any(10 < p < 95 for p in seen), f"no percentage between the steps' marks: {set(seen)}"
+    client = app.test_client()
+    sign_in(client, "Nguyễn Thị Lan")
+    page = client.get(f"/deposits/{deposit}").get_data(as_text=True)
+    assert 'value="100"' in page and "100 %" in page
+    assert client.get(f"/api/v1/deposits/{deposit}",
+                      headers={"Accept": "application/json"}).get_json()["percent"] == 100
+    catalog.dispose()

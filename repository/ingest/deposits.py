@@ -10,7 +10,7 @@ import unicodedata
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from repository.config import Settings
 from repository.errors import (KhoError, NotFound, PackageInvalid, UnreadableArchive,
@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 # Pipeline steps as the deposit states a depositor sees.
 STEP_STATES = {"validating": "validating",
                "storing": "storing", "registering": "storing"}
+# The percentage a deposit shows: each step starts at its mark, and storing (which reads,
+# hashes and copies every byte of the bag, nearly all of the work) moves with the bytes
+# stored, written at most every PERCENT_STEP so the catalogue is not kept busy.
+STEP_PERCENT = {"validating": 5, "storing": 10, "registering": 95}
+PERCENT_STEP = 5
 
 
 def upload_path(settings: Settings, deposit_id: str, filename: str) -> Path:
@@ -126,7 +131,7 @@ def reconcile_interrupted_deposits(settings: Settings, catalog) -> int:
             log.exception("cannot reconcile AIP %s of deposit %s", planned, identifier)
             aip, version, planned = None, None, None
         if aip:
-            set_status(catalog, identifier, "done", aip_identifier=aip,
+            set_status(catalog, identifier, "done", aip_identifier=aip, percent=100,
                        message=f"stored as AIP {aip} v{version} (the server stopped before "
                                "the deposit was marked done)")
         elif planned or status in ("received", "validating"):
@@ -179,6 +184,7 @@ def deposit_summary(deposit: Deposit) -> dict:
     return {"identifier": deposit.identifier, "status": deposit.status,
             "collection": deposit.collection, "source": Path(deposit.source).name,
             "depositor": deposit.depositor, "aip": deposit.aip_identifier,
+            "percent": deposit.percent,
             "message": deposit.message, "report": deposit.report,
             "created": deposit.created_at.isoformat(),
             "updated": deposit.updated_at.isoformat()}
@@ -229,6 +235,32 @@ def without_server_paths(text: str, settings: Settings, source: Path) -> str:
     return text
 
 
+class _StoredBytes:
+    """Turns the bytes ingest has stored into the deposit's percentage (called from the
+    storing threads, one at a time: the pipeline serialises its progress callback)."""
+
+    def __init__(self, catalog, identifier: str):
+        self._catalog, self._identifier = catalog, identifier
+        self._total = self._done = self._shown = 0
+
+    def expect(self, total: int) -> None:
+        self._total = total
+
+    def stored(self, count: int) -> None:
+        self._done += count
+        if self._total:
+            start, end = STEP_PERCENT["storing"], STEP_PERCENT["registering"]
+            self.show(start + (end - start) * min(self._done, self._total) // self._total)
+
+    def show(self, percent: int) -> None:
+        if percent >= self._shown + PERCENT_STEP or percent >= STEP_PERCENT["registering"] > \
+                self._shown:
+            self._shown = percent
+            with self._catalog.session() as session:
+                session.execute(update(Deposit).where(Deposit.identifier == self._identifier)
+                                .values(percent=percent))
+
+
 def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
                 remove_after: bool) -> None:
     """Ingest a recorded deposit; every outcome ends in state done or failed, never lost."""
@@ -239,6 +271,7 @@ def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
                       agent=deposit.depositor)
     last = {"state": "received"}
     planned: dict[str, str] = {}
+    meter = _StoredBytes(catalog, identifier)
 
     def on_step(step: str) -> None:
         state = STEP_STATES.get(step, last["state"])
@@ -246,15 +279,18 @@ def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
             last["state"] = state
             # A new AIP's identifier is on the deposit before anything of it is stored:
             # after a kill, reconcile_interrupted_deposits finds what was kept by it.
-            set_status(catalog, identifier, state, **(
+            set_status(catalog, identifier, state, percent=STEP_PERCENT.get(step, 0), **(
                 {"aip_identifier": planned["aip"]} if state == "storing" and planned else {}))
+        elif step in STEP_PERCENT:
+            meter.show(STEP_PERCENT[step])
 
     def say(text: str) -> str:
         return without_server_paths(text, settings, path)
 
     try:
         result = ingest_package(path, settings=settings, catalog=catalog, on_step=on_step,
-                                on_new_aip=lambda aip: planned.update(aip=aip), **params)
+                                on_new_aip=lambda aip: planned.update(aip=aip),
+                                on_total=meter.expect, progress=meter.stored, **params)
     except PackageInvalid as exc:
         set_status(catalog, identifier, "failed", message=say(exc.report.summary or str(exc)),
                    report=json.loads(say(json.dumps(exc.report.as_dict(), ensure_ascii=False))))
@@ -281,7 +317,7 @@ def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
                    message=f"internal error ({type(exc).__name__}); the server log has details")
         raise
     else:
-        set_status(catalog, identifier, "done", aip_identifier=result.identifier,
+        set_status(catalog, identifier, "done", aip_identifier=result.identifier, percent=100,
                    message=f"stored as AIP {result.identifier} v{result.version}")
     finally:
         if remove_after:

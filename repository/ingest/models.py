@@ -20,6 +20,8 @@ class Deposit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     identifier: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="received")
+    # How far ingest has gone, 0–100: mostly the share of the bag's bytes stored.
+    percent: Mapped[int] = mapped_column(default=0, server_default="0")
     source: Mapped[str] = mapped_column(String(1000))  # upload file name or drop-folder path
     collection: Mapped[str] = mapped_column(String(200))
     access: Mapped[str | None] = mapped_column(String(40))

@@ -62,6 +62,12 @@
         .then(function (r) { return r.json(); })
         .then(function (d) {
           if (d.status !== box.dataset.status) { clearInterval(timer); window.location.reload(); }
+          var bar = document.getElementById("deposit-progress");
+          var shown = document.getElementById("deposit-percent");
+          if (bar && typeof d.percent === "number") {
+            bar.value = d.percent;
+            shown.textContent = d.percent + " %";
+          }
         });
     }, 1000);
   }
