@@ -213,6 +213,12 @@ def test_the_public_sees_roles_not_staff_names_or_worker_processes(app, tokens, 
         assert "Kho 0.1.0 for an archivist" in agents and "Kho 0.1.0 fixity" in agents
     staff = client.get(f"/api/v1/aips/{aip}", headers=tokens["archivist"]).get_json()
     assert worker in {e["agent"] for e in staff["events"]}
+    # The record page says it in the reader's language (Vietnamese until they choose).
+    page = client.get(f"/aips/{aip}").get_data(as_text=True)
+    assert "Kho 0.1.0, do một lưu trữ viên thực hiện" in page and "for an archivist" not in page
+    client.get("/language/en")
+    english = client.get(f"/aips/{aip}").get_data(as_text=True)
+    assert "Kho 0.1.0 for an archivist" in english
 
 
 def test_a_failed_deposit_never_shows_server_paths(app, tokens, tmp_path):

@@ -96,28 +96,34 @@ def descriptions_public(today: date) -> ColumnElement[bool]:
 _PROCESS = re.compile(r"\s*\(?\b[\w.-]+:\d+\b\)?")  # "host:pid" of a worker process
 
 
-def agent_labeller(session, reader: Reader) -> Callable[[str], str]:
+@dataclass(frozen=True)
+class AgentWords:
+    """How the public is told who acted, in one language (the web door passes its own)."""
+
+    person: Callable[[str | None], str] = lambda role: (
+        f"{'an' if role[0] in 'aeiou' else 'a'} {role}" if role else "a staff member")
+    role: Callable[[str | None], str] = lambda role: role or "staff member"
+    software_for: Callable[[str, str], str] = lambda software, person: f"{software} for {person}"
+
+
+def agent_labeller(session, reader: Reader,
+                   words: AgentWords = AgentWords()) -> Callable[[str], str]:
     """How ``reader`` sees the agents of events and versions.
 
     Staff see them as recorded. Everyone else sees roles, never staff user names, and
     Kho's own processes without the host and process id that ran them
-    ("Kho 0.1.0 for lan" → "Kho 0.1.0 for an archivist").
+    ("Kho 0.1.0 for lan" → "Kho 0.1.0 for an archivist"), said with ``words``.
     """
     if reader.is_staff:
         return lambda agent: agent
     from repository.catalog.models import User
     roles = dict(session.execute(select(User.name, User.role)).all())
 
-    def person(name: str) -> str:
-        role = roles.get(name.strip())
-        if not role:
-            return "a staff member"
-        return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
-
     def label(agent: str) -> str:
         software, sep, user = (agent or "").partition(" for ")
         if software.lower().startswith("kho"):
             software = _PROCESS.sub("", software).strip()
-            return f"{software} for {person(user)}" if sep else software
-        return person(agent).split(" ", 1)[1] if agent else ""
+            return words.software_for(software, words.person(roles.get(user.strip()))) \
+                if sep else software
+        return words.role(roles.get(agent.strip())) if agent else ""
     return label

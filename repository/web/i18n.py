@@ -14,6 +14,8 @@ from flask import Flask, current_app, request
 from flask_babel import Babel, format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 
+from repository.catalog.visibility import AgentWords
+
 LANGUAGES = ("vi", "en")
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
 LANGUAGE_COOKIE = "kho_lang"
@@ -116,6 +118,18 @@ def event_type_name(event_type: str) -> str:
         "unquarantine": _("unquarantine"), "validation": _("validation"),
         "virus check": _("virus check"),
     }.get(event_type, event_type)
+
+
+def agent_words() -> AgentWords:
+    """Who acted, as the public is told on a page, in the reader's language."""
+    from repository.web.signin import role_name
+    people = {"archivist": _("an archivist"), "researcher": _("a researcher"),
+              "auditor": _("an auditor"), "admin": _("an administrator")}
+    return AgentWords(
+        person=lambda role: people.get(role or "", _("a staff member")),
+        role=lambda role: role_name(role) if role else _("staff member"),
+        software_for=lambda software, person: _("%(software)s for %(person)s",
+                                                software=software, person=person))
 
 
 def outcome_name(outcome: str) -> str:

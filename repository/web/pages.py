@@ -20,7 +20,7 @@ from repository.metadata.citation import bibtex, citations, highwire_tags, ris
 from repository.storage import get_location
 from repository.web.auth import check_reader, current_reader
 from repository.web.finder import FACETS, SORTS, find, first_pages, newest_by_collection
-from repository.web.i18n import LANGUAGES
+from repository.web.i18n import LANGUAGES, agent_words
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")
 PER_PAGE = 20
@@ -111,7 +111,7 @@ def aip_page(identifier: str):
         return render_template(
             "pages/aip.html", aip=aip, files=files, pages=pages, record=record,
             events=events_for_aip(session, aip.identifier), manifest_url=manifest,
-            agent=agent_labeller(session, current_reader()),
+            agent=agent_labeller(session, current_reader(), agent_words()),
             share_url=args["url"],
             # Each citation's date in its own language, whatever the page's.
             citations=citations(record, accessed={
