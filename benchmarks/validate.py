@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
-TARGETS = {"large": 1.0, "small": 0.7, "big": 1.0}
+TARGETS = {"large": 1.0, "small": 0.4, "big": 1.0}  # issue 15: the 20,000-file goal is 0.4 now
 RSS_LIMIT_MB = 150
 
 
