@@ -187,6 +187,7 @@ def test_a_deposit_page_follows_the_bytes_stored_not_a_number_per_step(kho_setti
     sign_in(client, "Nguyễn Thị Lan")
     page = client.get(f"/deposits/{deposit}").get_data(as_text=True)
     assert 'value="100"' in page and "100 %" in page
+    assert f"Đã lưu thành gói AIP {get_deposit(catalog, deposit)['aip']}." in page
     assert client.get(f"/api/v1/deposits/{deposit}",
                       headers={"Accept": "application/json"}).get_json()["percent"] == 100
     catalog.dispose()

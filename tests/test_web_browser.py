@@ -192,6 +192,8 @@ def test_archivist_deposits_a_zip_through_the_form_and_sees_a_broken_bags_report
     page.get_by_role("button", name="Tải lên và nộp lưu").click()
     page.wait_for_url(f"{base}/deposits/*")
     page.wait_for_selector("#status-text .tag.done", timeout=60000)
+    assert "Đã lưu thành gói AIP" in page.locator("#status-text").inner_text()
+    assert page.locator("#deposit-progress").get_attribute("value") == "100"
     shoot(page, tmp_path, "archivist-deposit-done")
     page.locator("dl.record a").click()
     assert page.locator("h1").inner_text() == "Hương ước làng Đông Ngạc"
