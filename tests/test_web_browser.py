@@ -362,3 +362,73 @@ def test_every_page_has_no_serious_accessibility_violation_in_both_languages_and
     focused = page.evaluate("() => [document.activeElement.className,"
                             " getComputedStyle(document.activeElement).outlineStyle]")
     assert focused[0] == "skip" and focused[1] != "none"
+
+
+# Every control a person can use on the page (Mirador's own widgets aside), each marked so
+# the Tab order can be followed.
+MARK_CONTROLS = """() => {
+  const selector = 'a[href], button, input, select, textarea, summary, [tabindex]';
+  // Inside a closed <details> only its summary is in the Tab order (Enter opens it).
+  const folded = el => { const d = el.closest('details:not([open])');
+                         return d && el !== d.querySelector('summary'); };
+  const controls = [...document.querySelectorAll(selector)].filter(el =>
+    !el.closest('#mirador') && !el.disabled && el.tabIndex >= 0 && el.type !== 'hidden' &&
+    !folded(el) && el.getClientRects().length > 0 &&
+    getComputedStyle(el).visibility !== 'hidden');
+  controls.forEach((el, i) => { el.dataset.kbd = String(i); });
+  return controls.map(el => el.outerHTML.slice(0, 80));
+}"""
+FOCUSED = """() => {
+  const el = document.activeElement;
+  if (!el || el.dataset.kbd === undefined) return null;
+  // The focus ring is the element's own, or (a file input dressed as a drop zone) its box's.
+  const shown = [el, el.closest('label, .dropzone')].filter(Boolean).some(e => {
+    const s = getComputedStyle(e);
+    return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
+  }) || el.type === 'date';  // Chromium marks the focused day, month or year field itself
+  return [el.dataset.kbd, shown];
+}"""
+
+
+def test_every_control_of_each_groups_main_pages_is_reached_by_tab_with_visible_focus(
+        site, browser):
+    """Issue 10: everything reachable by keyboard, with visible focus (not only the skip link)."""
+    base = site["base"]
+    pages = [("/", None), ("/search?q=dai+nam", None), ("/signin", None),
+             (f"/aips/{site['book']}", None), ("/deposit", "lưu trữ viên"),
+             (f"/aips/{site['book']}/edit", "lưu trữ viên"), ("/holdings", "lưu trữ viên"),
+             ("/audit/fixity", "kiểm toán"), ("/admin/users", "quản trị"),
+             ("/admin/collections", "quản trị")]
+    tabs = {}
+    missed, unseen = {}, {}
+    for path, who in pages:
+        if who not in tabs:
+            tabs[who] = new_page(browser)
+            if who:
+                sign_in(tabs[who], base, who)
+        page = tabs[who]
+        page.goto(base + path)
+        controls = page.evaluate(MARK_CONTROLS)
+        reached: set[str] = set()
+        page.locator("body").focus()
+        for _ in range(len(controls) * 3 + 40):  # Mirador's widgets sit in the Tab order too
+            page.keyboard.press("Tab")
+            focused = page.evaluate(FOCUSED)
+            if focused:
+                reached.add(focused[0])
+                if not focused[1]:
+                    unseen.setdefault(path, []).append(controls[int(focused[0])])
+        # Arrow keys, not Tab, move within a group of radio buttons (one stop per group).
+        groups = page.evaluate("() => [...document.querySelectorAll('input[type=radio][data-kbd]')]"
+                               ".map(el => [el.dataset.kbd, el.form ? el.form.id + el.name : el.name])")
+        stops: dict[str, list[str]] = {}
+        for mark, group in groups:
+            stops.setdefault(group, []).append(mark)
+        for marks in stops.values():
+            if reached & set(marks):
+                reached |= set(marks)
+        left = [controls[i] for i in range(len(controls)) if str(i) not in reached]
+        if left:
+            missed[path] = left[:5]
+    assert not missed, f"controls the Tab key never reaches: {missed}"
+    assert not unseen, f"controls focused without a visible focus ring: {unseen}"
