@@ -10,11 +10,11 @@ from typing import Any
 
 from flask import Flask, request
 
+from repository.catalog.queries import MAX_PAGE  # every listing's bound, web or not
 from repository.errors import UsageError
 
 MAX_NAME = 200  # the catalogue's name columns (collections, locations)
 MAX_TEXT = 4000
-MAX_PAGE = 1_000_000  # far past any real listing; keeps OFFSET inside a 64-bit integer
 
 
 def init_app(app: Flask) -> None:
