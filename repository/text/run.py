@@ -268,5 +268,6 @@ def index_ocr_derivatives(settings: Settings, catalog, identifier: str) -> int:
                                 layout=layout,
                                 origin=f"derivatives/text/{identifier}/{hocr.name}")
                 count += 1
-        index_for_search(session, aip.id)
+        if count:
+            index_for_search(session, aip.id)
     return count

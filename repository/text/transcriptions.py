@@ -141,8 +141,9 @@ def index_transcriptions(settings: Settings, catalog, identifier: str) -> IndexR
                             layout=layout, origin=item.logical_path)
             keep.add((sha, language))
             report.indexed += 1
-        remove_page_texts(session, aip, source=TRANSCRIPTION, keep=keep)
-        index_for_search(session, aip.id)
+        removed = remove_page_texts(session, aip, source=TRANSCRIPTION, keep=keep)
+        if report.indexed or removed:  # ingest has just indexed an AIP that carries none
+            index_for_search(session, aip.id)
         if report.problems:
             record_event(session, event_type="validation", agent="Kho transcriptions",
                          outcome="warning", aip_identifier=identifier,
