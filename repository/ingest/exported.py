@@ -11,6 +11,7 @@ any other file Kho had added (transcriptions, earlier imports) where it was.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ EXPORT_FORMAT = "kho-aip/1"
 PREMIS_FILE = f"{METADATA_DIR}/premis.xml"
 # Made afresh by this ingest, so not stored as they came (the earlier record is kept apart).
 REMADE = {AIP_FILE, DUBLIN_CORE_FILE, FORMATS_FILE, EVENTS_FILE, PREMIS_FILE}
+_SAFE_IDENTIFIER = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,8 @@ def read_export(root: Path) -> ExportedAip | None:
     except (OSError, ValueError):
         return None
     if not isinstance(description, dict) or description.get("format") != EXPORT_FORMAT \
-            or not isinstance(description.get("identifier"), str) \
-            or not description["identifier"] or "/" in description["identifier"]:
-        return None
+            or not _SAFE_IDENTIFIER.fullmatch(str(description.get("identifier", ""))):
+        return None  # the identifier names a folder below: one plain path segment only
     from repository.metadata import validate_record
     from repository.metadata.dublin_core import read_dc_json
     try:
