@@ -156,7 +156,8 @@ def test_api_export_zip_follows_read_access_and_withdrawal(kho_settings, ingest_
         assert archive.read(f"{result.identifier}-v1/data/trang 1.jpg") == \
             (tmp_path / "a" / "data" / "trang 1.jpg").read_bytes()
         assert f"{result.identifier}-v1/kho-metadata/premis.xml" in archive.namelist()
-        assert client.get(f"{url}?version=2", headers=staff).status_code == 400
+        assert client.get(f"{url}?version=2", headers=staff).status_code == 404
+        assert client.get(f"{url}?version=0", headers=staff).status_code == 400
         page = client.get(f"/aips/{result.identifier}", headers=staff).get_data(as_text=True)
         assert f'href="{url}"' in page and "Xuất thành gói BagIt (zip)" in page
 

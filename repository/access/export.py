@@ -29,7 +29,7 @@ from sqlalchemy import select
 from repository.catalog import AipFile, AipVersion, events_for_aip, get_aip, premis_xml
 from repository.catalog.events import as_utc
 from repository.config import Settings
-from repository.errors import Conflict, DigestMismatch, Gone, UsageError
+from repository.errors import Conflict, DigestMismatch, Gone, NotFound, UsageError
 from repository.storage import get_location
 from repository.storage.aip_layout import EVENTS_FILE, METADATA_DIR
 
@@ -79,7 +79,7 @@ def plan_export(settings: Settings, session, identifier: str, version: int | Non
                 allow_withdrawn: bool = False, agent_label=None) -> BagExport:
     """The bag of AIP ``identifier`` at ``version`` (default: the newest).
 
-    NotFound for an unknown AIP, UsageError for a version it does not have, Gone for a
+    NotFound for an unknown AIP or a version it does not have, Gone for a
     withdrawn AIP unless ``allow_withdrawn`` (its bag-info then says it was withdrawn).
     """
     aip = get_aip(session, identifier)
@@ -88,8 +88,10 @@ def plan_export(settings: Settings, session, identifier: str, version: int | Non
                    f"({aip.withdrawal_reason}); export it with --include-withdrawn if it must "
                    "leave the repository all the same", aip.withdrawal_reason or "")
     number = aip.current_version if version is None else version
-    if not 1 <= number <= aip.current_version:
-        raise UsageError(f"AIP {identifier} has versions 1 to {aip.current_version}; "
+    if number < 1:
+        raise UsageError(f"version must be 1 or more, not {number}")
+    if number > aip.current_version:  # a well-formed ask for something that is not there
+        raise NotFound(f"AIP {identifier} has versions 1 to {aip.current_version}; "
                          f"there is no version {number}")
     rows = list(session.scalars(select(AipFile).where(
         AipFile.aip_id == aip.id, AipFile.version == number).order_by(AipFile.logical_path)))
