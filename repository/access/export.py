@@ -20,6 +20,7 @@ import re
 import shutil
 import unicodedata
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -243,26 +244,36 @@ def _refuse_existing(dest: Path) -> None:
         raise Conflict(f"{dest} already exists; give another --output or remove it first")
 
 
-def write_bag_folder(export: BagExport, dest: Path) -> Path:
-    """Write the bag as the folder ``dest`` (which must not exist): first under a hidden name
-    beside it, renamed into place only when every file is written and checked."""
-    dest = Path(dest)
+@contextmanager
+def _staged(dest: Path) -> Iterator[Path]:
+    """A hidden name beside ``dest`` (which must not exist) to write to; renamed into place
+    only when the block ends well, removed when it does not."""
     _refuse_existing(dest)
     if not dest.parent.is_dir():
         raise UsageError(f"{dest.parent} is not a folder")
     staging = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
+        yield staging
+        _refuse_existing(dest)
+        os.rename(staging, dest)
+    except BaseException:
+        if staging.is_dir():
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            staging.unlink(missing_ok=True)
+        raise
+
+
+def write_bag_folder(export: BagExport, dest: Path) -> Path:
+    """Write the bag as the folder ``dest`` (which must not exist), every file checked."""
+    dest = Path(dest)
+    with _staged(dest) as staging:
         for entry in export.entries:
             target = staging / entry.name
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "wb") as out:
                 for chunk in checked_chunks(entry):
                     out.write(chunk)
-        _refuse_existing(dest)
-        os.rename(staging, dest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return dest
 
 
@@ -285,19 +296,10 @@ class _Checked:
 
 
 def write_bag_zip(export: BagExport, dest: Path) -> Path:
-    """Write the bag as the zip file ``dest`` (which must not exist), staged then renamed."""
+    """Write the bag as the zip file ``dest`` (which must not exist)."""
     dest = Path(dest)
-    _refuse_existing(dest)
-    if not dest.parent.is_dir():
-        raise UsageError(f"{dest.parent} is not a folder")
-    staging = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
-    try:
+    with _staged(dest) as staging:
         with open(staging, "wb") as out:
             for chunk in zip_stream(export):
                 out.write(chunk)
-        _refuse_existing(dest)
-        os.rename(staging, dest)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        raise
     return dest
