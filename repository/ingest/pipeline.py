@@ -409,7 +409,8 @@ def register_aip(catalog, *, description: AipDescription, record: dict | None, i
     from sqlalchemy import insert, select
     by_logical = {item.logical_path: formats[item.path].as_dict()
                   for item in bag.payload if item.path in formats}
-    now = datetime.now(timezone.utc)
+    # The version's time as storage records it, so a rebuilt catalogue says the same.
+    now = inventory.created()
     with catalog.session() as session:
         collection = require_collection(session, description.collection)
         aip = session.scalar(select(Aip).where(Aip.identifier == description.identifier))
