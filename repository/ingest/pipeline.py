@@ -30,7 +30,7 @@ from repository.config import Settings
 from repository.errors import (DigestMismatch, DuplicatePackage, KhoError, PackageInvalid,
                                Problem, ValidationReport)
 from repository.holdings.links import record_aip_shelfmark
-from repository.ingest.bag import Bag
+from repository.bagit.bag import Bag
 from repository.ingest.characterise import FileFormat, identify_formats
 from repository.ingest.unpack import serialization_of, unpacked
 from repository.ingest.validate import BagValidation, validate_bag
