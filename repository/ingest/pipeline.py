@@ -30,7 +30,7 @@ from repository.config import Settings
 from repository.errors import (DigestMismatch, DuplicatePackage, KhoError, PackageInvalid,
                                Problem, ValidationReport)
 from repository.holdings.links import record_aip_shelfmark
-from repository.ingest.bag import Bag
+from repository.bagit.bag import Bag
 from repository.ingest.characterise import FileFormat, identify_formats
 from repository.ingest.exported import ExportedAip, read_export
 from repository.ingest.unpack import serialization_of, unpacked
@@ -433,7 +433,8 @@ def register_aip(catalog, *, description: AipDescription, record: dict | None, i
     from sqlalchemy import insert, select
     by_logical = {item.logical_path: formats[item.path].as_dict()
                   for item in bag.payload if item.path in formats}
-    now = datetime.now(timezone.utc)
+    # The version's time as storage records it, so a rebuilt catalogue says the same.
+    now = inventory.created()
     with catalog.session() as session:
         collection = require_collection(session, description.collection)
         aip = session.scalar(select(Aip).where(Aip.identifier == description.identifier))
