@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 
