@@ -25,7 +25,7 @@ KHO_BIN = str(Path(sys.executable).parent / "kho")
 
 def wait_for_workers(settings, count: int, timeout: float = 120) -> list[str]:
     """The names of ``count`` live workers on the queue, once they all answer."""
-    from repository.fixity.tasks import live_workers
+    from repository.workers import live_workers
     deadline = time.monotonic() + timeout
     while True:
         names = live_workers(settings, queue=settings.celery_queue, timeout=1)

@@ -177,7 +177,8 @@ def worker(concurrency: int, loglevel: str, name: str | None) -> None:
     """Run deposits sent by the web server (KHO_INGEST_EXECUTOR=celery), fixity checks
     sent by the scheduler and OCR runs sent after ingest (Celery worker on KHO_REDIS_URL,
     queues KHO_INGEST_QUEUE, KHO_CELERY_QUEUE and KHO_OCR_QUEUE)."""
-    from repository.fixity.tasks import run_worker
+    import repository.fixity.tasks  # noqa: F401 - registers the fixity check with the worker
+    from repository.workers import run_worker
     import repository.ingest.tasks  # noqa: F401 - registers the deposit task with the worker
     import repository.text.tasks  # noqa: F401 - registers the OCR task with the worker
     settings = load_settings()

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from repository.config import Settings, load_settings
-from repository.fixity.tasks import _client, celery_app, live_workers
+from repository.workers import celery_app, client, live_workers
 
 from .deposits import (CELERY_PREFIX, claim_deposit, discard_upload, renew_lease,
                        run_deposit, set_status, settle_interrupted_attempt)
@@ -57,7 +57,7 @@ def require_ingest_workers(settings: Settings) -> list[str]:
 def enqueue_deposit(settings: Settings, deposit_id: str, source: Path, *,
                     remove_after: bool) -> str:
     """Send a recorded deposit to the ingest queue; returns the task id."""
-    return _client(settings).send_task(
+    return client(settings).send_task(
         ingest_deposit_task.name, (deposit_id, str(source), remove_after),
         queue=settings.ingest_queue).id
 

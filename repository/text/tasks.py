@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import Celery
 
 from repository.config import Settings, load_settings
-from repository.fixity.tasks import celery_app
+from repository.workers import celery_app
 
 _catalog = None  # one per worker process, opened on first task
 
