@@ -25,6 +25,7 @@ from repository.access.rights import parse_access
 from repository.catalog import Aip, AipFile, AipVersion, DublinCoreRecord, record_event
 from repository.catalog.chain_store import record_chain_head
 from repository.catalog.collections import require_collection
+from repository.catalog.copies import record_copies
 from repository.catalog.files import file_rows
 from repository.config import Settings
 from repository.errors import (DigestMismatch, DuplicatePackage, KhoError, PackageInvalid,
@@ -36,6 +37,7 @@ from repository.ingest.unpack import serialization_of, unpacked
 from repository.ingest.validate import BagValidation, validate_bag
 from repository.metadata import primary_title, search_text
 from repository.storage import OcflStore, SourceFile, get_location, load_locations
+from repository.storage.replicas import write_replicas
 from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
                                            FORMATS_FILE, METADATA_DIR, AipDescription,
                                            dump_json, ocfl_id_for)
@@ -150,6 +152,9 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
                          f"{exc.expected}; nothing was stored")
             raise PackageInvalid(report, "a payload file does not match its manifest") from exc
         version = int(inventory.head[1:])
+        # The policy's other locations each get a copy, read back and verified (replicas.py).
+        step("replicating")
+        replicas = write_replicas(settings, storage, ocfl_id, description.collection)
         step("registering")
         try:
             register_aip(catalog, description=description, record=validation.dublin_core,
@@ -160,8 +165,10 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
                          object_root=store.object_root(ocfl_id), version=version,
                          policy=policy, link_field=settings.holdings_link_field)
         except BaseException:
+            replicas.undo()
             undo_store(store, ocfl_id, version)
             raise
+        record_copies(catalog, identifier, replicas.outcomes, agent=who, primary=replicas.primary)
         # The event-chain head goes to storage with each version: evidence if the newest
         # events are ever removed from the catalogue.
         record_chain_head(catalog, [storage])

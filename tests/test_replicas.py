@@ -1,0 +1,212 @@
+"""Replicas in two real locations (the local folder and SeaweedFS): ingest writes and
+verifies both, `kho replicate` re-makes a lost one, `kho repair` mends a damaged copy from
+the other and refuses when no copy passes."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from repository.catalog import Aip, PremisEvent, open_catalog
+from repository.catalog.copies import copy_status
+from repository.catalog.models import AipCopy
+from repository.cli import kho
+from repository.errors import ConfigurationError
+from repository.fixity import check_aips
+from repository.ingest.amend import amend_aip
+from repository.ingest.pipeline import ingest_package
+from repository.storage import get_location
+from repository.storage.replicas import load_policy
+from tests.fixtures.aips import add_collections, make_page_bag
+from tests.test_fixity_cli_and_alerts import WebhookSink
+
+PAGE = "v1/content/data/trang 2.jpg"
+POLICY = '[default]\nlocations = ["local", "s3"]\n\n[collections."Báo chí"]\nlocations = ["local"]\n'
+
+
+def read(storage, key: str) -> bytes:
+    with storage.open(key) as stream:
+        return stream.read()
+
+
+def put(storage, key: str, data: bytes) -> None:
+    storage.put(key, io.BytesIO(data), algorithms=())
+
+
+@pytest.fixture
+def replicated(settings, tmp_path, s3_location):
+    """One AIP ingested into "local" under a policy that wants it in "local" and "s3"."""
+    folder = settings.storage_config_dir
+    (folder / "replication.toml").write_text(POLICY, encoding="utf-8")
+    hook = WebhookSink()
+    catalog = open_catalog(settings.catalog_url)
+    catalog.upgrade()
+    add_collections(catalog, "Hán-Nôm")
+    bag = make_page_bag(tmp_path / "bag", pages=3, size=(60, 80))
+    result = ingest_package(bag, settings=settings, catalog=catalog, collection="Hán-Nôm",
+                            location="local")
+    env = {"KHO_DATA_DIR": str(settings.data_dir), "KHO_STORAGE_CONFIG": str(folder),
+           "KHO_DATABASE_URL": settings.catalog_url,
+           "KHO_ALERT_WEBHOOK": f"http://127.0.0.1:{hook.server_address[1]}/hook"}
+    yield result, catalog, env, get_location(settings, "local"), s3_location, hook
+    hook.shutdown(), hook.server_close()
+    catalog.dispose()
+
+
+def kho_cli(env, *args):
+    return CliRunner().invoke(kho, list(args), env=env, catch_exceptions=False)
+
+
+def copies(catalog, identifier) -> dict[str, tuple[str, int]]:
+    with catalog.session() as session:
+        aip = session.scalar(select(Aip).where(Aip.identifier == identifier))
+        return {c.location: (c.state, c.version) for c in session.scalars(
+            select(AipCopy).where(AipCopy.aip_id == aip.id))}
+
+
+def status(catalog, identifier) -> str:
+    with catalog.session() as session:
+        aip = session.scalar(select(Aip).where(Aip.identifier == identifier))
+        return copy_status(session, aip, ["local", "s3"]).state
+
+
+def events(catalog, identifier, kind) -> list[tuple[str, str]]:
+    with catalog.session() as session:
+        return [(e.outcome, e.detail) for e in session.scalars(select(PremisEvent).where(
+            PremisEvent.aip_identifier == identifier, PremisEvent.event_type == kind)
+            .order_by(PremisEvent.id))]
+
+
+def test_policy_file_errors_name_the_file_and_no_file_keeps_one_copy(settings):
+    assert load_policy(settings) is None  # no replication.toml: behaviour as before
+    settings.storage_config_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.storage_config_dir / "replication.toml"
+    for text, words in (('[default]\nlocations = ["local", "offsite"]\n', "unknown location"),
+                        ('[default]\nlocations = []\n', "non-empty list"),
+                        ('[other]\nx = 1\n', "unexpected top-level"),
+                        ('[collections."Hán Nôm"]\nlocations = ["local"]\n', "[default]")):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigurationError, match=words) as caught:
+            load_policy(settings)
+        assert str(path) in str(caught.value)
+    # Collection names are matched NFC, whatever form the file was typed in.
+    path.write_text('[default]\nlocations = ["local"]\n[collections."Ha\u0301n No\u0302m"]\n'
+                    'locations = ["local"]\n', encoding="utf-8")
+    assert load_policy(settings).locations_for("Hán Nôm") == ("local",)
+
+
+def test_ingest_writes_and_verifies_both_copies_and_replicate_remakes_a_lost_one(replicated):
+    result, catalog, env, local, s3, _ = replicated
+    root = result.object_root
+    # Ingest: a verified copy in each location, a replication event for the replica.
+    assert copies(catalog, result.identifier) == {"local": ("verified", 1), "s3": ("verified", 1)}
+    assert read(s3, f"{root}/{PAGE}") == read(local, f"{root}/{PAGE}")
+    assert read(s3, f"{root}/inventory.json") == read(local, f"{root}/inventory.json")
+    [(outcome, detail)] = events(catalog, result.identifier, "replication")
+    assert outcome == "success" and "copy in s3 at v1" in detail and "verified" in detail
+    assert status(catalog, result.identifier) == "safe"
+    # A new version (an access change) reaches the replica too.
+    assert amend_aip(get_settings(env), catalog, result.identifier, agent="t",
+                     access="restricted") == 2
+    assert json.loads(read(s3, f"{root}/inventory.json"))["head"] == "v2"
+    assert copies(catalog, result.identifier)["s3"] == ("verified", 2)
+    # The replica is lost entirely: fixity sees it, the AIP is no longer shown as safe.
+    s3.delete_prefix(f"{root}/")
+    summary = check_aips(get_settings(env), catalog, [result.identifier])
+    assert {c.location: c.outcome for c in summary.checks} == {"local": "success",
+                                                               "s3": "failure"}
+    assert copies(catalog, result.identifier)["s3"][0] == "failed"
+    assert status(catalog, result.identifier) == "not safe"
+    # `kho replicate --all` re-makes it, verified; running it again changes nothing.
+    run = kho_cli(env, "replicate", "--all")
+    assert run.exit_code == 0, run.output
+    assert "VERIFIED" in run.output and "v2" in run.output
+    assert copies(catalog, result.identifier)["s3"] == ("verified", 2)
+    assert status(catalog, result.identifier) == "safe"
+    again = kho_cli(env, "replicate", "--all", "--json")
+    assert again.exit_code == 0 and json.loads(again.output)["copies"] == []
+    # Resumable: a copy interrupted before its root inventory is finished, not started over.
+    s3.delete(f"{root}/inventory.json")
+    s3.delete(f"{root}/{PAGE}")
+    with catalog.session() as session:
+        for row in session.scalars(select(AipCopy).where(AipCopy.location == "s3")):
+            row.state = "pending"
+    resumed = json.loads(kho_cli(env, "replicate", "--aip", result.identifier, "--json").output)
+    [copy] = resumed["copies"]
+    assert copy["state"] == "verified" and copy["files_copied"] == 1
+    assert check_aips(get_settings(env), catalog, [result.identifier]).failed is False
+
+
+def get_settings(env):
+    from repository.config import load_settings
+    return load_settings(env)
+
+
+DAMAGES = ("changed", "missing", "truncated", "inventory altered")
+
+
+def damage(storage, root: str, how: str) -> str:
+    """Damage one copy; returns the key that was damaged."""
+    if how == "inventory altered":
+        key = f"{root}/inventory.json"
+        data = json.loads(read(storage, key))
+        data["versions"]["v1"]["message"] = "rewritten history"
+        put(storage, key, json.dumps(data).encode())
+        return key
+    key = f"{root}/{PAGE}"
+    original = read(storage, key)
+    if how == "changed":
+        put(storage, key, bytes([original[0] ^ 0xFF]) + original[1:])
+    elif how == "truncated":
+        put(storage, key, original[:100])
+    else:
+        storage.delete(key)
+    return key
+
+
+def test_a_damaged_copy_is_repaired_from_the_other_and_both_damaged_changes_nothing(replicated):
+    result, catalog, env, local, s3, hook = replicated
+    root = result.object_root
+    good = {key: read(local, key) for key in (f"{root}/{PAGE}", f"{root}/inventory.json")}
+    for n, how in enumerate(DAMAGES):
+        bad, other = (local, s3) if n % 2 else (s3, local)
+        key = damage(bad, root, how)
+        damaged = read(bad, key) if bad.exists(key) else None
+        if how == "truncated":  # automatic when the setting allows it
+            summary = check_aips(get_settings(env).replace(fixity_auto_repair=True), catalog,
+                                 [result.identifier])
+            [repair] = summary.repairs
+            assert repair.outcome == "repaired" and repair.source == other.name
+        else:
+            run = kho_cli(env, "repair", result.identifier, "--json")
+            assert run.exit_code == 0, run.output
+            repair = json.loads(run.output)
+            assert repair["outcome"] == "repaired" and repair["source"] == other.name
+            assert repair["rechecks"] == {bad.name: "success"}
+        # The good bytes are back, proven by a fresh check of every copy.
+        assert read(bad, key) == good[key], how
+        assert not check_aips(get_settings(env), catalog, [result.identifier]).failed
+        # The bad file was moved aside, never deleted.
+        quarantined = [k for k in bad.list("extensions/kho-quarantine/") if k.endswith(key)]
+        if damaged is not None:
+            assert any(read(bad, k) == damaged for k in quarantined), how
+        else:
+            assert not quarantined
+    recoveries = events(catalog, result.identifier, "recovery")
+    assert len(recoveries) == len(DAMAGES) and {o for o, _ in recoveries} == {"success"}
+    assert len(events(catalog, result.identifier, "quarantine")) == 3  # nothing to move if missing
+    checks = events(catalog, result.identifier, "fixity check")
+    assert ("failure" in {o for o, _ in checks}) and checks[-1][0] == "success"
+    # Both copies damaged: an alert, and nothing is touched.
+    damage(local, root, "changed")
+    damage(s3, root, "truncated")
+    before = {s.name: sorted(s.list("")) for s in (local, s3)}
+    run = kho_cli(env, "repair", result.identifier)
+    assert run.exit_code == 1 and "NOT REPAIRED" in run.output
+    assert {s.name: sorted(s.list("")) for s in (local, s3)} == before
+    assert len(read(s3, f"{root}/{PAGE}")) == 100
+    assert any(p.get("kind") == "repair impossible" for p in hook.posts)
+    assert status(catalog, result.identifier) == "not safe"
