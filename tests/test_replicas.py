@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from repository.catalog import Aip, PremisEvent, open_catalog
+from repository.catalog import Aip, PremisEvent, add_user, open_catalog
 from repository.catalog.copies import copy_status
 from repository.catalog.models import AipCopy
 from repository.cli import kho
@@ -20,7 +20,9 @@ from repository.ingest.amend import amend_aip
 from repository.ingest.pipeline import ingest_package
 from repository.storage import get_location
 from repository.storage.replicas import load_policy
+from repository.web import create_app
 from tests.fixtures.aips import add_collections, make_page_bag
+from tests.fixtures.web import PASSWORD, sign_in
 from tests.test_fixity_cli_and_alerts import WebhookSink
 
 PAGE = "v1/content/data/trang 2.jpg"
@@ -210,3 +212,23 @@ def test_a_damaged_copy_is_repaired_from_the_other_and_both_damaged_changes_noth
     assert len(read(s3, f"{root}/{PAGE}")) == 100
     assert any(p.get("kind") == "repair impossible" for p in hook.posts)
     assert status(catalog, result.identifier) == "not safe"
+    # Never shown as safe: the API, the record page, the auditor's pages and the report.
+    app = create_app(get_settings(env))
+    client = app.test_client()
+    shown = client.get(f"/api/v1/aips/{result.identifier}").get_json()["copies"]
+    assert shown["state"] == "not safe"
+    assert {c["location"]: c["state"] for c in shown["copies"]} == {"local": "failed",
+                                                                     "s3": "failed"}
+    assert "Chưa an toàn" in client.get(f"/aips/{result.identifier}").get_data(as_text=True)
+    with app.extensions["kho"].catalog.session() as session:
+        add_user(session, "u-auditor", "auditor", password=PASSWORD)
+    sign_in(client, "u-auditor")
+    board = client.get("/audit/fixity").get_data(as_text=True)
+    assert "Bản sao theo nơi lưu trữ" in board and "Bản sao chưa được kiểm chứng (2)" in board
+    history = client.get(f"/audit/fixity/{result.identifier}").get_data(as_text=True)
+    assert "Chưa an toàn" in history and "thất bại" in history
+    report = json.loads(kho_cli(env, "fixity", "report", "--format", "json").output)
+    assert set(report["per_location"]) == {"local", "s3"}
+    assert report["per_location"]["s3"]["failure"] >= 2
+    assert {c["location"] for c in report["unverified_copies"]} == {"local", "s3"}
+    assert "Copies in s3:" in kho_cli(env, "fixity", "report").output

@@ -98,6 +98,17 @@ def copy_status(session, aip: Aip, required: Iterable[str] = ()) -> CopyStatus:
     return CopyStatus("safe" if safe else "not safe", copies)
 
 
+def aip_copy_status(settings: Settings, session, aip: Aip) -> CopyStatus:
+    """``copy_status`` under the configured policy; a policy file that cannot be read
+    shows what the catalogue records (the error itself is for `kho replicate` to report)."""
+    from repository.errors import ConfigurationError
+    try:
+        policy = load_policy(settings)
+    except ConfigurationError:
+        policy = None
+    return copy_status(session, aip, required_locations(policy, aip))
+
+
 def required_locations(policy: ReplicationPolicy | None, aip: Aip) -> tuple[str, ...]:
     """Where the policy wants this AIP (nothing extra without a policy)."""
     if policy is None:
@@ -174,6 +185,6 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-__all__ = ["CopyStatus", "ReplicateSummary", "copy_status", "record_copies", "replicate_aips",
+__all__ = ["CopyStatus", "aip_copy_status", "ReplicateSummary", "copy_status", "record_copies", "replicate_aips",
            "replication_detail", "required_locations", "set_copy", "FAILED", "PENDING",
            "VERIFIED"]
