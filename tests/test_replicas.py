@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from repository.catalog import Aip, PremisEvent, add_user, open_catalog
 from repository.catalog.copies import copy_status
+from repository.catalog.rebuild import rebuild_catalog
 from repository.catalog.models import AipCopy
 from repository.cli import kho
 from repository.errors import ConfigurationError
@@ -100,7 +101,8 @@ def test_policy_file_errors_name_the_file_and_no_file_keeps_one_copy(settings):
     assert load_policy(settings).locations_for("Hán Nôm") == ("local",)
 
 
-def test_ingest_writes_and_verifies_both_copies_and_replicate_remakes_a_lost_one(replicated):
+def test_ingest_writes_and_verifies_both_copies_and_replicate_remakes_a_lost_one(replicated,
+                                                                                 tmp_path):
     result, catalog, env, local, s3, _ = replicated
     root = result.object_root
     # Ingest: a verified copy in each location, a replication event for the replica.
@@ -140,6 +142,17 @@ def test_ingest_writes_and_verifies_both_copies_and_replicate_remakes_a_lost_one
     [copy] = resumed["copies"]
     assert copy["state"] == "verified" and copy["files_copied"] == 1
     assert check_aips(get_settings(env), catalog, [result.identifier]).failed is False
+    # A catalogue rebuilt from storage finds one AIP with two copies, unproven until checked.
+    rebuilt_env = {**env, "KHO_DATABASE_URL": f"sqlite:///{tmp_path / 'rebuilt.db'}"}
+    rebuilt = open_catalog(rebuilt_env["KHO_DATABASE_URL"])
+    rebuilt.upgrade()
+    report = rebuild_catalog(get_settings(rebuilt_env), rebuilt)
+    assert report.aips == 1 and not report.problems
+    assert copies(rebuilt, result.identifier) == {"local": ("pending", 2), "s3": ("pending", 2)}
+    assert not check_aips(get_settings(rebuilt_env), rebuilt, [result.identifier]).failed
+    assert copies(rebuilt, result.identifier) == {"local": ("verified", 2),
+                                                  "s3": ("verified", 2)}
+    rebuilt.dispose()
 
 
 def get_settings(env):

@@ -145,12 +145,12 @@ def _now() -> datetime:
 
 
 def copy_locations(catalog, aip_id: int, primary: str) -> list[str]:
-    """The AIP's replicas that have been made (verified, or failed since): each is checked."""
+    """The AIP's other recorded copies (made, failed, or found by a rebuild): each is checked."""
     from repository.catalog.models import AipCopy
     with catalog.session() as session:
         return [c.location for c in session.scalars(
-            select(AipCopy).where(AipCopy.aip_id == aip_id, AipCopy.location != primary,
-                                  AipCopy.state != "pending").order_by(AipCopy.location))]
+            select(AipCopy).where(AipCopy.aip_id == aip_id, AipCopy.location != primary)
+            .order_by(AipCopy.location))]
 
 
 def combined_outcome(results: list[AipCheckResult]) -> str:
