@@ -135,12 +135,15 @@ def test_ingest_writes_and_verifies_both_copies_and_replicate_remakes_a_lost_one
     # Resumable: a copy interrupted before its root inventory is finished, not started over.
     s3.delete(f"{root}/inventory.json")
     s3.delete(f"{root}/{PAGE}")
+    garbled = read(local, f"{root}/v1/content/data/trang 1.jpg")  # right size, wrong bytes
+    put(s3, f"{root}/v1/content/data/trang 1.jpg", bytes([garbled[0] ^ 1]) + garbled[1:])
     with catalog.session() as session:
         for row in session.scalars(select(AipCopy).where(AipCopy.location == "s3")):
             row.state = "pending"
     resumed = json.loads(kho_cli(env, "replicate", "--aip", result.identifier, "--json").output)
     [copy] = resumed["copies"]
-    assert copy["state"] == "verified" and copy["files_copied"] == 1
+    assert copy["state"] == "verified" and copy["files_copied"] == 2
+    assert read(s3, f"{root}/v1/content/data/trang 1.jpg") == garbled
     assert check_aips(get_settings(env), catalog, [result.identifier]).failed is False
     # A catalogue rebuilt from storage finds one AIP with two copies, unproven until checked.
     rebuilt_env = {**env, "KHO_DATABASE_URL": f"sqlite:///{tmp_path / 'rebuilt.db'}"}

@@ -137,7 +137,8 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
 
     Only what the target lacks is copied (a new version, or what a crash left unwritten);
     each file is streamed once, its sha512 checked against the inventory while it is
-    written. Then every content file of the copy is read back and hashed (``verify``).
+    written, then read back from the target and hashed again (``verify``), as is every file
+    an earlier run left there.
     A target copy that is damaged, diverged or ahead of the source is not touched: the
     outcome is *failed* with the reason (damage is `kho repair`'s business).
     """
@@ -159,17 +160,36 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
                 if path not in sizes:
                     raise NotFound(f"{source.name}: {root}/{path} is missing: "
                                    "the source copy is damaged; run kho repair first")
-                if existing.get(path) == sizes[path]:
-                    continue  # written by an earlier (perhaps interrupted) run; verified below
-                if path in committed:
+                present = existing.get(path) == sizes[path]  # an earlier (interrupted) run's
+                if not present and path in committed:
                     raise StorageError(f"{target.name}: {root}/{path} differs from the source "
                                        "in a committed version; run kho repair")
-                jobs.append((path, sizes[path], digest))
+                jobs.append((path, sizes[path], digest, not present))
         workers = workers or copy_workers(target)
+
+        def copy_and_verify(job: tuple[str, int, str, bool]) -> int:
+            path, size, digest, needed = job
+            if needed:
+                _copy_file(source, target, root, path, size, digest)
+            if verify:  # read back at once: this file's read overlaps other files' writes
+                try:
+                    _verify_file(target, f"{root}/{path}", digest)
+                except DigestMismatch:
+                    if needed or path in committed:
+                        raise
+                    # Left by an interrupted run with the right size but wrong bytes, and not
+                    # yet committed: copy it again rather than fail on every later run.
+                    _copy_file(source, target, root, path, size, digest)
+                    _verify_file(target, f"{root}/{path}", digest)
+                    needed = True
+            return size if needed else -1
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kho-replicate") as pool:
-            for size in pool.map(lambda job: _copy_file(source, target, root, *job), jobs):
-                outcome.files_copied += 1
-                outcome.bytes_copied += size
+            for size in pool.map(copy_and_verify, jobs):
+                if size >= 0:
+                    outcome.files_copied += 1
+                    outcome.bytes_copied += size
+                outcome.files_verified += verify
         target.sync()  # content is durable before an inventory names it
         # Version inventories (with sidecars), the declaration, then the root inventory last.
         for version in sorted(inventory["versions"], key=lambda v: int(v[1:])):
@@ -188,8 +208,9 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
             _put(target, f"{root}/{SIDECAR}", sidecar)
         elif _read(target, f"{root}/{SIDECAR}") != sidecar:
             _put(target, f"{root}/{SIDECAR}", sidecar)
-        if verify:
-            outcome.files_verified = verify_copy(target, ocfl_id, inventory, body, workers=workers)
+        if verify and _read(target, f"{root}/{INVENTORY}") != body:
+            raise DigestMismatch(f"{target.name}: {root}/{INVENTORY}", DIGEST_ALGORITHM,
+                                 hashlib.sha512(body).hexdigest(), "(differs after writing)")
         outcome.state = VERIFIED
         outcome.verified_at = datetime.now(timezone.utc)
     except (KhoError, OSError, ValueError, KeyError) as exc:
@@ -209,18 +230,19 @@ def verify_copy(storage: Storage, ocfl_id: str, inventory: dict[str, Any], body:
     jobs = [(f"{root}/{path}", digest) for digest, paths in inventory["manifest"].items()
             for path in paths]
 
-    def check(job: tuple[str, str]) -> None:
-        key, want = job
-        hasher = hashlib.sha512()
-        with storage.open(key) as stream:
-            while chunk := stream.read(READ_SIZE):
-                hasher.update(chunk)
-        if hasher.hexdigest() != want:
-            raise DigestMismatch(key, DIGEST_ALGORITHM, want, hasher.hexdigest())
-
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kho-verify") as pool:
-        list(pool.map(check, jobs))
+        list(pool.map(lambda job: _verify_file(storage, *job), jobs))
     return len(jobs)
+
+
+def _verify_file(storage: Storage, key: str, want: str) -> None:
+    """Read ``key`` back and compare its sha512; DigestMismatch if it differs."""
+    hasher = hashlib.sha512()
+    with storage.open(key) as stream:
+        while chunk := stream.read(READ_SIZE):
+            hasher.update(chunk)
+    if hasher.hexdigest() != want:
+        raise DigestMismatch(f"{storage.name}: {key}", DIGEST_ALGORITHM, want, hasher.hexdigest())
 
 
 def _read_root_inventory(storage: Storage, root: str, ocfl_id: str) -> tuple[bytes, bytes]:
