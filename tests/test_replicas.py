@@ -83,7 +83,7 @@ def events(catalog, identifier, kind) -> list[tuple[str, str]]:
             .order_by(PremisEvent.id))]
 
 
-def test_policy_file_errors_name_the_file_and_no_file_keeps_one_copy(settings):
+def test_policy_file_errors_name_the_file_and_no_file_keeps_one_copy(settings, tmp_path):
     assert load_policy(settings) is None  # no replication.toml: behaviour as before
     settings.storage_config_dir.mkdir(parents=True, exist_ok=True)
     path = settings.storage_config_dir / "replication.toml"
@@ -99,6 +99,19 @@ def test_policy_file_errors_name_the_file_and_no_file_keeps_one_copy(settings):
     path.write_text('[default]\nlocations = ["local"]\n[collections."Ha\u0301n No\u0302m"]\n'
                     'locations = ["local"]\n', encoding="utf-8")
     assert load_policy(settings).locations_for("Hán Nôm") == ("local",)
+    # A policy naming a location that does not exist: ingest stores nothing and says where.
+    path.write_text('[default]\nlocations = ["local", "offsite"]\n', encoding="utf-8")
+    catalog = open_catalog(settings.catalog_url)
+    catalog.upgrade()
+    add_collections(catalog, "Hán-Nôm")
+    with pytest.raises(ConfigurationError, match="offsite"):
+        ingest_package(make_page_bag(tmp_path / "bag", pages=1, size=(40, 50)),
+                       settings=settings, catalog=catalog, collection="Hán-Nôm")
+    with catalog.session() as session:
+        assert session.scalars(select(Aip)).all() == []
+    local = get_location(settings, "local")
+    assert [k for k in local.list("") if not k.startswith(("extensions/", "0=", "ocfl_"))] == []
+    catalog.dispose()
 
 
 def test_ingest_writes_and_verifies_both_copies_and_replicate_remakes_a_lost_one(replicated,

@@ -37,7 +37,7 @@ from repository.ingest.unpack import serialization_of, unpacked
 from repository.ingest.validate import BagValidation, validate_bag
 from repository.metadata import primary_title, search_text
 from repository.storage import OcflStore, SourceFile, get_location, load_locations
-from repository.storage.replicas import write_replicas
+from repository.storage.replicas import ReplicaWrites, write_replicas
 from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
                                            FORMATS_FILE, METADATA_DIR, AipDescription,
                                            dump_json, ocfl_id_for)
@@ -152,11 +152,12 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
                          f"{exc.expected}; nothing was stored")
             raise PackageInvalid(report, "a payload file does not match its manifest") from exc
         version = int(inventory.head[1:])
-        # The policy's other locations each get a copy, read back and verified (replicas.py).
-        step("replicating")
-        replicas = write_replicas(settings, storage, ocfl_id, description.collection)
-        step("registering")
+        replicas = ReplicaWrites()
         try:
+            # The policy's other locations each get a copy, read back and verified.
+            step("replicating")
+            replicas = write_replicas(settings, storage, ocfl_id, description.collection)
+            step("registering")
             register_aip(catalog, description=description, record=validation.dublin_core,
                          inventory=inventory, formats=metadata.formats, bag=bag,
                          sizes={**{s.logical_path: s.size or 0 for s in deposited},
