@@ -29,8 +29,8 @@ def set_copy(session, aip: Aip, location: str, state: str, *, version: int,
         copy = AipCopy(aip_id=aip.id, location=location)
         session.add(copy)
     copy.state, copy.version, copy.detail = state, version, detail[:2000]
-    if verified_at is not None or state != VERIFIED:
-        copy.verified_at = verified_at if state == VERIFIED else copy.verified_at
+    if state == VERIFIED and verified_at is not None:
+        copy.verified_at = verified_at  # otherwise the last proof's time is kept
     return copy
 
 
@@ -93,7 +93,8 @@ def copy_status(session, aip: Aip, required: Iterable[str] = ()) -> CopyStatus:
                        "primary": location == aip.location,
                        "version": row.version if row else None,
                        "verified_at": row.verified_at.isoformat() if row and row.verified_at
-                       else None, "detail": row.detail if row else "not yet copied"})
+                       else None, "detail": row.detail if row else
+                       "not yet verified" if location == aip.location else "not yet copied"})
     safe = all(c["state"] == VERIFIED for c in copies)
     return CopyStatus("safe" if safe else "not safe", copies)
 
