@@ -62,7 +62,7 @@ run: install
 	$(BIN)/kho serve
 
 test: install-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 3
 
 benchmark: install-test
 	@$(MAKE) --no-print-directory system-deps PACKAGES="$(BENCH_APT_PACKAGES)"

@@ -149,6 +149,10 @@ class DigestMismatch(StorageError):
         self.key, self.algorithm, self.expected, self.actual = key, algorithm, expected, actual
 
 
+class UnreadableImage(KhoError):
+    """A stored page image whose bytes no image library can decode."""
+
+
 class WorkersUnavailable(KhoError):
     """No Celery worker answers on the queue (or the broker cannot be reached): work sent
     now would wait, unseen, for one to start."""

@@ -180,3 +180,45 @@ def test_stopped_s3_server_is_an_error_and_the_aip_stays_due(fresh_s3_server, se
         status = session.get(FixityAipStatus, aip.id)
         assert status is None or status.last_checked_at is None  # still due: nothing proven
     catalog.dispose()
+
+
+def test_fixity_reads_bag_manifests_as_ingest_does_and_catches_a_changed_digest(settings, tmp_path):
+    """Percent-encoded (%0A, %0D, %25), NFD and './' names in a stored bag manifest name the
+    same files as the AIP's NFC logical paths: all agree at first, and a digest changed in
+    the stored manifest is named for exactly the file it lists."""
+    import hashlib
+    import unicodedata
+    from tests.fixtures.bags import make_bag
+    nfd = unicodedata.normalize("NFD", "data/Hà Nội ảnh.txt")
+    files = {"data/dòng\nhai.txt": b"LF", "data/cr\rname.txt": b"CR", "data/100%.txt": b"pc",
+             nfd: b"NFD", "data/chấm.txt": b"dot"}
+    bag = make_bag(tmp_path / "bag", files, tag_manifest=False,
+                   bag_info={"DC-Title": "Tên tệp khó đọc"})
+    manifest = bag / "manifest-sha256.txt"
+    text = manifest.read_text("utf-8")
+    assert "%0A" in text and "%0D" in text and "%25" in text
+    manifest.write_text(text.replace("  data/chấm.txt", "  ./data/chấm.txt"), "utf-8")
+    catalog = open_catalog(settings.catalog_url)
+    catalog.upgrade()
+    add_collections(catalog, "Hán-Nôm")
+    result = ingest_package(bag, settings=settings, catalog=catalog, collection="Hán-Nôm")
+    storage = get_location(settings, "local")
+    stored = (result, storage, catalog, settings)
+    first = run(stored)
+    assert first.outcome == "success", problems(first)
+    # The comparison ran on every one of those names: each file's bag-manifest digest counted.
+    key = f"{result.object_root}/v1/content/manifest-sha256.txt"
+    wrong = "0" * 64
+    lines = []
+    for line in read(storage, key).decode("utf-8").splitlines():
+        digest, path = line.split("  ", 1)
+        lines.append(f"{wrong if path != 'data/100%25.txt' else digest}  {path}")
+    put(storage, key, ("\n".join(lines) + "\n").encode("utf-8"))
+    second = problems(run(stored))
+    catalog.dispose()
+    named = {path for path, r in second.items() if r.outcome == DISAGREE}
+    nfc = unicodedata.normalize("NFC", nfd)
+    assert named == {f"v1/content/{p}" for p in
+                     ("data/dòng\nhai.txt", "data/cr\rname.txt", nfc, "data/chấm.txt")}, second
+    assert second["v1/content/manifest-sha256.txt"].outcome == CHANGED
+    assert hashlib.sha256(b"pc").hexdigest() != wrong

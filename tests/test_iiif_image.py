@@ -376,3 +376,38 @@ def test_no_more_images_are_decoded_at_once_than_the_setting_allows(settings, im
     for thread in threads:
         thread.join(120)
     assert statuses == [200] * 8 and state["peak"] == 2
+
+
+def test_a_damaged_stored_original_is_a_500_that_says_so_and_no_page_is_made_of_it(app, images,
+                                                                                  tmp_path):
+    import hashlib
+    from repository.access.derivatives import derivative_path
+    from repository.access.image_resolver import ImageResolver
+    settings = app.config["KHO_SETTINGS"]
+    # As the resolver finds a file in local storage: in place, with its recorded sha512.
+    stored = settings.local_storage_root / "obj" / "v1" / "content" / "data" / "trang 1.png"
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(images["page"].path.read_bytes())
+    recorded = hashlib.sha512(stored.read_bytes()).hexdigest()
+    source = ImageResolver(settings, catalog=None).source_for(
+        "local", "obj/v1/content/data/trang 1.png", recorded, public=True)
+    assert source.sha512 == recorded
+    damaged = bytearray(stored.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # one flipped byte in the stored bytes
+    stored.write_bytes(bytes(damaged))
+    garbage = tmp_path / "originals" / "garbage.png"
+    garbage.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not an image at all" * 50)
+    images["flipped"] = source
+    images["garbage"] = ImageSource(garbage, "digestgarbage0000")
+
+    client = app.test_client()
+    for name, words in (("flipped", "does not match"), ("garbage", "cannot be decoded")):
+        for path in (f"{name}/info.json", f"{name}/full/max/0/default.jpg"):
+            response = client.get(f"/iiif/3/image/{path}")
+            assert response.status_code == 500, path
+            assert words in response.get_data(as_text=True), response.get_data(as_text=True)
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert not derivative_path(images[name], settings).exists()
+    assert "garbage.png" in client.get("/iiif/3/image/garbage/info.json").get_data(as_text=True)
+    # The server goes on serving the good pages.
+    assert client.get("/iiif/3/image/page/info.json").status_code == 200

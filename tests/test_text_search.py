@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 from sqlalchemy import select
 
-from repository.catalog import Aip, AipFile, AipVersion, add_user, events_for_aip, open_catalog
+from repository.catalog import (Aip, AipFile, AipVersion, PremisEvent, add_user, events_for_aip,
+                                open_catalog)
 from repository.ingest.pipeline import ingest_package
 from repository.storage import get_location
 from repository.text import after_ingest, index_transcriptions, page_texts
@@ -132,6 +133,13 @@ def test_a_transcription_left_out_is_a_warning_the_stored_chain_head_guards(kho_
     assert report.problems and "trang 9" in report.problems[0]
     assert_newest_event_is_guarded_by_the_stored_head(
         catalog, get_location(kho_settings, "local"), "validation")
+    # Read again (as every new version does): the same problem is not said twice.
+    assert index_transcriptions(kho_settings, catalog, result.identifier).problems
+    with catalog.session() as session:
+        warnings = session.scalars(select(PremisEvent.detail).where(
+            PremisEvent.aip_identifier == result.identifier,
+            PremisEvent.detail.like("transcriptions not used%"))).all()
+    assert len(warnings) == 1 and "trang 9" in warnings[0]
     catalog.dispose()
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from repository.config import Settings
-from repository.errors import NotFound
+from repository.errors import DigestMismatch, NotFound, UnreadableImage
 
 TILE_SIZE = 512
 JPEG_QUALITY = 85
@@ -39,6 +39,9 @@ class ImageSource:
     version: str
     modified: datetime | None = None
     public: bool = True
+    # The original's recorded sha512, when known: checked before a derivative is built from
+    # it, so damaged stored bytes are refused instead of being served as pages.
+    sha512: str | None = None
 
 
 def derivative_key(source: ImageSource) -> str:
@@ -67,15 +70,39 @@ def ensure_derivative(source: ImageSource, settings: Settings) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.exists():
             return target
+        if source.sha512:
+            _check_original(Path(source.path), source.sha512)
         fd, temp = tempfile.mkstemp(prefix=".building-", suffix=".tif", dir=target.parent)
         os.close(fd)
         try:
-            build_pyramid(Path(source.path), Path(temp))
+            _build_or_refuse(source, Path(temp))
             os.replace(temp, target)
         finally:
             if os.path.exists(temp):
                 os.unlink(temp)
     return target
+
+
+def _check_original(path: Path, sha512: str) -> None:
+    digest = hashlib.sha512()
+    with open(path, "rb") as original:
+        while chunk := original.read(4 * 1024 * 1024):
+            digest.update(chunk)
+    if digest.hexdigest() != sha512:
+        raise DigestMismatch(f"the stored original of image {sha512[:16]}", "sha512", sha512,
+                             digest.hexdigest())
+
+
+def _build_or_refuse(source: ImageSource, target: Path) -> None:
+    import pyvips
+    from PIL import UnidentifiedImageError
+
+    try:
+        build_pyramid(Path(source.path), target)
+    except (pyvips.Error, UnidentifiedImageError, OSError, ValueError) as exc:
+        raise UnreadableImage(f"the stored original of image {source.version[:16]} "
+                              f"({Path(source.path).name}) cannot be decoded: "
+                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}") from exc
 
 
 def build_pyramid(original: Path, target: Path) -> None:

@@ -74,8 +74,9 @@ class ImageResolver:
         """The original of a stored file as a local path (local storage: in place)."""
         storage = self._location(location)
         if isinstance(storage, LocalStorage):
-            return ImageSource(storage.root.joinpath(*key.split("/")), sha512, None, public)
+            return ImageSource(storage.root.joinpath(*key.split("/")), sha512, None, public, sha512)
         cached = Path(self.settings.derivatives_dir) / "originals" / sha512[:2] / sha512
+        # Fetched originals are verified while downloading; no second hash before the build.
         source = ImageSource(cached, sha512, None, public)
         # The derivative is all the Image service reads once it exists: skip the download.
         if not cached.exists() and not derivative_path(source, self.settings).exists():

@@ -6,7 +6,7 @@ chain's head goes to storage after the commit, as after every event-writing acti
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 from repository.catalog.chain_store import record_chain_head
 from repository.catalog.collection_records import store_collection
@@ -29,9 +29,11 @@ def change_collection_access(settings: Settings, catalog, name: str, *, level: s
         found = get_collection(session, name)
         before = access_text(found.access, found.embargo_until)
         found.access, found.embargo_until = level, embargo_until
+        # Read by datestamps.py when it re-stamps the collection's AIPs: one moment for both.
+        found.access_changed_at = datetime.now(timezone.utc)
         after = access_text(level, embargo_until)
         event = record_event(session, event_type="policy assignment", agent=agent,
-                             outcome="success",
+                             outcome="success", when=found.access_changed_at,
                              detail=f"access of collection {found.name} changed from {before} "
                                     f"to {after}")
         store_collection(found, storages, [event])  # raises, and rolls back, if it cannot

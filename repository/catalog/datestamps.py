@@ -67,7 +67,9 @@ def _stamp_collection_aips(_mapper, connection, collection: Collection) -> None:
     if not (state.attrs.access.history.has_changes()
             or state.attrs.embargo_until.history.has_changes()):
         return
-    now = datetime.now(timezone.utc)
+    # The moment the change's event gives (collection_access.py), so that a rebuild, which
+    # knows the change only by its event, gives every AIP the same datestamp again.
+    now = collection.__dict__.get("access_changed_at") or datetime.now(timezone.utc)
     lift = embargo_lifts_at(collection.access, collection.embargo_until)
     table = Aip.__table__
     rows = connection.execute(select(table.c.id, table.c.access, table.c.embargo_until)

@@ -53,9 +53,11 @@ def current_files(aip: Aip) -> list[AipFile]:
                   key=lambda f: f.logical_path)
 
 
-def premis_xml(session: Session, aip: Aip, agent_label=None) -> bytes:
+def premis_xml(session: Session, aip: Aip, agent_label=None, *,
+               files: list[AipFile] | None = None, events: list | None = None) -> bytes:
     """The AIP's PREMIS 3 document (UTF-8 XML bytes); ``agent_label`` renames agents for the
-    reader (catalog.visibility.agent_labeller), as recorded when None."""
+    reader (catalog.visibility.agent_labeller), as recorded when None. ``files`` and
+    ``events`` narrow it to one version (an export); by default the current one, every event."""
     agent_label = agent_label or (lambda agent: agent)
     root = ET.Element(f"{{{PREMIS_NS}}}premis", {
         "version": "3.0",
@@ -65,8 +67,7 @@ def premis_xml(session: Session, aip: Aip, agent_label=None) -> bytes:
     _identifier(entity, "objectIdentifier", aip.identifier)
     _identifier(entity, "objectIdentifier", aip.ocfl_id, "OCFL object id")
 
-    files = current_files(aip)
-    for f in files:
+    for f in current_files(aip) if files is None else files:
         obj = _el(root, "object", **{f"{{{XSI_NS}}}type": "premis:file"})
         _identifier(obj, "objectIdentifier", file_object_identifier(aip, f))
         chars = _el(obj, "objectCharacteristics")
@@ -86,7 +87,8 @@ def premis_xml(session: Session, aip: Aip, agent_label=None) -> bytes:
             _el(registry, "formatRegistryKey", f.pronom_id)
         _el(obj, "originalName", f.logical_path)
 
-    events = events_for_aip(session, aip.identifier)
+    if events is None:
+        events = events_for_aip(session, aip.identifier)
     for event in events:
         ev = _el(root, "event")
         _identifier(ev, "eventIdentifier", event.identifier, "UUID")

@@ -4,8 +4,11 @@ Each OCFL object's inventory gives versions, files and digests; Kho's own files 
 (kho-metadata/…) give the identifier, collection, access, Dublin Core, formats and the
 PREMIS events of every version. Each location's collection records (collection_records.py)
 give every collection's title and access and the events that changed them; a collection
-with no record is restored closed (restricted), never public. Users are not in storage
-and are left as they are.
+with no record is restored closed (restricted), never public. The event journal
+(chain_store.py) gives the whole event log in chain order, so the rebuilt log hashes to
+the head recorded in storage; events found in objects or records but not journaled (a
+crash between commit and journal, or storage written before journals existed) follow it in
+time order. Users are not in storage and are left as they are.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, true
 
-from repository.catalog.chain_store import record_chain_head
+from repository.catalog.chain_store import read_chain_head, read_journal, record_chain_head
 from repository.catalog.collection_records import merge_records, read_records
 from repository.catalog.events import record_event
 from repository.catalog.files import file_rows
@@ -41,6 +44,9 @@ class RebuildReport:
     problems: list[str] = field(default_factory=list)
     # Collections with no record in storage: closed (restricted), never guessed public.
     closed: list[str] = field(default_factory=list)
+    # Events restored from the journal in storage (the rest were replayed by time).
+    journaled: int = 0
+    diverged: str = ""
 
 
 def rebuild_catalog(settings: Settings, catalog, *, force: bool = False) -> RebuildReport:
@@ -85,18 +91,58 @@ def rebuild_catalog(settings: Settings, catalog, *, force: bool = False) -> Rebu
             restored[object_id] = name
             pending_events.extend(events)
     _close_unrecorded(catalog, recorded, report)
-    # Replayed in time order across AIPs, so the new chain reads as the history did.
-    pending_events.sort(key=lambda e: (e["datetime"], e["identifier"]))
+    _stamp_collection_changes(catalog, recorded)
+    journal = _longest_journal(locations, report)
+    journaled = {e["identifier"] for e in journal}
+    # Events no journal holds are replayed after it in time order across AIPs, so the
+    # new part of the chain reads as the history did.
+    pending_events = sorted((e for e in pending_events if e["identifier"] not in journaled),
+                            key=lambda e: (e["datetime"], e["identifier"]))
     with catalog.session() as session:
-        for event in pending_events:
-            record_event(session, event_type=event["type"], agent=event["agent"],
-                         outcome=event["outcome"], detail=event.get("detail", ""),
-                         aip_identifier=event["aip"], file_path=event.get("file"),
-                         when=datetime.fromisoformat(event["datetime"]),
-                         identifier=event["identifier"])
+        for event in journal:
+            replayed = _replay(session, event)
+            if replayed.digest != event["digest"] and not report.diverged:
+                report.diverged = event["identifier"]
+                report.problems.append(
+                    f"event {event['identifier']} (chain position {event['position']}) does "
+                    "not hash as journaled; the rebuilt chain differs from storage's from there")
             report.events += 1
+        for event in pending_events:
+            _replay(session, event)
+            report.events += 1
+    report.journaled = len(journal)
     record_chain_head(catalog, locations.values())  # the rebuilt log's head, for kho audit
     return report
+
+
+def _replay(session, event: dict) -> PremisEvent:
+    return record_event(session, event_type=event["type"], agent=event["agent"],
+                        outcome=event["outcome"], detail=event.get("detail", ""),
+                        aip_identifier=event["aip"], file_path=event.get("file"),
+                        when=datetime.fromisoformat(event["datetime"]),
+                        identifier=event["identifier"])
+
+
+def _longest_journal(locations: dict, report: RebuildReport) -> list[dict]:
+    """The event journal of the location whose recorded head covers the most events."""
+    heads = []
+    for name, storage in locations.items():
+        try:
+            head = read_chain_head(storage)
+        except KhoError as exc:
+            report.problems.append(f"{name}: cannot read the event-chain head: {exc}")
+            continue
+        if head:
+            heads.append((int(head.get("events", 0)), name, storage))
+    for _, name, storage in sorted(heads, key=lambda h: -h[0]):
+        try:
+            journal = read_journal(storage)
+        except KhoError as exc:
+            report.problems.append(f"{name}: cannot read the event journal: {exc}")
+            continue
+        if journal is not None:
+            return journal
+    return []
 
 
 def _restore_collections(catalog, records: dict[str, dict], report: RebuildReport) -> list[dict]:
@@ -114,6 +160,32 @@ def _restore_collections(catalog, records: dict[str, dict], report: RebuildRepor
             events.extend({**event, "aip": None} for event in record.get("events", []))
             report.collections += 1
     return events
+
+
+def _stamp_collection_changes(catalog, records: dict[str, dict]) -> None:
+    """An access change of a collection changed each of its AIPs for a harvester
+    (datestamps.py): give them that datestamp again, from the change's event."""
+    from repository.catalog.datestamps import embargo_lifts_at, harvest_datestamp
+    from repository.catalog.models import Collection
+    with catalog.session() as session:
+        for name, record in records.items():
+            changes = [e["datetime"] for e in record.get("events", [])
+                       if e.get("type") == "policy assignment"]
+            if not changes:
+                continue
+            changed = datetime.fromisoformat(max(changes))
+            collection = session.scalar(select(Collection).where(Collection.name == name))
+            lift = embargo_lifts_at(collection.access, collection.embargo_until)
+            for aip in session.scalars(select(Aip).where(Aip.collection_id == collection.id)):
+                stamp = harvest_datestamp(changed, embargo_lifts_at(aip.access, aip.embargo_until),
+                                          lift)
+                if stamp > _as_utc(aip.oai_datestamp):
+                    session.execute(Aip.__table__.update().where(Aip.id == aip.id)
+                                    .values(oai_datestamp=stamp))
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _close_unrecorded(catalog, records: dict[str, dict], report: RebuildReport) -> None:
@@ -182,8 +254,13 @@ def _restore_aip(catalog, store: OcflStore, location: str, object_id: str,
                 aip.total_size, aip.file_count = sum(payload), len(payload)
             for event in _read_json(store, object_id, EVENTS_FILE, version):
                 events.append({**event, "aip": description.identifier})
+        # The record last changed in the newest version whose dublin_core.json differs.
+        described = next(v for v in reversed(versions) if v == versions[0] or
+                         inventory.state(v).get(DUBLIN_CORE_FILE)
+                         != inventory.state(f"v{int(v[1:]) - 1}").get(DUBLIN_CORE_FILE))
         aip.dublin_core = DublinCoreRecord(record=record, title=primary_title(record),
-                                           search_text=search_text(record), updated_at=last)
+                                           search_text=search_text(record),
+                                           updated_at=inventory.created(described))
     return events
 
 

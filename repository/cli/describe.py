@@ -12,7 +12,7 @@ from repository.errors import Problem, UnsafeArchive, UsageError
 
 def _read_bag_info(bag_root: Path) -> tuple[dict[str, list[str]], list[Problem]]:
     """bag-info.txt (package-info.txt before BagIt 0.96) as the validator reads it."""
-    from repository.ingest.bag import decode_tag_file, nfc, parse_tags, read_bag_declaration
+    from repository.bagit.bag import decode_tag_file, nfc, parse_tags, read_bag_declaration
     _version, encoding, _declaration_problems = read_bag_declaration(bag_root)  # validate's job
     for name in ("bag-info.txt", "package-info.txt"):
         path = bag_root / name

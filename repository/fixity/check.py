@@ -13,12 +13,13 @@ import json
 import os
 import re
 import time
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from repository.bagit import stored_manifest_entries
+from repository.bagit.bag import BAGIT_TXT
 from repository.errors import NotFound, StorageError, StorageUnavailable
 from repository.storage import Storage, normalise_algorithm
 from repository.storage.ocfl import INVENTORY, OBJECT_DECLARATION, ROOT_DECLARATION, SIDECAR
@@ -298,41 +299,50 @@ def _check_inventories(storage: Storage, result: AipCheckResult, ocfl_id: str, r
 def _read_bag_manifests(storage: Storage, result: AipCheckResult, root: str,
                         inventory: dict[str, Any], expected: dict[str, _Expected],
                         listing: dict[str, int]) -> bool:
-    """Add each version's bag manifests (stored in the object) as the third source."""
+    """Add each version's bag manifests (stored in the object) as the third source.
+
+    Read with ingest's own parser (repository.bagit), in the bag's declared encoding and
+    version, so percent-encoded, NFD and './' names match the logical paths they name."""
     for version, entry in sorted(inventory.get("versions", {}).items()):
         state = {p: d for d, paths in entry.get("state", {}).items() for p in paths}
-        for logical, digest in sorted(state.items()):
-            match = _MANIFEST_NAME.match(logical)
-            if not match:
-                continue
-            try:
-                algorithm = normalise_algorithm(match.group(2))
-            except StorageError:
-                continue
-            content = inventory.get("manifest", {}).get(digest, [None])[0]
-            if not content or content not in listing:
-                continue  # reported as missing by the main pass
-            try:
-                lines = _read_all(storage, f"{root}/{content}").decode("utf-8", "replace")
-            except NotFound:
-                continue
-            except StorageError as exc:
-                result.results.append(FileResult(content, ERROR, _version_of(content),
-                                                  detail=f"cannot read bag manifest: {exc}"))
-                return False
-            for line in lines.splitlines():
-                parts = line.strip().split(maxsplit=1)
-                if len(parts) != 2:
+        try:
+            declaration = _stored_bytes(storage, root, inventory, listing, state.get(BAGIT_TXT))
+            for logical, digest in sorted(state.items()):
+                match = _MANIFEST_NAME.match(logical)
+                if not match:
                     continue
-                # RFC 8493 §2.1.3: CR, LF and % in paths are percent-encoded.
-                path = urllib.parse.unquote(parts[1].strip())
-                target = state.get(path)
-                if target is None:
-                    continue  # a file the manifest lists but the version lacks: bag's own matter
-                for cp in inventory["manifest"].get(target, []):
-                    expected.setdefault(cp, _Expected(_version_of(cp))).add(
-                        "bag manifest", algorithm, parts[0])
+                try:
+                    algorithm = normalise_algorithm(match.group(2))
+                except StorageError:
+                    continue
+                raw = _stored_bytes(storage, root, inventory, listing, digest)
+                if raw is None:
+                    continue  # reported as missing by the main pass
+                entries, _ = stored_manifest_entries(raw, logical, declaration)
+                for path, value in entries:
+                    target = state.get(path)
+                    if target is None:
+                        continue  # listed by the manifest but not in the version: bag's own matter
+                    for cp in inventory["manifest"].get(target, []):
+                        expected.setdefault(cp, _Expected(_version_of(cp))).add(
+                            "bag manifest", algorithm, value)
+        except StorageError as exc:
+            result.results.append(FileResult(f"{version}/content", ERROR, _version_of(f"{version}/"),
+                                              detail=f"cannot read bag manifests: {exc}"))
+            return False
     return True
+
+
+def _stored_bytes(storage: Storage, root: str, inventory: dict[str, Any],
+                  listing: dict[str, int], digest: str | None) -> bytes | None:
+    """The bytes of the (small) tag file with inventory digest ``digest``, None if absent."""
+    content = inventory.get("manifest", {}).get(digest, [None])[0] if digest else None
+    if not content or content not in listing:
+        return None
+    try:
+        return _read_all(storage, f"{root}/{content}")
+    except NotFound:
+        return None
 
 
 def _is_ocfl_structure(path: str) -> bool:

@@ -25,6 +25,7 @@ from repository.storage.ocfl import DIGEST_ALGORITHM, INVENTORY, SIDECAR, Invent
 
 from .alerts import Alert, send_alert
 from .check import AipCheckResult, check_aip
+from .history import record_history
 from .models import CHANGED, INVENTORY_ALTERED, MISSING, SIZE_CHANGED, UNEXPECTED
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,9 @@ def repair_from_checks(settings: Settings, catalog, identifier: str,
         # Proven again, not assumed: a fresh check of the mended copy, recorded as any other.
         recheck = check_aip(target, aip_identifier=identifier, ocfl_id=ocfl_id, object_root=root,
                             catalogue_files=files, digests="all")
-        record_check(catalog, aip_id, recheck, agent, update_status=False)
+        check_row = record_check(catalog, aip_id, recheck, agent, update_status=False)
+        if recheck.outcome != "error":
+            record_history(catalog, target, check_row.id)
         result.rechecks[target.name] = recheck
         if recheck.outcome != "success":
             result.unrepaired.setdefault(target.name, []).extend(

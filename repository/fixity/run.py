@@ -24,6 +24,7 @@ from repository.storage import Storage, load_locations
 
 from .alerts import failure_alert, send_alert, storage_error_alert
 from repository.catalog.chain_store import record_chain_head
+from .history import record_history
 from .check import AipCheckResult, CatalogueFile, FileResult, check_aip, default_threads
 from .models import ERROR, FixityAipStatus, FixityCheck, FixityResult, LocationHealth
 from .schedule import acquire_lease, release_lease
@@ -114,7 +115,9 @@ def check_aips(settings: Settings, catalog, identifiers: Iterable[str], *,
                                            digests=settings.fixity_digests)
                         if result.outcome != "error":  # never write into an unmounted location
                             used[where] = storage
-                    record_check(catalog, aip_id, result, holder, update_status=False)
+                    check = record_check(catalog, aip_id, result, holder, update_status=False)
+                    if result.outcome != "error":  # storage answered: keep the check there too
+                        record_history(catalog, storage, check.id)
                     summary.checks.append(result)
                     results.append(result)
                     summary.alerts_sent += _alert(settings, catalog, result,

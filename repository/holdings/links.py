@@ -52,7 +52,7 @@ def record_aip_shelfmark(session: Session, aip_id: int, bag_info: dict[str, list
 
 def link_stored_aips(session: Session, settings, *, only_missing: bool = False) -> dict[str, int]:
     """Read each AIP's bag-info.txt from storage again and record its shelfmark."""
-    from repository.ingest.bag import decode_tag_file, parse_tags
+    from repository.bagit.bag import decode_tag_file, parse_tags
     from repository.storage import get_location
     done = {"aips": 0, "linked": 0, "unreadable": 0}
     query = select(Aip.id, Aip.location, Aip.object_root, AipFile.content_path).join(

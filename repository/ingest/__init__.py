@@ -10,7 +10,7 @@ Public surface::
 ``validate_path`` unpacks an archive into staging and removes it before returning, so the
 files named in its result are gone; to copy them, validate inside ``unpacked``.
 """
-from repository.ingest.bag import Bag, FetchEntry, PayloadFile
+from repository.bagit.bag import Bag, FetchEntry, PayloadFile
 from repository.ingest.profile import Profile, check_profile, load_profile
 from repository.ingest.unpack import serialization_of, unpacked
 from repository.ingest.validate import BagValidation, hash_files, validate_bag, validate_path

@@ -89,7 +89,7 @@ def amend_aip(settings: Settings, catalog, identifier: str, *, agent: str,
 def _register(catalog, identifier: str, inventory, number: int, changes: dict[str, bytes],
               policy, record: dict | None, event: PendingEvent, agent: str,
               withdrawn: tuple[datetime, str] | None = None) -> None:
-    now = datetime.now(timezone.utc)
+    now = inventory.created()  # as storage records it, so a rebuilt catalogue says the same
     with catalog.session() as session:
         aip = session.scalar(select(Aip).where(Aip.identifier == identifier))
         previous = {f.logical_path: f for f in session.scalars(select(AipFile).where(
@@ -137,7 +137,9 @@ def withdraw_aip(settings: Settings, catalog, identifier: str, *, agent: str, re
     with store.open_file(ocfl_id, AIP_FILE) as stream:
         description = AipDescription.from_dict(json.load(stream))
     who = agent_name(agent)
-    event = PendingEvent("deaccession", "success", f"withdrawn: {reason}")
+    # Whole seconds, as aip.json keeps the moment: a rebuilt catalogue says the same.
+    event = PendingEvent("deaccession", "success", f"withdrawn: {reason}",
+                         datetime.now(timezone.utc).replace(microsecond=0))
     description = dataclasses.replace(description, withdrawn={
         "at": event.when.isoformat(timespec="seconds"), "by": who, "reason": reason})
     changes = {AIP_FILE: dump_json(description.as_dict()),

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from repository.errors import KhoError
-from repository.ingest.bag import hash_constructor, unsafe_path
+from repository.bagit.bag import hash_constructor, unsafe_path
 
 CHUNK = 1024 * 1024
 TIMEOUT = 30

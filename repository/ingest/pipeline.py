@@ -31,8 +31,9 @@ from repository.config import Settings
 from repository.errors import (DigestMismatch, DuplicatePackage, KhoError, PackageInvalid,
                                Problem, ValidationReport)
 from repository.holdings.links import record_aip_shelfmark
-from repository.ingest.bag import Bag
+from repository.bagit.bag import Bag
 from repository.ingest.characterise import FileFormat, identify_formats
+from repository.ingest.exported import ExportedAip, read_export
 from repository.ingest.unpack import serialization_of, unpacked
 from repository.ingest.validate import BagValidation, validate_bag
 from repository.metadata import primary_title, search_text
@@ -108,7 +109,10 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
         validation = validate_bag(bag_root, settings=settings,
                                   serialization=serialization_of(Path(path)),
                                   verify_payload=False)
-        require_ingestable(validation)
+        exported = read_export(bag_root)  # a bag `kho export` made: its own kho-metadata/
+        if exported is not None:
+            adopt_exported_description(validation, exported)
+        require_ingestable(validation, exported=exported is not None)
         bag = validation.bag
         fingerprint = payload_fingerprint(bag)
         previous = find_previous(catalog, bag, fingerprint, new_version=new_version)
@@ -122,13 +126,14 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
         # own files, which need its answer, are stored last.
         identifying = ThreadPoolExecutor(1, thread_name_prefix="kho-identify")
         metadata = KhoMetadata(description, validation, who, identifying.submit(
-            identify_formats, [item.path for item in bag.payload]))
+            identify_formats, [item.path for item in bag.payload]),
+            imported_from=exported.identifier if exported else None)
         identifying.shutdown(wait=False)
         if on_new_aip and previous is None:
             on_new_aip(identifier)
         step("storing")
         store = OcflStore(storage, workers=store_workers(settings, storage))
-        deposited = bag_sources(bag, _thread_safe(progress))
+        deposited = bag_sources(bag, _thread_safe(progress), exported)
         if on_total:
             on_total(sum(source.size or 0 for source in deposited))
         sources = deposited + metadata.sources()
@@ -223,8 +228,18 @@ def _thread_safe(progress: Progress | None) -> Progress | None:
     return report
 
 
-def require_ingestable(validation: BagValidation) -> None:
-    """Beyond a valid bag, ingest needs the bag complete, titled and clear of Kho's own folder."""
+def adopt_exported_description(validation: BagValidation, exported: ExportedAip) -> None:
+    """An export's Dublin Core is the AIP's as last edited: it wins over the deposited one."""
+    if exported.record is None:
+        return
+    validation.report.extend(exported.problems)
+    if not any(p.severity == "error" for p in exported.problems):
+        validation.dublin_core = exported.record
+
+
+def require_ingestable(validation: BagValidation, *, exported: bool = False) -> None:
+    """Beyond a valid bag, ingest needs the bag complete, titled and clear of Kho's own folder
+    (unless it is a bag `kho export` made, whose kho-metadata/ Kho reads and writes afresh)."""
     report = validation.report
     bag = validation.bag
     if report.valid:
@@ -232,7 +247,7 @@ def require_ingestable(validation: BagValidation) -> None:
             report.error("K801", "fetch.txt",
                          "the bag lists files to fetch that are not present; "
                          "fetch them (kho validate --allow-fetch) before ingest")
-        if (bag.root / METADATA_DIR).exists():
+        if (bag.root / METADATA_DIR).exists() and not exported:
             report.error("K802", METADATA_DIR,
                          f"the folder name {METADATA_DIR!r} is reserved for Kho's own metadata")
         if validation.dublin_core is None or not primary_title(validation.dublin_core):
@@ -287,7 +302,8 @@ def agent_name(user: str) -> str:
     return f"{SOFTWARE_AGENT} for {user}" if user else SOFTWARE_AGENT
 
 
-def ingest_events(validation: BagValidation, formats: dict[Path, FileFormat]) -> list[PendingEvent]:
+def ingest_events(validation: BagValidation, formats: dict[Path, FileFormat],
+                  imported_from: str | None = None) -> list[PendingEvent]:
     """The PREMIS events this ingest records, in the order they happened."""
     bag = validation.bag
     warnings = "; ".join(str(w) for w in validation.report.warnings)
@@ -305,7 +321,9 @@ def ingest_events(validation: BagValidation, formats: dict[Path, FileFormat]) ->
         "message digest calculation", "success",
         f"sha512 and {', '.join(sorted(bag.manifests))} computed for {len(bag.payload)} payload "
         "files while storing; each matched the bag's manifests"))
-    events.append(PendingEvent("ingestion", "success", "stored as an OCFL 1.1 object"))
+    events.append(PendingEvent("ingestion", "success", "stored as an OCFL 1.1 object" + (
+        f"; a Kho export of AIP {imported_from}, whose record is kept in "
+        f"{METADATA_DIR}/imported/{imported_from}/" if imported_from else "")))
     return events
 
 
@@ -340,14 +358,20 @@ def _opener(path: Path, progress: Progress | None) -> Callable[[], BinaryIO]:
     return lambda: _CountingReader(open(path, "rb"), progress)  # type: ignore[return-value]
 
 
-def bag_sources(bag: Bag, progress: Progress | None) -> list[SourceFile]:
+def bag_sources(bag: Bag, progress: Progress | None,
+                exported: ExportedAip | None = None) -> list[SourceFile]:
     """The bag as deposited: payload with its manifest digests, then every tag file;
-    ``progress`` hears every byte read from them."""
+    ``progress`` hears every byte read from them. Of an ``exported`` bag's Kho files, only
+    those Kho does not make afresh are kept (exported.stored_name)."""
     sources = [SourceFile(item.logical_path, _opener(item.path, progress), item.size,
                           dict(item.digests)) for item in bag.payload]
     for path in sorted(tag_file_paths(bag.root)):
         name = path.relative_to(bag.root).as_posix()
-        sources.append(SourceFile(unicodedata.normalize("NFC", name), _opener(path, progress),
+        stored = exported.stored_name(unicodedata.normalize("NFC", name)) if exported else \
+            unicodedata.normalize("NFC", name)
+        if stored is None:
+            continue
+        sources.append(SourceFile(stored, _opener(path, progress),
                                   path.stat().st_size, dict(tag_digests(bag, name))))
     return sources
 
@@ -376,9 +400,9 @@ class KhoMetadata:
     """
 
     def __init__(self, description: AipDescription, validation: BagValidation, agent: str,
-                 formats: Future):
+                 formats: Future, imported_from: str | None = None):
         self._description, self._validation, self._agent = description, validation, agent
-        self._formats = formats
+        self._formats, self._imported_from = formats, imported_from
 
     @cached_property
     def formats(self) -> dict[Path, FileFormat]:
@@ -386,7 +410,7 @@ class KhoMetadata:
 
     @cached_property
     def events(self) -> list[PendingEvent]:
-        return ingest_events(self._validation, self.formats)
+        return ingest_events(self._validation, self.formats, self._imported_from)
 
     @cached_property
     def files(self) -> dict[str, bytes]:
@@ -417,7 +441,8 @@ def register_aip(catalog, *, description: AipDescription, record: dict | None, i
     from sqlalchemy import insert, select
     by_logical = {item.logical_path: formats[item.path].as_dict()
                   for item in bag.payload if item.path in formats}
-    now = datetime.now(timezone.utc)
+    # The version's time as storage records it, so a rebuilt catalogue says the same.
+    now = inventory.created()
     with catalog.session() as session:
         collection = require_collection(session, description.collection)
         aip = session.scalar(select(Aip).where(Aip.identifier == description.identifier))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from repository.errors import Problem, UsageError
-from repository.ingest.bag import Bag, err, warn
+from repository.bagit.bag import Bag, err, warn
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 # Kho's own extension (the spec has no "one of these algorithms"): at least one of the

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from repository.errors import Problem, UsageError, ValidationReport
-from repository.ingest.bag import (
+from repository.bagit.bag import (
     MANIFEST_RE, TAGMANIFEST_RE, Bag, FetchEntry, PayloadFile, decode_tag_file,
     err, hash_constructor, is_system_file, last_line_unterminated, line_endings, nfc,
     parse_fetch, parse_manifest, parse_tags, read_bag_declaration, scan_files, strict_rules,

@@ -114,9 +114,11 @@ def record_to_oai_dc(record: dict) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-_DCMES = frozenset({"title", "creator", "subject", "description", "publisher", "contributor",
-                    "date", "type", "format", "identifier", "source", "language", "relation",
-                    "coverage", "rights"})
+# DCMES in its own order (dublin_core.ELEMENTS; that module imports this one).
+_DCMES_ORDER = ("title", "creator", "subject", "description", "publisher", "contributor",
+                "date", "type", "format", "identifier", "source", "language", "relation",
+                "coverage", "rights")
+_DCMES = frozenset(_DCMES_ORDER)
 
 
 def _escape_text(text: str) -> str:
@@ -130,8 +132,11 @@ def oai_dc_elements(record: dict) -> str:
     record so a harvest of many records does not rebuild it each time.
     """
     parts = []
-    for element, values in record.items():
-        if element not in _DCMES or not isinstance(values, list):
+    # In DCMES order, not the dict's: the record read back from storage (sorted keys, as
+    # `kho catalog rebuild` reads it) must give a harvester the same XML.
+    for element in _DCMES_ORDER:
+        values = record.get(element)
+        if not isinstance(values, list):
             continue
         for item in values:
             if not isinstance(item, dict):  # a bare string: a value without a language

@@ -84,6 +84,12 @@ class Inventory:
     versions = property(lambda self: self.data["versions"])
     fixity = property(lambda self: self.data.get("fixity", {}))
 
+    def created(self, version: str | None = None) -> datetime:
+        """When ``version`` (default: head) was created, as its inventory records (UTC)."""
+        text = self.versions[version or self.head]["created"]
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
     def state(self, version: str | None = None) -> dict[str, str]:
         """Logical path -> sha512 digest of ``version`` (default: head)."""
         version = version or self.head

@@ -29,6 +29,7 @@ from repository.text.pages import (Page, aip_pages, find_page, index_for_search,
 BAG_FOLDER = "metadata/transcriptions/"
 EDIT_FOLDER = f"{METADATA_DIR}/transcriptions/"
 MAX_TRANSCRIPTION_BYTES = 8 * 1024 * 1024
+AGENT = "Kho transcriptions"
 # Longest suffix first: "alto.xml" before "xml".
 FORMATS = ((".alto.xml", "alto"), (".xml", "alto"), (".hocr", "hocr"), (".html", "hocr"),
            (".txt", "text"))
@@ -144,13 +145,27 @@ def index_transcriptions(settings: Settings, catalog, identifier: str) -> IndexR
         removed = remove_page_texts(session, aip, source=TRANSCRIPTION, keep=keep)
         if report.indexed or removed:  # ingest has just indexed an AIP that carries none
             index_for_search(session, aip.id)
+        warned = False
         if report.problems:
-            record_event(session, event_type="validation", agent="Kho transcriptions",
-                         outcome="warning", aip_identifier=identifier,
-                         detail="transcriptions not used: " + "; ".join(report.problems[:20]))
-    if report.problems:
+            detail = "transcriptions not used: " + "; ".join(report.problems[:20])
+            # Every new version re-reads the transcriptions: say the same thing once, not
+            # again with each edit of the Dublin Core.
+            if _last_warning(session, identifier) != detail:
+                record_event(session, event_type="validation", agent=AGENT, outcome="warning",
+                             aip_identifier=identifier, detail=detail)
+                warned = True
+    if warned:
         record_chain_head(catalog, [storage])  # that warning is the log's newest event now
     return report
+
+
+def _last_warning(session, identifier: str) -> str | None:
+    from repository.catalog.models import PremisEvent
+    return session.scalar(
+        select(PremisEvent.detail)
+        .where(PremisEvent.aip_identifier == identifier, PremisEvent.agent == AGENT,
+               PremisEvent.event_type == "validation")
+        .order_by(PremisEvent.id.desc()).limit(1))
 
 
 def _read(storage, key: str) -> bytes:

@@ -214,6 +214,32 @@ def aip_premis(identifier: str):
                         mimetype="application/xml")
 
 
+@blueprint.get("/aips/<identifier>/export")
+def aip_export(identifier: str):
+    """The AIP (``?version=N``, default the newest) as a BagIt bag in a zip, streamed from
+    storage as it is sent, to whoever may read the AIP (the same decision as its files)."""
+    from repository.access.export import plan_export, zip_stream
+    version = whole_number("version", 0) if "version" in request.args else None
+    with services().catalog.session() as session:
+        readable_aip(session, identifier)
+        bag = plan_export(services().settings, session, identifier, version,
+                          agent_label=agent_labeller(session, current_reader()))
+    archive = zip_stream(bag)
+    response = Response(archive, mimetype="application/zip")
+    response.content_length = len(archive)
+    response.headers["Content-Disposition"] = attachment(f"{bag.bag_name}.zip")
+    return response
+
+
+def attachment(filename: str) -> str:
+    """Content-Disposition for a download named ``filename`` (RFC 6266): an ASCII fallback
+    for old clients and the exact UTF-8 name as filename* (RFC 5987)."""
+    import unicodedata
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    fallback = "".join(c if c.isalnum() or c in "-_." else "_" for c in fallback) or "export.zip"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 @blueprint.get("/aips/<identifier>/files/<path:logical_path>")
 def aip_file(identifier: str, logical_path: str):
     """The file's bytes, streamed from storage, with Range and ETag (sha512)."""

@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, redirect, request
 from repository.access import (ImageService, ImageSource, InvalidImageRequest,
                                UnsupportedImageRequest)
 from repository.access.image_service import INFO_MEDIA_TYPE, PROFILE_URI
-from repository.errors import NotFound
+from repository.errors import DigestMismatch, NotFound, UnreadableImage
 
 blueprint = Blueprint("iiif_image", __name__, url_prefix="/iiif/3/image")
 
@@ -126,6 +126,18 @@ def allow_any_origin(response: Response) -> Response:
 @blueprint.errorhandler(InvalidImageRequest)
 def bad_request(exc: InvalidImageRequest):
     return Response(f"400 Bad Request: {exc}\n", status=400, content_type="text/plain; charset=utf-8")
+
+
+@blueprint.errorhandler(DigestMismatch)
+@blueprint.errorhandler(UnreadableImage)
+def damaged_original(exc: Exception):
+    # Damaged stored bytes are the repository's fault, not the caller's: a 500 that says what
+    # is wrong (fixity reports and repairs the file), never a page made from the damage.
+    if isinstance(exc, DigestMismatch):
+        exc = f"{exc.key} does not match its recorded {exc.algorithm}: the stored bytes are damaged"
+    current_app.logger.error("IIIF image: %s", exc)
+    return Response(f"500 Internal Server Error: {exc}\n", status=500,
+                    content_type="text/plain; charset=utf-8")
 
 
 @blueprint.errorhandler(UnsupportedImageRequest)
