@@ -5,7 +5,7 @@ policy: copy with storage.replicas, then record the copy's state and a PREMIS
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import select
@@ -180,10 +180,6 @@ def replicate_aips(settings: Settings, catalog, identifiers: Iterable[str], *, a
                 if vouched else None)
             summary.outcomes += [(identifier, o) for o in outcomes]
     return summary
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 __all__ = ["CopyStatus", "aip_copy_status", "ReplicateSummary", "copy_status", "record_copies", "replicate_aips",

@@ -10,7 +10,6 @@ passed, nothing is changed and an alert goes out.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -28,7 +27,6 @@ from .check import AipCheckResult, check_aip
 from .history import record_history
 from .models import CHANGED, INVENTORY_ALTERED, MISSING, SIZE_CHANGED, UNEXPECTED
 
-log = logging.getLogger(__name__)
 QUARANTINE = "extensions/kho-quarantine"
 # Outcomes a good copy can mend. DISAGREE is the catalogue against the inventory (not a copy's
 # bytes) and ERROR proves nothing: neither is repaired.

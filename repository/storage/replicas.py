@@ -218,23 +218,6 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
     return outcome
 
 
-def verify_copy(storage: Storage, ocfl_id: str, inventory: dict[str, Any], body: bytes, *,
-                workers: int = 4) -> int:
-    """Read back every content file of the copy and its root inventory; raises DigestMismatch
-    or NotFound on the first difference. Returns how many content files were verified."""
-    root = object_root_for(ocfl_id)
-    stored = _read(storage, f"{root}/{INVENTORY}")
-    if stored != body:
-        raise DigestMismatch(f"{root}/{INVENTORY}", DIGEST_ALGORITHM,
-                             hashlib.sha512(body).hexdigest(), hashlib.sha512(stored).hexdigest())
-    jobs = [(f"{root}/{path}", digest) for digest, paths in inventory["manifest"].items()
-            for path in paths]
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kho-verify") as pool:
-        list(pool.map(lambda job: _verify_file(storage, *job), jobs))
-    return len(jobs)
-
-
 def _verify_file(storage: Storage, key: str, want: str) -> None:
     """Read ``key`` back and compare its sha512; DigestMismatch if it differs."""
     hasher = hashlib.sha512()
