@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from repository.catalog import Aip, PremisEvent, add_user, open_catalog
+from repository.catalog.chain_store import CHAIN_HEAD_KEY
 from repository.catalog.copies import copy_status
 from repository.catalog.rebuild import rebuild_catalog
 from repository.catalog.models import AipCopy
@@ -125,6 +126,7 @@ def test_ingest_writes_and_verifies_both_copies_and_replicate_remakes_a_lost_one
     [(outcome, detail)] = events(catalog, result.identifier, "replication")
     assert outcome == "success" and "copy in s3 at v1" in detail and "verified" in detail
     assert status(catalog, result.identifier) == "safe"
+    assert s3.exists(CHAIN_HEAD_KEY)  # the replica holds the event chain too
     # A new version (an access change) reaches the replica too.
     assert amend_aip(get_settings(env), catalog, result.identifier, agent="t",
                      access="restricted") == 2
@@ -158,6 +160,8 @@ def test_ingest_writes_and_verifies_both_copies_and_replicate_remakes_a_lost_one
     assert copy["state"] == "verified" and copy["files_copied"] == 2
     assert read(s3, f"{root}/v1/content/data/trang 1.jpg") == garbled
     assert check_aips(get_settings(env), catalog, [result.identifier]).failed is False
+    verify = kho_cli(env, "audit", "verify")  # every replication event is in the stored chain
+    assert verify.exit_code == 0, verify.output
     # A catalogue rebuilt from storage finds one AIP with two copies, unproven until checked.
     rebuilt_env = {**env, "KHO_DATABASE_URL": f"sqlite:///{tmp_path / 'rebuilt.db'}"}
     rebuilt = open_catalog(rebuilt_env["KHO_DATABASE_URL"])

@@ -16,6 +16,7 @@ from repository.storage import Storage, load_locations
 from repository.storage.replicas import (FAILED, PENDING, VERIFIED, CopyOutcome,
                                          ReplicationPolicy, load_policy, replicate_object)
 
+from .chain_store import record_chain_head
 from .events import record_event
 from .models import Aip, AipCopy
 
@@ -143,6 +144,7 @@ def replicate_aips(settings: Settings, catalog, identifiers: Iterable[str], *, a
         raise NotFound(f"no storage location named {only_location!r} "
                        f"(known: {', '.join(sorted(locations))})")
     summary = ReplicateSummary()
+    touched: dict[str, Storage] = {}
     for identifier in identifiers:
         with catalog.session() as session:
             aip = session.scalar(select(Aip).where(Aip.identifier == identifier))
@@ -169,6 +171,8 @@ def replicate_aips(settings: Settings, catalog, identifiers: Iterable[str], *, a
                 raise NotFound(f"AIP {identifier}: no storage location named {primary!r}")
             outcomes.append(replicate_object(source, locations[name], ocfl_id))
         if outcomes:
+            touched[primary] = locations[primary]
+            touched.update((o.location, locations[o.location]) for o in outcomes)
             # An AIP from before the policy: its primary was the source of a full copy in
             # which every file matched the inventory's sha512 as it was read.
             first = outcomes[0]
@@ -179,6 +183,8 @@ def replicate_aips(settings: Settings, catalog, identifiers: Iterable[str], *, a
                 detail="source of a full copy: every file matched the inventory as read")
                 if vouched else None)
             summary.outcomes += [(identifier, o) for o in outcomes]
+    if touched:  # the replication events join the event journal and chain head in storage
+        record_chain_head(catalog, touched.values())
     return summary
 
 

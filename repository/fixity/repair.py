@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from repository.catalog import Aip, record_event
+from repository.catalog.chain_store import record_chain_head
 from repository.config import Settings
 from repository.errors import KhoError, NotFound
 from repository.storage import Storage, load_locations
@@ -137,6 +138,9 @@ def repair_from_checks(settings: Settings, catalog, identifier: str,
             result.unrepaired.setdefault(target.name, []).extend(
                 f"{r.outcome}: {r.path}" for r in recheck.failures + recheck.errors)
     result.outcome = "not repaired" if result.unrepaired else "repaired"
+    # The quarantine, recovery and check events join the event journal in storage.
+    record_chain_head(catalog, [source, *(locations[c.location] for c in bad
+                                          if c.location in locations)])
     return result
 
 

@@ -177,7 +177,7 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
         record_copies(catalog, identifier, replicas.outcomes, agent=who, primary=replicas.primary)
         # The event-chain head goes to storage with each version: evidence if the newest
         # events are ever removed from the catalogue.
-        record_chain_head(catalog, [storage])
+        record_chain_head(catalog, [storage, *replicas.targets.values()])
         store_collection_record(settings, catalog, description.collection, storage)
         payload_bytes = sum(f.size for f in bag.payload)
         return IngestResult(identifier=identifier, ocfl_id=ocfl_id, version=version,
