@@ -186,6 +186,25 @@ class Settings:
         "KHO_CELERY_QUEUE", "kho-fixity", "Celery queue that fixity checks are sent to.")
     redis_url: str = _setting(
         "KHO_REDIS_URL", "redis://127.0.0.1:6379/0", "Celery broker for `kho worker`.")
+    # Deposits on workers (repository/ingest/tasks.py): the web server only receives.
+    ingest_executor: str = _setting(
+        "KHO_INGEST_EXECUTOR", "inprocess",
+        "inprocess: deposits are ingested by the web server; celery: they are sent to "
+        "`kho worker` (which must see the same KHO_DATA_DIR staging and drop folder).")
+    ingest_queue: str = _setting(
+        "KHO_INGEST_QUEUE", "kho-ingest", "Celery queue that deposits are sent to.")
+    ingest_attempts: int = _setting(
+        "KHO_INGEST_ATTEMPTS", 3,
+        "Times a deposit is started on workers before it is marked failed (a worker that "
+        "dies mid-ingest costs one).")
+    deposit_lease_s: int = _setting(
+        "KHO_DEPOSIT_LEASE", 120,
+        "Seconds without a heartbeat after which a deposit's worker is taken for dead and "
+        "another worker takes the deposit over.")
+    worker_visibility_timeout_s: int = _setting(
+        "KHO_WORKER_VISIBILITY_TIMEOUT", 3600,
+        "Seconds before Redis gives a task whose worker never acknowledged it (it died) to "
+        "another worker; a redelivered deposit still running elsewhere waits for its lease.")
     # Text of pages (repository/text): OCR, transcriptions, IIIF Content Search.
     ocr_languages: str = _setting(
         "KHO_OCR_LANGUAGES", "",

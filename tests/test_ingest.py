@@ -107,6 +107,63 @@ def test_archives_are_ingested_and_staging_is_emptied(packer, ingest_bag, tmp_pa
     assert not staging.exists() or not any(staging.iterdir())
 
 
+def test_an_archive_moves_into_storage_and_a_folder_is_copied_never_moved(
+        ingest_bag, tmp_path, monkeypatch):
+    """Issue 15: an unpacked archive's files are hashed as they are unpacked and moved
+    (linked) into the OCFL object, not copied; a bad one stores nothing; a folder deposited
+    in place is the archivist's: copied, never moved or linked."""
+    from repository.storage import LocalStorage
+    written: list[str] = []
+    put = LocalStorage.put
+    monkeypatch.setattr(LocalStorage, "put", lambda self, key, *a, **k: (
+        written.append(key), put(self, key, *a, **k))[1])
+    storage = get_location(ingest_bag.settings, "local")
+    staging = ingest_bag.settings.staging_dir
+
+    folder = make_page_bag(tmp_path / "folder", pages=2, title="Sổ điền thổ",
+                           external_id="HN-0101")
+    before = {p: p.stat() for p in folder.rglob("*") if p.is_file()}
+    copied = ingest_bag(folder)
+    assert any("/content/data/" in key for key in written)  # the payload was copied
+    for path, st in before.items():  # the archivist's files: same inodes, not linked
+        assert path.stat().st_ino == st.st_ino and path.stat().st_nlink == 1
+    assert copied.file_count == 2
+
+    # Same size, different bytes: only the digests taken while unpacking can see it.
+    bad = make_page_bag(tmp_path / "bad", pages=2, external_id="HN-0102")
+    page = bad / "data" / "trang 2.jpg"
+    data = bytearray(page.read_bytes())
+    data[-10] ^= 0xFF
+    page.write_bytes(bytes(data))
+    with pytest.raises(PackageInvalid) as caught:
+        ingest_bag(zip_folder(bad, tmp_path / "bad.zip"))
+    assert caught.value.report.errors[0].path == "data/trang 2.jpg"
+    assert count(ingest_bag.catalog, Aip) == 1
+    assert len(stored_keys(storage)) == len([k for k in storage.list("") if k.startswith(
+        copied.object_root)])  # nothing of the bad archive's object is left
+    assert not staging.exists() or not any(staging.iterdir())
+
+    written.clear()
+    bag = make_page_bag(tmp_path / "bag", pages=3, title="Địa bạ làng Đông Ngạc",
+                        external_id="HN-0103")
+    result = ingest_bag(zip_folder(bag, tmp_path / "địa bạ.zip"))
+    assert not any("/content/data/" in key or "/content/manifest" in key for key in written), \
+        written  # every file of the bag moved; only Kho's metadata and inventories written
+    store = OcflStore(storage)
+    for path in bag.rglob("*"):
+        if path.is_file():
+            logical = path.relative_to(bag).as_posix()
+            with store.open_file(result.ocfl_id, logical) as stream:
+                assert stream.read() == path.read_bytes()
+            key = f"{result.object_root}/{store.inventory(result.ocfl_id).content_path(logical)}"
+            assert (storage.root / key).stat().st_mode & 0o777 == 0o644
+    assert_valid_ocfl_object(storage, result.object_root, tmp_path)
+    assert not staging.exists() or not any(staging.iterdir())
+    with ingest_bag.catalog.session() as session:
+        aip = session.scalar(select(Aip).where(Aip.identifier == result.identifier))
+        assert aip.file_count == 3 and aip.dublin_core.title == "Địa bạ làng Đông Ngạc"
+
+
 @pytest.mark.parametrize("location", ["local", "s3"])
 def test_ingest_of_bag_with_bad_checksum_stores_nothing(location, ingest_bag, request, tmp_path):
     if location == "s3":

@@ -75,6 +75,7 @@ def test_production_install_runs_scheduled_fixity_on_a_worker(tmp_path, redis_ur
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update({"KHO_DATA_DIR": str(data), "KHO_STORAGE_CONFIG": str(tmp_path / "storage"),
                 "KHO_REDIS_URL": redis_url, "KHO_CELERY_QUEUE": queue,
+                "KHO_INGEST_QUEUE": f"{queue}-ingest", "KHO_OCR_QUEUE": f"{queue}-ocr",
                 "KHO_FIXITY_EXECUTOR": "celery", "KHO_FIXITY_THREADS": "1"})
     bag = make_page_bag(tmp_path / "bag", pages=1, size=(40, 50), external_id="PROD-1")
     made = subprocess.run([kho, "collection", "add", "Địa chí"], env=env, capture_output=True,
@@ -101,6 +102,14 @@ def test_production_install_runs_scheduled_fixity_on_a_worker(tmp_path, redis_ur
                              capture_output=True, text=True, timeout=300)
         assert ran.returncode == 0, ran.stderr[-3000:]
         assert [a["outcome"] for a in json.loads(ran.stdout)["aips"]] == ["success"]
+        # A deposit sent to the ingest queue (as the web server does with
+        # KHO_INGEST_EXECUTOR=celery) is ingested by the same worker.
+        second = make_page_bag(tmp_path / "bag2", pages=1, size=(40, 50), external_id="PROD-2")
+        sent = subprocess.run([str(venv / "bin" / "python"), "-c", SEND_DEPOSIT, str(second)],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert sent.returncode == 0, sent.stderr[-3000:]
+        deposit = _wait_for_deposit(data, sent.stdout.strip(), worker, tmp_path / "worker.log")
+        assert deposit["status"] == "done", deposit
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         try:
@@ -114,6 +123,41 @@ def test_production_install_runs_scheduled_fixity_on_a_worker(tmp_path, redis_ur
     alone = subprocess.run([kho, "fixity", "run", "--all"], env=env, capture_output=True,
                            text=True, timeout=120)
     assert alone.returncode == 1 and "no Kho worker answered" in alone.stderr, alone.stderr
+
+
+SEND_DEPOSIT = """
+import sys
+from pathlib import Path
+from repository.catalog import open_catalog
+from repository.config import load_settings
+from repository.ingest.deposits import create_deposit
+from repository.ingest.tasks import enqueue_deposit, require_ingest_workers
+settings = load_settings()
+catalog = open_catalog(settings.catalog_url)
+require_ingest_workers(settings)
+deposit = create_deposit(catalog, source=sys.argv[1], collection="Địa chí", depositor="prod",
+                         queued=True)
+enqueue_deposit(settings, deposit, Path(sys.argv[1]), remove_after=False)
+print(deposit)
+"""
+
+
+def _wait_for_deposit(data: Path, deposit: str, worker, log: Path,
+                      timeout: float = 240) -> dict:
+    """The deposit as its depositor sees it, once the worker has finished it."""
+    from repository.catalog import open_catalog
+    from repository.ingest.deposits import get_deposit
+    catalog = open_catalog(f"sqlite:///{data / 'kho.sqlite3'}")
+    deadline = time.monotonic() + timeout
+    try:
+        while (found := get_deposit(catalog, deposit))["status"] not in ("done", "failed"):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"deposit {found}; worker {worker.poll()}:\n"
+                            f"{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        return found
+    finally:
+        catalog.dispose()
 
 
 def _wait_for_check(data: Path, aip: str, worker, log: Path, timeout: float = 240) -> str:

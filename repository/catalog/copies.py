@@ -45,15 +45,21 @@ def record_copies(catalog, identifier: str, outcomes: Iterable[CopyOutcome], *, 
         aip = session.scalar(select(Aip).where(Aip.identifier == identifier))
         if aip is None:
             raise NotFound(f"no AIP {identifier!r}")
-        if primary is not None:
-            set_copy(session, aip, primary.location, primary.state, version=primary.version,
-                     verified_at=primary.verified_at, detail=primary.detail)
-        for outcome in outcomes:
-            set_copy(session, aip, outcome.location, outcome.state, version=outcome.version,
-                     verified_at=outcome.verified_at, detail=outcome.detail)
-            record_event(session, event_type="replication", agent=agent,
-                         outcome="success" if outcome.state == VERIFIED else "failure",
-                         detail=replication_detail(outcome), aip_identifier=identifier)
+        add_copies(session, aip, outcomes, agent=agent, primary=primary)
+
+
+def add_copies(session, aip: Aip, outcomes: Iterable[CopyOutcome], *, agent: str,
+               primary: CopyOutcome | None = None) -> None:
+    """``record_copies`` inside the caller's transaction (ingest's registration)."""
+    if primary is not None:
+        set_copy(session, aip, primary.location, primary.state, version=primary.version,
+                 verified_at=primary.verified_at, detail=primary.detail)
+    for outcome in outcomes:
+        set_copy(session, aip, outcome.location, outcome.state, version=outcome.version,
+                 verified_at=outcome.verified_at, detail=outcome.detail)
+        record_event(session, event_type="replication", agent=agent,
+                     outcome="success" if outcome.state == VERIFIED else "failure",
+                     detail=replication_detail(outcome), aip_identifier=aip.identifier)
 
 
 def replication_detail(outcome: CopyOutcome) -> str:
@@ -188,6 +194,6 @@ def replicate_aips(settings: Settings, catalog, identifiers: Iterable[str], *, a
     return summary
 
 
-__all__ = ["CopyStatus", "aip_copy_status", "ReplicateSummary", "copy_status", "record_copies", "replicate_aips",
+__all__ = ["CopyStatus", "add_copies", "aip_copy_status", "ReplicateSummary", "copy_status", "record_copies", "replicate_aips",
            "replication_detail", "required_locations", "set_copy", "FAILED", "PENDING",
            "VERIFIED"]

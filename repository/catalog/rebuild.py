@@ -17,18 +17,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, insert, select, true
+from sqlalchemy import func, select, true
 
+from repository.catalog.aip_rows import AipRows, VersionRows, write_aip
 from repository.catalog.chain_store import read_chain_head, read_journal, record_chain_head
 from repository.catalog.collection_records import merge_records, read_records
 from repository.catalog.events import record_event
-from repository.catalog.files import file_rows
 from repository.catalog.models import (Aip, AipCopy, AipFile, AipVersion, DublinCoreRecord,
                                        PremisEvent)
 from repository.catalog.queries import get_or_create_collection
 from repository.config import Settings
 from repository.errors import CatalogError, KhoError
-from repository.metadata import primary_title, search_text
 from repository.storage import OcflStore, load_locations
 from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
                                            FORMATS_FILE, AipDescription)
@@ -213,54 +212,32 @@ def _restore_aip(catalog, store: OcflStore, location: str, object_id: str,
     head = inventory.head
     description = AipDescription.from_dict(_read_json(store, object_id, AIP_FILE, head))
     record = _read_json(store, object_id, DUBLIN_CORE_FILE, head)
-    formats = _read_json(store, object_id, FORMATS_FILE, head)
     root = store.object_root(object_id)
     sizes = {info.key[len(root) + 1:]: info.size for info in store.storage.list_info(f"{root}/")}
     events: list[dict] = []
+    versions: list[VersionRows] = []
+    for version in sorted(inventory.versions, key=lambda v: int(v[1:])):
+        info = inventory.versions[version]
+        versions.append(VersionRows(
+            number=int(version[1:]), message=info.get("message", ""),
+            agent=info.get("user", {}).get("name", ""), created_at=_parse_time(info["created"]),
+            formats=_read_json(store, object_id, FORMATS_FILE, version),
+            sizes={path: sizes[inventory.manifest[sha512][0]]
+                   for path, sha512 in inventory.state(version).items()}))
+        for event in _read_json(store, object_id, EVENTS_FILE, version):
+            events.append({**event, "aip": description.identifier})
     with catalog.session() as session:
-        from repository.access.rights import parse_access
-        policy = parse_access(description.access)
         collection = get_or_create_collection(session, description.collection)
         if collection.name not in recorded:  # no record says who may read it: closed
             collection.access, collection.embargo_until = "restricted", None
-        versions = sorted(inventory.versions, key=lambda v: int(v[1:]))
-        first = _parse_time(inventory.versions[versions[0]]["created"])
-        last = _parse_time(inventory.versions[head]["created"])
-        aip = Aip(identifier=description.identifier, ocfl_id=object_id, collection=collection,
-                  location=location, object_root=root, current_version=int(head[1:]),
-                  external_identifier=description.external_identifier,
-                  payload_digest=description.payload_fingerprint, access=policy.level,
-                  embargo_until=policy.embargo_until, created_at=first, updated_at=last)
-        if description.withdrawn:
-            aip.withdrawn_at = _parse_time(description.withdrawn["at"])
-            aip.withdrawal_reason = description.withdrawn.get("reason", "")
-        session.add(aip)
-        session.flush()  # the AIP's id, for the file rows below
-        for version in versions:
-            info = inventory.versions[version]
-            number = int(version[1:])
-            session.add(AipVersion(aip=aip, number=number, message=info.get("message", ""),
-                                   agent=info.get("user", {}).get("name", ""),
-                                   created_at=_parse_time(info["created"])))
-            version_formats = formats if version == head else \
-                _read_json(store, object_id, FORMATS_FILE, version)
-            state = inventory.state(version)
-            rows = file_rows(aip.id, number, inventory, version_formats,
-                             {path: sizes[inventory.manifest[sha512][0]]
-                              for path, sha512 in state.items()})
-            session.execute(insert(AipFile), rows)
-            if version == head:
-                payload = [row["size"] for row in rows if row["role"] == "payload"]
-                aip.total_size, aip.file_count = sum(payload), len(payload)
-            for event in _read_json(store, object_id, EVENTS_FILE, version):
-                events.append({**event, "aip": description.identifier})
         # The record last changed in the newest version whose dublin_core.json differs.
-        described = next(v for v in reversed(versions) if v == versions[0] or
+        numbers = sorted(inventory.versions, key=lambda v: int(v[1:]))
+        described = next(v for v in reversed(numbers) if v == numbers[0] or
                          inventory.state(v).get(DUBLIN_CORE_FILE)
                          != inventory.state(f"v{int(v[1:]) - 1}").get(DUBLIN_CORE_FILE))
-        aip.dublin_core = DublinCoreRecord(record=record, title=primary_title(record),
-                                           search_text=search_text(record),
-                                           updated_at=inventory.created(described))
+        write_aip(session, AipRows(description=description, inventory=inventory,
+                                   location=location, object_root=root, versions=versions,
+                                   dublin_core=record, described_at=inventory.created(described)))
     return events
 
 

@@ -2,6 +2,7 @@
 web passwords (only a salted scrypt hash, werkzeug's default, is kept)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import unicodedata
@@ -19,9 +20,14 @@ from repository.errors import NotFound, UsageError
 ROLES: tuple[str, ...] = ("archivist", "researcher", "auditor", "admin")
 TOKEN_PREFIX = "kho_"  # lets secret scanners and people recognise a Kho token
 MIN_PASSWORD_LENGTH = 10
-# Hashed once, so a sign-in with an unknown name costs as much as one with a wrong password
-# (the time taken must not tell which names exist).
-_DUMMY_HASH = generate_password_hash("kho-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Hashed once, on the first sign-in, so one with an unknown name costs as much as one
+    with a wrong password (the time taken must not tell which names exist).  Not at import:
+    scrypt costs ~0.3 s of CPU, which every `kho ingest`, `fixity run` and worker paid."""
+    return generate_password_hash("kho-no-such-user")
 
 
 def hash_token(token: str) -> str:
@@ -138,7 +144,7 @@ def sign_in(session: Session, name: str, password: str, *, max_failures: int,
         User.name == unicodedata.normalize("NFC", name.strip())))
     password = unicodedata.normalize("NFC", password)
     if user is None or not user.active or not user.password_hash:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return SignIn(None)
     locked = _aware(user.locked_until)
     if locked is not None and locked > now:

@@ -171,20 +171,22 @@ def scheduler(once: bool) -> None:
         catalog.dispose()
 
 
-@click.command(short_help="Run fixity checks and OCR sent to workers (Celery on Redis).")
+@click.command(short_help="Run deposits, fixity checks and OCR sent to workers (Celery on Redis).")
 @click.option("--concurrency", type=int, default=0, help="Worker processes (default: one per core).")
 @click.option("--loglevel", default="INFO")
 @click.option("--name", default=None, metavar="NAME[@HOST]",
               help="This worker's name, unique on the broker (default: kho-PID@HOST).")
 def worker(concurrency: int, loglevel: str, name: str | None) -> None:
-    """Run fixity checks sent by the scheduler, and OCR runs sent after ingest (Celery
-    worker on KHO_REDIS_URL, queues KHO_CELERY_QUEUE and KHO_OCR_QUEUE)."""
+    """Run deposits sent by the web server (KHO_INGEST_EXECUTOR=celery), fixity checks
+    sent by the scheduler and OCR runs sent after ingest (Celery worker on KHO_REDIS_URL,
+    queues KHO_INGEST_QUEUE, KHO_CELERY_QUEUE and KHO_OCR_QUEUE)."""
     from repository.fixity.tasks import run_worker
+    import repository.ingest.tasks  # noqa: F401 - registers the deposit task with the worker
     import repository.text.tasks  # noqa: F401 - registers the OCR task with the worker
     settings = load_settings()
     _open_catalog(settings).dispose()  # migrate once, before the processes fork
     run_worker(settings, concurrency=concurrency, loglevel=loglevel, name=name,
-               extra_queues=(settings.ocr_queue,))
+               extra_queues=(settings.ingest_queue, settings.ocr_queue))
 
 
 COMMANDS = (fixity, worker)

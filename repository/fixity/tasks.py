@@ -34,7 +34,19 @@ def _conf(settings: Settings) -> dict:
         result_serializer="json", accept_content=["json"], result_expires=7 * 86400,
         # One AIP at a time per worker process; a task lost with its worker is re-sent.
         worker_prefetch_multiplier=1, task_acks_late=True, task_reject_on_worker_lost=True,
-        broker_connection_retry_on_startup=True, worker_hijack_root_logger=False)
+        broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
+        # A task whose whole worker died (no one left to give it back) is handed to another
+        # worker after this long; deposits hold a lease, so a copy of a long one waits.
+        broker_transport_options=_transport_options(settings))
+
+
+def _transport_options(settings: Settings) -> dict:
+    """Redis hands on a dead worker's unacknowledged task after the visibility timeout,
+    looking for such tasks every few seconds (kombu's default, once in 100 s, would make a
+    short timeout pointless)."""
+    timeout = max(1, settings.worker_visibility_timeout_s)
+    return {"visibility_timeout": timeout, "unacked_restore_throttle": 1,
+            "unacked_restore_interval": max(1, min(60, timeout // 4))}
 
 
 def configure(settings: Settings) -> Celery:

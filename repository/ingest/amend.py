@@ -11,17 +11,17 @@ import io
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from repository.access.rights import parse_access
-from repository.catalog import Aip, AipFile, AipVersion, get_aip, record_event
+from repository.catalog import Aip, get_aip, record_event
+from repository.catalog.aip_rows import AipRows, VersionRows, write_aip
 from repository.catalog.chain_store import record_chain_head
 from repository.catalog.copies import replicate_aips
-from repository.catalog.files import FORMAT_FIELDS, file_rows
 from repository.config import Settings
 from repository.errors import Conflict, PackageInvalid, UsageError, ValidationReport
 from repository.metadata import (canonical_record, normalise_text, primary_title,
-                                 search_text, validate_record)
+                                 validate_record)
 from repository.storage import OcflStore, SourceFile, get_location
 from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
                                            METADATA_DIR, METADATA_FILES, AipDescription,
@@ -77,7 +77,7 @@ def amend_aip(settings: Settings, catalog, identifier: str, *, agent: str,
     inventory = store.add_version(ocfl_id, sources, message="; ".join(details), user_name=who)
     number = int(inventory.head[1:])
     try:
-        _register(catalog, identifier, inventory, number, changes, policy, record, event, who)
+        _register(catalog, store, description, inventory, changes, record, event, who)
     except BaseException:
         store.rollback_version(ocfl_id, inventory.head)
         raise
@@ -86,35 +86,21 @@ def amend_aip(settings: Settings, catalog, identifier: str, *, agent: str,
     return number
 
 
-def _register(catalog, identifier: str, inventory, number: int, changes: dict[str, bytes],
-              policy, record: dict | None, event: PendingEvent, agent: str,
-              withdrawn: tuple[datetime, str] | None = None) -> None:
-    now = inventory.created()  # as storage records it, so a rebuilt catalogue says the same
+def _register(catalog, store: OcflStore, description: AipDescription, inventory,
+              changes: dict[str, bytes], record: dict | None, event: PendingEvent,
+              agent: str) -> None:
+    """The new version in the catalogue, in one transaction (catalog.aip_rows)."""
+    version = VersionRows(number=int(inventory.head[1:]), agent=agent, created_at=inventory.created(),
+                          message=inventory.versions[inventory.head].get("message", ""),
+                          sizes={path: len(data) for path, data in changes.items()})
     with catalog.session() as session:
-        aip = session.scalar(select(Aip).where(Aip.identifier == identifier))
-        previous = {f.logical_path: f for f in session.scalars(select(AipFile).where(
-            AipFile.aip_id == aip.id, AipFile.version == aip.current_version))}
-        formats = {path: {name: getattr(f, name) for name in FORMAT_FIELDS}
-                   for path, f in previous.items()}
-        sizes = {path: f.size for path, f in previous.items()}
-        sizes.update((path, len(data)) for path, data in changes.items())
-        rows = file_rows(aip.id, number, inventory, formats, sizes)
-        session.execute(insert(AipFile), rows)
-        session.add(AipVersion(aip=aip, number=number, agent=agent, created_at=now,
-                               message=inventory.versions[inventory.head].get("message", "")))
-        aip.current_version, aip.updated_at = number, now
-        if policy is not None:
-            aip.access, aip.embargo_until = policy.level, policy.embargo_until
-        if withdrawn is not None:
-            aip.withdrawn_at, aip.withdrawal_reason = withdrawn
-        if record is not None:
-            aip.dublin_core.record = record
-            aip.dublin_core.title = primary_title(record)
-            aip.dublin_core.search_text = search_text(record)
-            aip.dublin_core.updated_at = now
+        aip = session.scalar(select(Aip).where(Aip.identifier == description.identifier))
+        write_aip(session, AipRows(description=description, inventory=inventory,
+                                   location=aip.location, object_root=aip.object_root,
+                                   versions=[version], dublin_core=record))
         record_event(session, event_type=event.event_type, agent=agent, outcome=event.outcome,
-                     detail=event.detail, aip_identifier=identifier, when=event.when,
-                     identifier=event.identifier)
+                     detail=event.detail, aip_identifier=description.identifier,
+                     when=event.when, identifier=event.identifier)
 
 
 def withdraw_aip(settings: Settings, catalog, identifier: str, *, agent: str, reason: str) -> int:
@@ -150,8 +136,7 @@ def withdraw_aip(settings: Settings, catalog, identifier: str, *, agent: str, re
                                   user_name=who)
     number = int(inventory.head[1:])
     try:
-        _register(catalog, identifier, inventory, number, changes, None, None, event, who,
-                  withdrawn=(event.when, reason))
+        _register(catalog, store, description, inventory, changes, None, event, who)
     except BaseException:
         store.rollback_version(ocfl_id, inventory.head)
         raise

@@ -6,8 +6,10 @@ import logging
 import os
 import shutil
 import socket
+import time
 import unicodedata
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -28,6 +30,11 @@ STEP_STATES = {"validating": "validating",
 # stored, written at most every PERCENT_STEP so the catalogue is not kept busy.
 STEP_PERCENT = {"validating": 5, "storing": 10, "registering": 95}
 PERCENT_STEP = 5
+# A deposit sent to workers (KHO_INGEST_EXECUTOR=celery) is carried by "celery:<worker>";
+# until one takes it, by this.  Such deposits are settled by the workers, not by a
+# restarting web server (the deposit is still queued, or another worker will take it over).
+CELERY_PREFIX = "celery:"
+QUEUED = CELERY_PREFIX + "queued"
 
 
 def upload_path(settings: Settings, deposit_id: str, filename: str) -> Path:
@@ -68,14 +75,16 @@ def drop_folder_path(settings: Settings, relative: str) -> Path:
 
 def create_deposit(catalog, *, source: str, collection: str, depositor: str,
                    access: str | None = None, location: str | None = None,
-                   new_version: bool = False, identifier: str | None = None) -> str:
-    """Record a received deposit; returns its identifier."""
+                   new_version: bool = False, identifier: str | None = None,
+                   queued: bool = False) -> str:
+    """Record a received deposit; returns its identifier.  ``queued``: it goes to the
+    workers' queue rather than to a thread of this process."""
     identifier = identifier or str(uuid.uuid4())
     with catalog.session() as session:
         session.add(Deposit(identifier=identifier, status="received", source=source,
                             collection=collection, access=access, location=location,
                             new_version=new_version, depositor=depositor,
-                            worker=this_worker()))
+                            worker=QUEUED if queued else this_worker()))
     return identifier
 
 
@@ -97,6 +106,8 @@ def _gone(worker: str | None) -> bool:
     """Whether the process named "host:pid" has stopped (only knowable on this host)."""
     if not worker:
         return True
+    if worker.startswith(CELERY_PREFIX):
+        return False  # the workers' own lease and retries settle it (ingest/tasks.py)
     host, _, pid = worker.rpartition(":")
     if host != socket.gethostname():
         return False
@@ -239,15 +250,22 @@ class _StoredBytes:
     """Turns the bytes ingest has stored into the deposit's percentage (called from the
     storing threads, one at a time: the pipeline serialises its progress callback)."""
 
-    def __init__(self, catalog, identifier: str):
+    def __init__(self, catalog, identifier: str, pause_midway_s: float = 0.0):
         self._catalog, self._identifier = catalog, identifier
         self._total = self._done = self._shown = 0
+        self._pause_midway_s = pause_midway_s
 
     def expect(self, total: int) -> None:
         self._total = total
 
     def stored(self, count: int) -> None:
         self._done += count
+        if self._pause_midway_s and self._done * 2 >= self._total:
+            # Test-only (KHO_TEST_PAUSE_MIDWAY): half the bag is in storage, the object is
+            # not committed; a test kills the worker here, at a known point of a real ingest.
+            pause, self._pause_midway_s = self._pause_midway_s, 0.0
+            self.show(STEP_PERCENT["storing"] + 1)
+            time.sleep(pause)
         if self._total:
             start, end = STEP_PERCENT["storing"], STEP_PERCENT["registering"]
             self.show(start + (end - start) * min(self._done, self._total) // self._total)
@@ -262,7 +280,7 @@ class _StoredBytes:
 
 
 def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
-                remove_after: bool) -> None:
+                remove_after: bool, pause_midway_s: float = 0.0) -> None:
     """Ingest a recorded deposit; every outcome ends in state done or failed, never lost."""
     with catalog.session() as session:
         deposit = session.scalar(select(Deposit).where(Deposit.identifier == identifier))
@@ -271,7 +289,7 @@ def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
                       agent=deposit.depositor)
     last = {"state": "received"}
     planned: dict[str, str] = {}
-    meter = _StoredBytes(catalog, identifier)
+    meter = _StoredBytes(catalog, identifier, pause_midway_s)
 
     def on_step(step: str) -> None:
         state = STEP_STATES.get(step, last["state"])
@@ -325,3 +343,75 @@ def run_deposit(identifier: str, path: Path, *, settings: Settings, catalog,
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 discard_upload(path)
+
+
+# -- deposits on workers: a lease per deposit, and what an interrupted attempt left ----------
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite's
+
+
+def claim_deposit(catalog, identifier: str, holder: str, lease_s: float) -> str:
+    """Take the deposit for ``holder`` (a worker process): "mine", "busy" while another
+    holder's lease is fresh, "finished" (done or failed) or "missing".
+
+    The take-over is one conditional UPDATE on the row as it was read, so of two workers
+    that find the same lapsed lease only one gets it.
+    """
+    with catalog.session() as session:
+        row = session.execute(select(Deposit.status, Deposit.worker, Deposit.updated_at).where(
+            Deposit.identifier == identifier)).first()
+        if row is None:
+            return "missing"
+        status, worker, updated = row
+        if status in ("done", "failed"):
+            return "finished"
+        age = (datetime.now(timezone.utc) - _aware(updated)).total_seconds()
+        if worker not in (None, QUEUED, holder) and age < lease_s:
+            return "busy"
+        taken = session.execute(update(Deposit).where(
+            Deposit.identifier == identifier, Deposit.worker.is_(None) if worker is None
+            else Deposit.worker == worker, Deposit.updated_at == updated).values(
+            worker=holder, updated_at=datetime.now(timezone.utc)))
+        return "mine" if taken.rowcount == 1 else "busy"
+
+
+def renew_lease(catalog, identifier: str, holder: str) -> bool:
+    """The holder's heartbeat; False once the deposit is no longer its own."""
+    with catalog.session() as session:
+        renewed = session.execute(update(Deposit).where(
+            Deposit.identifier == identifier, Deposit.worker == holder).values(
+            updated_at=datetime.now(timezone.utc)))
+        return renewed.rowcount == 1
+
+
+def settle_interrupted_attempt(settings: Settings, catalog, identifier: str) -> str | None:
+    """Before a deposit runs again after its worker died: the AIP the last attempt kept
+    (catalogued, or complete in storage and registered from it now), else None, having
+    removed the incomplete object it left (invisible to readers: no root inventory).
+
+    A new version's unfinished version folder is removed by the next attempt's
+    ``add_version`` itself (or by `kho storage gc`).
+    """
+    from repository.storage import OcflStore, get_location
+    from repository.storage.aip_layout import ocfl_id_for
+    with catalog.session() as session:
+        planned, location = session.execute(
+            select(Deposit.aip_identifier, Deposit.location).where(
+                Deposit.identifier == identifier)).one()
+    if not planned:
+        return None
+    aip, version = _kept_aip(settings, catalog, planned, location)
+    if aip:
+        return f"{aip} v{version}"
+    store = OcflStore(get_location(settings, location or settings.default_location))
+    ocfl_id = ocfl_id_for(planned)
+    if not store.exists(ocfl_id):
+        removed = store.storage.delete_prefix(f"{store.object_root(ocfl_id)}/")
+        if removed:
+            log.info("deposit %s: removed %d files of the incomplete AIP %s its last attempt "
+                     "left", identifier, removed, planned)
+    with catalog.session() as session:
+        session.execute(update(Deposit).where(Deposit.identifier == identifier)
+                        .values(aip_identifier=None))
+    return None

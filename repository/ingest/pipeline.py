@@ -1,11 +1,14 @@
-"""Ingest as a sequence of small steps on one package: receive, validate, characterise,
-store as an OCFL object, register in the catalogue.
+"""Ingest as a sequence of small, named steps over one package: receive, validate,
+characterise, store as an OCFL object, verify what was stored, register in the catalogue.
 
 All or nothing: any failure after storing removes the stored object (or the new version),
-and the catalogue is written in one transaction, last.
+and the catalogue is written in one transaction, last. Each step leaves its result on the
+:class:`Package` and does nothing when that result is already there.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import io
 import logging
@@ -18,15 +21,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
 from repository import __version__
 from repository.access.rights import parse_access
-from repository.catalog import Aip, AipFile, AipVersion, DublinCoreRecord, record_event
+from repository.catalog import Aip, record_event
+from repository.catalog.aip_rows import AipRows, VersionRows, write_aip
 from repository.catalog.chain_store import record_chain_head
 from repository.catalog.collections import require_collection
-from repository.catalog.copies import record_copies
-from repository.catalog.files import file_rows
+from repository.catalog.copies import add_copies
 from repository.config import Settings
 from repository.errors import (DigestMismatch, DuplicatePackage, KhoError, PackageInvalid,
                                Problem, ValidationReport)
@@ -34,10 +37,11 @@ from repository.holdings.links import record_aip_shelfmark
 from repository.bagit.bag import Bag
 from repository.ingest.characterise import FileFormat, identify_formats
 from repository.ingest.exported import ExportedAip, read_export
-from repository.ingest.unpack import serialization_of, unpacked
+from repository.ingest.unpack import Received, received, serialization_of
 from repository.ingest.validate import BagValidation, validate_bag
-from repository.metadata import primary_title, search_text
-from repository.storage import OcflStore, SourceFile, get_location, load_locations
+from repository.metadata import primary_title
+from repository.storage import (OcflStore, SourceFile, get_location, load_locations,
+                                normalise_algorithm)
 from repository.storage.replicas import ReplicaWrites, write_replicas
 from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
                                            FORMATS_FILE, METADATA_DIR, AipDescription,
@@ -87,6 +91,67 @@ class PendingEvent:
                 "detail": self.detail, "datetime": self.when.isoformat(), "agent": agent}
 
 
+@dataclass
+class Package:
+    """One deposit on its way to an AIP: what it was given, and what each step learned.
+
+    Steps run in order over one package (receive, validate, characterise, store, verify,
+    register); each reads what the steps before it left here and adds its own result, and
+    a step whose result is already here is not run again.
+    """
+
+    path: Path
+    settings: Settings
+    catalog: Any
+    collection: str
+    location: str
+    policy: Any                      # access.rights.AccessPolicy
+    new_version: bool
+    agent: str                       # as recorded: "Kho 1.2 for <user>"
+    progress: Progress | None = None
+    on_total: Callable[[int], None] | None = None
+    on_new_aip: Callable[[str], None] | None = None
+    # receive
+    received: Received | None = None
+    # validate
+    validation: BagValidation | None = None
+    exported: ExportedAip | None = None  # a bag `kho export` made: its own kho-metadata/
+    previous: Aip | None = None
+    description: AipDescription | None = None
+    # characterise (runs while the bag is stored; awaited by Kho's own files, stored last)
+    metadata: "KhoMetadata | None" = None
+    # store
+    store: OcflStore | None = None
+    deposited: list[SourceFile] = field(default_factory=list)
+    inventory: Any = None
+    # verify, register
+    verified: bool = False
+    registered: bool = False
+    # replicate: the copies in the policy's other locations (storage/replicas.py)
+    replicas: ReplicaWrites | None = None
+
+    @property
+    def bag(self) -> Bag:
+        return self.validation.bag
+
+    @property
+    def ocfl_id(self) -> str:
+        return ocfl_id_for(self.description.identifier)
+
+    @property
+    def version(self) -> int:
+        return int(self.inventory.head[1:])
+
+    def result(self) -> IngestResult:
+        return IngestResult(identifier=self.description.identifier, ocfl_id=self.ocfl_id,
+                            version=self.version, location=self.location,
+                            collection=self.description.collection,
+                            object_root=self.store.object_root(self.ocfl_id),
+                            file_count=len(self.bag.payload),
+                            total_bytes=sum(f.size for f in self.bag.payload),
+                            warnings=list(self.validation.report.warnings))
+
+
 def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
                    location: str | None = None, access: str | None = None,
                    new_version: bool = False, agent: str = "", progress: Progress | None = None,
@@ -100,91 +165,248 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
     before anything of it is stored (so a killed ingest can be reconciled by it).
     """
     step = on_step or (lambda _name: None)
-    policy = parse_access(access or settings.default_access)
-    location_name = location or settings.default_location
-    storage = get_location(settings, location_name)
-    collection = existing_collection(catalog, collection)
-    with unpacked(Path(path), settings) as bag_root:
+    package = Package(
+        path=Path(path), settings=settings, catalog=catalog,
+        collection=existing_collection(catalog, collection),
+        location=location or settings.default_location,
+        policy=parse_access(access or settings.default_access), new_version=new_version,
+        agent=agent_name(agent), progress=_thread_safe(progress), on_total=on_total,
+        on_new_aip=on_new_aip)
+    get_location(settings, package.location)  # an unknown location is refused before any work
+    with receive(package):
         step("validating")
-        validation = validate_bag(bag_root, settings=settings,
-                                  serialization=serialization_of(Path(path)),
-                                  verify_payload=False)
-        exported = read_export(bag_root)  # a bag `kho export` made: its own kho-metadata/
-        if exported is not None:
-            adopt_exported_description(validation, exported)
-        require_ingestable(validation, exported=exported is not None)
-        bag = validation.bag
-        fingerprint = payload_fingerprint(bag)
-        previous = find_previous(catalog, bag, fingerprint, new_version=new_version)
-        identifier = previous.identifier if previous else str(uuid.uuid4())
-        description = AipDescription(
-            identifier=identifier, collection=collection,
-            access=str(policy), external_identifier=external_identifier(bag),
-            payload_fingerprint=fingerprint, bagit_version=bag.version)
-        who = agent_name(agent)
-        # Identification (a child process) runs while the bag streams into storage; Kho's
-        # own files, which need its answer, are stored last.
-        identifying = ThreadPoolExecutor(1, thread_name_prefix="kho-identify")
-        metadata = KhoMetadata(description, validation, who, identifying.submit(
-            identify_formats, [item.path for item in bag.payload]),
-            imported_from=exported.identifier if exported else None)
-        identifying.shutdown(wait=False)
-        if on_new_aip and previous is None:
-            on_new_aip(identifier)
+        validate_package(package)
+        step("characterising")
+        characterise_package(package)
         step("storing")
-        store = OcflStore(storage, workers=store_workers(settings, storage))
-        deposited = bag_sources(bag, _thread_safe(progress), exported)
-        if on_total:
-            on_total(sum(source.size or 0 for source in deposited))
-        sources = deposited + metadata.sources()
-        ocfl_id = ocfl_id_for(identifier)
+        store_package(package)
+        step("verifying")
+        verify_package(package)
+        step("replicating")
+        replicate_package(package)
+        step("registering")
+        register_aip(package)
+    # The event-chain head goes to storage with each version (and each copy of it):
+    # evidence if the newest events are ever removed from the catalogue.
+    record_chain_head(catalog, [package.store.storage, *package.replicas.targets.values()])
+    store_collection_record(settings, catalog, package.description.collection,
+                            package.store.storage)
+    return package.result()
+
+
+@contextlib.contextmanager
+def receive(package: Package) -> Iterator[Received]:
+    """Receive: a folder as it is, an archive unpacked (and hashed) into private staging,
+    removed when the block ends whatever happens."""
+    if package.received is not None:
+        yield package.received
+        return
+    with received(package.path, package.settings) as bag:
+        package.received = bag
         try:
-            if previous:
-                old_state = store.inventory(ocfl_id).state()
-                new_paths = {s.logical_path for s in sources}
-                inventory = store.add_version(
-                    ocfl_id, sources, remove=[p for p in old_state if p not in new_paths],
-                    message=f"New deposit of {external_identifier(bag) or bag_root.name}",
-                    user_name=who, fixity_algorithms=tuple(bag.manifests))
-            else:
-                inventory = store.create_object(
-                    ocfl_id, sources, message=f"Ingest of {bag_root.name}", user_name=who,
-                    fixity_algorithms=tuple(bag.manifests))
-        except DigestMismatch as exc:
-            report = ValidationReport()
-            report.error("K303", relative_to_bag(exc.key),
-                         f"{exc.algorithm} digest is {exc.actual}, the manifest says "
-                         f"{exc.expected}; nothing was stored")
-            raise PackageInvalid(report, "a payload file does not match its manifest") from exc
-        version = int(inventory.head[1:])
-        replicas = ReplicaWrites()
-        try:
-            # The policy's other locations each get a copy, read back and verified.
-            step("replicating")
-            replicas = write_replicas(settings, storage, ocfl_id, description.collection)
-            step("registering")
-            register_aip(catalog, description=description, record=validation.dublin_core,
-                         inventory=inventory, formats=metadata.formats, bag=bag,
-                         sizes={**{s.logical_path: s.size or 0 for s in deposited},
-                                **metadata.sizes()},
-                         events=metadata.events, agent=who, location=location_name,
-                         object_root=store.object_root(ocfl_id), version=version,
-                         policy=policy, link_field=settings.holdings_link_field)
-        except BaseException:
-            replicas.undo()
-            undo_store(store, ocfl_id, version)
-            raise
-        record_copies(catalog, identifier, replicas.outcomes, agent=who, primary=replicas.primary)
-        # The event-chain head goes to storage with each version: evidence if the newest
-        # events are ever removed from the catalogue.
-        record_chain_head(catalog, [storage, *replicas.targets.values()])
-        store_collection_record(settings, catalog, description.collection, storage)
-        payload_bytes = sum(f.size for f in bag.payload)
-        return IngestResult(identifier=identifier, ocfl_id=ocfl_id, version=version,
-                            location=location_name, collection=description.collection,
-                            object_root=store.object_root(ocfl_id),
-                            file_count=len(bag.payload), total_bytes=payload_bytes,
-                            warnings=list(validation.report.warnings))
+            yield bag
+        finally:
+            package.received = None  # its staged files are gone with staging
+
+
+def validate_package(package: Package) -> None:
+    """Validate: RFC 8493 and the profile (payload digests are checked while storing), the
+    needs of ingest (complete, titled), and whether Kho holds this bag already."""
+    if package.description is not None:
+        return
+    validation = validate_bag(package.received.root, settings=package.settings,
+                              serialization=serialization_of(package.path),
+                              verify_payload=False)
+    exported = read_export(package.received.root)
+    if exported is not None:
+        adopt_exported_description(validation, exported)
+    require_ingestable(validation, exported=exported is not None)
+    package.exported = exported
+    bag = validation.bag
+    fingerprint = payload_fingerprint(bag)
+    previous = find_previous(package.catalog, bag, fingerprint,
+                             new_version=package.new_version)
+    package.validation, package.previous = validation, previous
+    package.description = AipDescription(
+        identifier=previous.identifier if previous else str(uuid.uuid4()),
+        collection=package.collection, access=str(package.policy),
+        external_identifier=external_identifier(bag), payload_fingerprint=fingerprint,
+        bagit_version=bag.version)
+    if package.on_new_aip and previous is None:  # known before anything of it is stored
+        package.on_new_aip(package.description.identifier)
+
+
+def characterise_package(package: Package) -> None:
+    """Characterise: PRONOM formats and image sizes, in a child process that runs while the
+    bag is stored (staged files are linked into storage, never moved from under it)."""
+    if package.metadata is not None:
+        return
+    identifying = ThreadPoolExecutor(1, thread_name_prefix="kho-identify")
+    package.metadata = KhoMetadata(
+        package.description, package.validation, package.agent,
+        identifying.submit(identify_formats, [item.path for item in package.bag.payload]),
+        imported_from=package.exported.identifier if package.exported else None)
+    identifying.shutdown(wait=False)
+
+
+def store_package(package: Package) -> None:
+    """Store: the bag and Kho's files as a new OCFL object (or the AIP's next version), each
+    file hashed once and compared with the manifest before the object is committed."""
+    if package.inventory is not None:
+        return
+    storage = get_location(package.settings, package.location)
+    package.store = store = OcflStore(storage, workers=store_workers(package.settings, storage))
+    bag = package.bag
+    package.deposited = deposited = bag_sources(bag, package.progress, package.received, package.exported)
+    total = sum(source.size or 0 for source in deposited)
+    if package.on_total:
+        package.on_total(total)
+    counted = _Counted(package.progress)
+    for index, source in enumerate(deposited):
+        if not source.staged_digests and package.progress:
+            deposited[index] = dataclasses.replace(source, source=_opener(
+                Path(source.source), counted))
+    sources = deposited + package.metadata.sources()
+    name = external_identifier(bag) or package.received.root.name
+    try:
+        if package.previous:
+            old_state = store.inventory(package.ocfl_id).state()
+            new_paths = {s.logical_path for s in sources}
+            package.inventory = store.add_version(
+                package.ocfl_id, sources, remove=[p for p in old_state if p not in new_paths],
+                message=f"New deposit of {name}", user_name=package.agent,
+                fixity_algorithms=tuple(bag.manifests))
+        else:
+            package.inventory = store.create_object(
+                package.ocfl_id, sources, message=f"Ingest of {package.received.root.name}",
+                user_name=package.agent, fixity_algorithms=tuple(bag.manifests))
+    except DigestMismatch as exc:
+        report = ValidationReport()
+        report.error("K303", relative_to_bag(exc.key),
+                     f"{exc.algorithm} digest is {exc.actual}, the manifest says "
+                     f"{exc.expected}; nothing was stored")
+        raise PackageInvalid(report, "a payload file does not match its manifest") from exc
+    if package.progress and total > counted.bytes:  # moved files were not read: say so now
+        package.progress(total - counted.bytes)
+
+
+def verify_package(package: Package) -> None:
+    """Verify what landed, not only what was received: every file of the bag is in the new
+    version with the manifest's digests and its size in storage. The bytes were hashed as
+    they were written (or unpacked); re-reading them is the first fixity check's work."""
+    if package.verified:
+        return
+    try:
+        problems = stored_differences(package)
+    except KhoError:
+        undo_store(package.store, package.ocfl_id, package.version)
+        raise
+    if problems:
+        undo_store(package.store, package.ocfl_id, package.version)
+        report = ValidationReport()
+        for path, text in problems[:50]:
+            report.error("K304", path, f"{text}; nothing was stored")
+        raise PackageInvalid(report, "what was stored differs from the bag")
+    package.verified = True
+
+
+def stored_differences(package: Package) -> list[tuple[str, str]]:
+    """(logical path, what is wrong) for each deposited file the stored version lacks or
+    holds otherwise than the bag says; one listing of the object, no reads."""
+    inventory, store = package.inventory, package.store
+    root = store.object_root(package.ocfl_id)
+    sizes = {info.key[len(root) + 1:]: info.size
+             for info in store.storage.list_info(f"{root}/")}
+    state = inventory.state()
+    digests = inventory.digests_by_content_path()
+    problems = []
+    for source in package.deposited:
+        sha512 = state.get(source.logical_path)
+        if sha512 is None:
+            problems.append((source.logical_path, "missing from the stored version"))
+            continue
+        content_path = inventory.manifest[sha512][0]
+        if source.size is not None and sizes.get(content_path) != source.size:
+            problems.append((source.logical_path, f"stored as {sizes.get(content_path)} "
+                             f"bytes, the bag has {source.size}"))
+            continue
+        recorded = digests.get(content_path, {})
+        for algorithm, want in source.expected.items():
+            got = recorded.get(normalise_algorithm(algorithm))
+            if got is not None and got != want.lower():
+                problems.append((source.logical_path, f"stored with {algorithm} {got}, the "
+                                 f"manifest says {want}"))
+    return problems
+
+
+def replicate_package(package: Package) -> None:
+    """Replicate: after the stored object is verified, before the catalogue names it, copy it
+    to every other location the replication policy names and read each copy back. A copy
+    that fails is recorded as failed (the AIP is then shown as not safe, and `kho
+    replicate` finishes it); a policy that cannot be used keeps nothing."""
+    if package.replicas is not None:
+        return
+    try:
+        package.replicas = write_replicas(package.settings, package.store.storage,
+                                          package.ocfl_id, package.description.collection)
+    except BaseException:
+        undo_store(package.store, package.ocfl_id, package.version)
+        raise
+
+
+def register_aip(package: Package) -> None:
+    """Register: one catalogue transaction (catalog.aip_rows) writes the AIP's rows, links it
+    to the holdings register and records the ingest events; on failure the stored object
+    (or new version) is removed."""
+    if package.registered:
+        return
+    metadata, bag = package.metadata, package.bag
+    formats = {item.logical_path: metadata.formats[item.path].as_dict()
+               for item in bag.payload if item.path in metadata.formats}
+    version = VersionRows(
+        # The version's time as storage records it, so a rebuilt catalogue says the same.
+        number=package.version, agent=package.agent, created_at=package.inventory.created(),
+        message=package.inventory.versions[package.inventory.head].get("message", ""),
+        formats=formats, sizes={**{s.logical_path: s.size or 0 for s in package.deposited},
+                                **metadata.sizes()})
+    try:
+        with package.catalog.session() as session:
+            aip = write_aip(session, AipRows(
+                description=package.description, inventory=package.inventory,
+                location=package.location, object_root=package.store.object_root(package.ocfl_id),
+                versions=[version], dublin_core=package.validation.dublin_core or {}))
+            # The holdings register links this AIP to the item whose shelfmark its bag carries.
+            record_aip_shelfmark(session, aip.id, bag.bag_info,
+                                 package.settings.holdings_link_field)
+            for event in metadata.events:
+                record_event(session, event_type=event.event_type, agent=package.agent,
+                             outcome=event.outcome, detail=event.detail,
+                             aip_identifier=package.description.identifier, when=event.when,
+                             identifier=event.identifier)
+            replicas = package.replicas or ReplicaWrites()
+            add_copies(session, aip, replicas.outcomes, agent=package.agent,
+                       primary=replicas.primary)
+    except BaseException:
+        if package.replicas is not None:
+            package.replicas.undo()
+        undo_store(package.store, package.ocfl_id, package.version)
+        raise
+    package.registered = True
+
+
+class _Counted:
+    """Passes byte counts on to ``progress`` and remembers how many it passed (threads
+    store files at once)."""
+
+    def __init__(self, progress: Progress | None):
+        self._progress, self.bytes = progress, 0
+        self._lock = threading.Lock()
+
+    def __call__(self, n: int) -> None:
+        with self._lock:
+            self.bytes += n
+        if self._progress:
+            self._progress(n)
 
 
 def existing_collection(catalog, name: str) -> str:
@@ -358,21 +580,32 @@ def _opener(path: Path, progress: Progress | None) -> Callable[[], BinaryIO]:
     return lambda: _CountingReader(open(path, "rb"), progress)  # type: ignore[return-value]
 
 
-def bag_sources(bag: Bag, progress: Progress | None,
+def bag_sources(bag: Bag, progress: Progress | None = None, received: Received | None = None,
                 exported: ExportedAip | None = None) -> list[SourceFile]:
-    """The bag as deposited: payload with its manifest digests, then every tag file;
-    ``progress`` hears every byte read from them. Of an ``exported`` bag's Kho files, only
-    those Kho does not make afresh are kept (exported.stored_name)."""
-    sources = [SourceFile(item.logical_path, _opener(item.path, progress), item.size,
-                          dict(item.digests)) for item in bag.payload]
+    """The bag as deposited: payload with its manifest digests, then every tag file (of an
+    ``exported`` bag's Kho files, only those Kho does not make afresh: exported.stored_name).
+
+    Each source is the file's path; a file Kho unpacked into its own staging carries the
+    digests computed then, so storage may move it instead of copying it (never a folder
+    deposited in place: that is the archivist's).
+    """
+    staged = received.digests if received is not None and received.staged else {}
+
+    def source(logical_path: str, path: Path, size: int, expected: dict) -> SourceFile:
+        known = staged.get(path)
+        digests = known[1] if known and known[0] == size else {}
+        return SourceFile(logical_path, path, size, expected, staged_digests=digests)
+
+    sources = [source(item.logical_path, item.path, item.size, dict(item.digests))
+               for item in bag.payload]
     for path in sorted(tag_file_paths(bag.root)):
         name = path.relative_to(bag.root).as_posix()
-        stored = exported.stored_name(unicodedata.normalize("NFC", name)) if exported else \
-            unicodedata.normalize("NFC", name)
-        if stored is None:
-            continue
-        sources.append(SourceFile(stored, _opener(path, progress),
-                                  path.stat().st_size, dict(tag_digests(bag, name))))
+        stored = unicodedata.normalize("NFC", name)
+        if exported is not None:
+            stored = exported.stored_name(stored)
+            if stored is None:
+                continue
+        sources.append(source(stored, path, path.stat().st_size, dict(tag_digests(bag, name))))
     return sources
 
 
@@ -430,52 +663,6 @@ class KhoMetadata:
 
     def sizes(self) -> dict[str, int]:
         return {path: len(data) for path, data in self.files.items()}
-
-
-def register_aip(catalog, *, description: AipDescription, record: dict | None, inventory,
-                 formats: dict[Path, FileFormat], bag: Bag, sizes: dict[str, int],
-                 events: list[PendingEvent],
-                 agent: str, location: str, object_root: str, version: int, policy,
-                 link_field: str = "External-Identifier") -> None:
-    """One catalogue transaction: the AIP, its version, files, description and events."""
-    from sqlalchemy import insert, select
-    by_logical = {item.logical_path: formats[item.path].as_dict()
-                  for item in bag.payload if item.path in formats}
-    # The version's time as storage records it, so a rebuilt catalogue says the same.
-    now = inventory.created()
-    with catalog.session() as session:
-        collection = require_collection(session, description.collection)
-        aip = session.scalar(select(Aip).where(Aip.identifier == description.identifier))
-        if aip is None:
-            aip = Aip(identifier=description.identifier,
-                      ocfl_id=ocfl_id_for(description.identifier), created_at=now)
-            session.add(aip)
-        aip.collection = collection
-        aip.location, aip.object_root, aip.current_version = location, object_root, version
-        aip.external_identifier = description.external_identifier
-        aip.payload_digest = description.payload_fingerprint
-        aip.access, aip.embargo_until = policy.level, policy.embargo_until
-        aip.updated_at = now
-        head = inventory.versions[inventory.head]
-        session.add(AipVersion(aip=aip, number=version, message=head.get("message", ""),
-                               agent=agent, created_at=now))
-        session.flush()  # the AIP's id, for the file rows below
-        session.execute(insert(AipFile), file_rows(aip.id, version, inventory, by_logical, sizes))
-        total = sum(item.size for item in bag.payload)
-        aip.total_size, aip.file_count = total, len(bag.payload)
-        if aip.dublin_core is None:
-            aip.dublin_core = DublinCoreRecord(record=record or {})
-        aip.dublin_core.record = record or {}
-        aip.dublin_core.title = primary_title(record or {})
-        aip.dublin_core.search_text = search_text(record or {})
-        aip.dublin_core.updated_at = now
-        # The holdings register links this AIP to the item whose shelfmark its bag carries.
-        record_aip_shelfmark(session, aip.id, bag.bag_info, link_field)
-        for event in events:
-            record_event(session, event_type=event.event_type, agent=agent,
-                         outcome=event.outcome, detail=event.detail,
-                         aip_identifier=description.identifier, when=event.when,
-                         identifier=event.identifier)
 
 
 def undo_store(store: OcflStore, ocfl_id: str, version: int) -> None:

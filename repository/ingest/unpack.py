@@ -11,7 +11,9 @@ the machine (for Vietnamese Windows, cp1258).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+from dataclasses import dataclass, field
 import re
 import shutil
 import stat
@@ -26,6 +28,14 @@ from typing import Iterator
 
 from repository.errors import UnreadableArchive, UnsafeArchive, UsageError
 from repository.ingest.staging import UNPACK_PREFIX, held
+
+# Digests computed while unpacking, so a staged file can move into storage without being
+# read again: sha512 for OCFL, plus the algorithms of the bag's manifests when the archive
+# names them up front (a zip's central directory); a tar is read in one pass, so the most
+# common manifest algorithm is guessed, and a file lacking one is hashed again at store time.
+STAGING_ALGORITHMS = ("sha512",)
+TAR_GUESSED_ALGORITHMS = ("sha512", "sha256")
+_MANIFEST_NAME = re.compile(r"^(?:[^/]+/)?(?:tag)?manifest-([A-Za-z0-9-]+)\.txt$")
 
 CHUNK = 1024 * 1024
 # Ratios are only judged past this many bytes: small text files compress very well.
@@ -131,8 +141,12 @@ def _safe_name(name: str, archive: str) -> list[str]:
 class _Extractor:
     """Writes entries under a staging folder, counting entries and bytes against the caps."""
 
-    def __init__(self, archive: Path, staging: Path, settings):
+    def __init__(self, archive: Path, staging: Path, settings,
+                 algorithms: tuple[str, ...] = STAGING_ALGORITHMS):
         self.archive, self.staging = archive, staging
+        self.algorithms = algorithms
+        # staged path -> (size, {algorithm: hex digest}), computed while writing it
+        self.digests: dict[Path, tuple[int, dict[str, str]]] = {}
         self.label = archive.name
         self.max_entries = settings.unpack_max_entries
         self.max_bytes = settings.unpack_max_bytes
@@ -167,8 +181,12 @@ class _Extractor:
         except FileExistsError:
             raise UnsafeArchive(self.label, f"entry '{name}' appears twice", "K702") from None
         written = 0
+        # hashlib directly: importing the storage room here would load boto3 for `kho validate`.
+        hashers = {name: hashlib.new(name) for name in self.algorithms}
         with open(fd, "wb") as out:
             while chunk := source.read(CHUNK):
+                for hasher in hashers.values():
+                    hasher.update(chunk)
                 written += len(chunk)
                 self.total += len(chunk)
                 if self.total > self.max_bytes:
@@ -182,6 +200,18 @@ class _Extractor:
                     raise UnsafeArchive(self.label, f"expands more than {self.max_ratio:g} "
                                         "times its size (a zip bomb?)", "K705")
                 out.write(chunk)
+        self.digests[target] = (written, {n: h.hexdigest() for n, h in hashers.items()})
+
+
+def _manifest_algorithms(names: list[str]) -> tuple[str, ...]:
+    """sha512 plus the algorithm of every (tag) manifest among an archive's entry names."""
+    found = ["sha512"]
+    for name in names:
+        match = _MANIFEST_NAME.match(name.replace("\\", "/").lstrip("./"))
+        # An algorithm hashlib lacks is validation's to report, not unpacking's.
+        if match and match.group(1).lower() in hashlib.algorithms_available:
+            found.append(match.group(1).lower())
+    return tuple(dict.fromkeys(found))
 
 
 def _unzip(ex: _Extractor) -> None:
@@ -193,6 +223,7 @@ def _unzip(ex: _Extractor) -> None:
     except (zipfile.BadZipFile, OSError) as exc:
         raise UnreadableArchive(str(ex.archive), "zip", str(exc)) from None
     with zf:
+        ex.algorithms = _manifest_algorithms([info.filename for info in zf.infolist()])
         for info in zf.infolist():
             ex.count_entry()
             name = zip_entry_name(info, archive=ex.label, legacy=ex.legacy_encoding)
@@ -224,6 +255,7 @@ def _untar(ex: _Extractor) -> None:
     except (tarfile.TarError, OSError) as exc:
         raise UnreadableArchive(str(ex.archive), "tar", str(exc)) from None
     with tf:
+        ex.algorithms = TAR_GUESSED_ALGORITHMS
         try:
             for member in tf:
                 ex.count_entry()
@@ -278,12 +310,26 @@ def where_are_the_bags(root: Path) -> str:
     return f"this holds {len(found)} bags ({shown}): deposit each bag on its own"
 
 
+@dataclass
+class Received:
+    """A bag as received: its root, and for an archive the digests of each staged file.
+
+    ``staged`` is True when Kho unpacked the bag into its own staging folder: those files
+    are Kho's to move into storage. A folder deposited in place is the archivist's, never
+    moved, and has no digests yet.
+    """
+
+    root: Path
+    staged: bool = False
+    digests: dict[Path, tuple[int, dict[str, str]]] = field(default_factory=dict)
+
+
 @contextlib.contextmanager
-def unpacked(path: Path, settings) -> Iterator[Path]:
-    """Yield the bag root: a folder as is, an archive unpacked into staging (removed after)."""
+def received(path: Path, settings) -> Iterator[Received]:
+    """The bag at ``path``: a folder as is, an archive unpacked into staging (removed after)."""
     path = Path(path)
     if path.is_dir():
-        yield path
+        yield Received(path)
         return
     if not path.is_file():
         raise UsageError(f"{path}: no such file or folder")
@@ -297,6 +343,13 @@ def unpacked(path: Path, settings) -> Iterator[Path]:
         with held(staging):
             ex = _Extractor(path, staging, settings)
             (_unzip if kind == ".zip" else _untar)(ex)
-            yield find_bag_root(staging)
+            yield Received(find_bag_root(staging), staged=True, digests=ex.digests)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def unpacked(path: Path, settings) -> Iterator[Path]:
+    """Yield the bag root: a folder as is, an archive unpacked into staging (removed after)."""
+    with received(path, settings) as bag:
+        yield bag.root

@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO, Iterator, Mapping
 
 CHUNK_SIZE = 1024 * 1024
@@ -49,6 +50,16 @@ class Storage(abc.ABC):
         :class:`~repository.errors.DigestMismatch` is raised. ``durable=False`` lets the
         bytes reach stable storage later, at the next :meth:`sync`.
         """
+
+    def adopt(self, key: str, path: Path, *, size: int, digests: Mapping[str, str],
+              expected: Mapping[str, str] | None = None) -> PutResult | None:
+        """Move the file at ``path`` (Kho's own staged copy, hashed as it was written) to
+        ``key`` without reading it again; None when this location cannot (the caller copies).
+
+        ``expected`` digests are compared with ``digests`` first: on a mismatch nothing is
+        left under ``key`` and :class:`~repository.errors.DigestMismatch` is raised.
+        """
+        return None
 
     @abc.abstractmethod
     def open(self, key: str, *, start: int | None = None, end: int | None = None) -> BinaryIO:

@@ -14,6 +14,8 @@ from .base import CHUNK_SIZE, ObjectInfo, PutResult, Storage, check_key
 from .digests import MultiHasher, algorithms_for, check_expected
 
 TEMP_PREFIX = ".kho-tmp-"
+# Adopted (linked) files get the mode a copy would have under the usual umask 022.
+STORED_FILE_MODE = 0o644
 
 
 class RangeReader(io.RawIOBase):
@@ -93,6 +95,46 @@ class LocalStorage(Storage):
         if durable:
             _fsync_dir(path.parent)
         return PutResult(key, hasher.size, digests)
+
+    def adopt(self, key: str, path: Path, *, size: int, digests: Mapping[str, str],
+              expected: Mapping[str, str] | None = None) -> PutResult | None:
+        """A hard link from the staged file to ``key``: one read and one hash (while it was
+        unpacked), no copy. Staging keeps its name until it is cleaned, so whatever still
+        reads the staged file (format identification) is undisturbed; on another file
+        system, or where links are refused, None (the caller copies)."""
+        key = check_key(key)
+        target = self._path(key)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if st.st_size != size:  # changed since it was hashed: not the bytes we know
+            return None
+        check_expected(key, expected, digests)  # before anything is written under key
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"{self.name}: cannot create {target.parent}: {exc}") from exc
+        temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+        try:
+            os.link(path, temp)
+        except OSError:  # EXDEV (another file system), EPERM, EMLINK…: copy instead
+            return None
+        try:
+            os.chmod(temp, STORED_FILE_MODE)  # staged files are private (0600)
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return PutResult(key, size, dict(digests))
+
+    def same_file_system(self, path: Path) -> bool:
+        """Whether ``path`` sits on the file system of this location (so it can be adopted)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return os.stat(path).st_dev == os.stat(self.root).st_dev
+        except OSError:
+            return False
 
     def sync(self) -> None:
         """Flush the whole file system holding the root at once (Linux syncfs).

@@ -55,6 +55,9 @@ class SourceFile:
     source: Path | str | Callable[[], BinaryIO]
     size: int | None = None
     expected: Mapping[str, str] = field(default_factory=dict)
+    # Digests Kho computed while it wrote ``source`` (a path) into its own staging: such a
+    # file may be moved into the object instead of copied (Storage.adopt).
+    staged_digests: Mapping[str, str] = field(default_factory=dict)
 
     def open(self) -> BinaryIO:
         if isinstance(self.source, (str, os.PathLike)):
@@ -356,8 +359,17 @@ class OcflStore:
     def _store_content(self, root: str, content_path: str, source: SourceFile,
                        fixity_algs: tuple[str, ...]) -> dict[str, str]:
         algorithms = (DIGEST_ALGORITHM, *fixity_algs)
+        key = f"{root}/{content_path}"
+        needed = {normalise_algorithm(a) for a in (*algorithms, *source.expected)}
+        if source.staged_digests and needed <= set(source.staged_digests) \
+                and isinstance(source.source, (str, os.PathLike)) and source.size is not None:
+            adopted = self.storage.adopt(
+                key, Path(source.source), size=source.size, expected=source.expected,
+                digests={a: source.staged_digests[a] for a in needed})
+            if adopted is not None:
+                return dict(adopted.digests)
         with source.open() as stream:
-            result = self.storage.put(f"{root}/{content_path}", stream, size=source.size,
+            result = self.storage.put(key, stream, size=source.size,
                                       algorithms=algorithms, expected=source.expected,
                                       durable=False)
         return dict(result.digests)

@@ -12,7 +12,8 @@ from repository.access.rights import AuthenticationRequired
 from repository.config import Settings, load_settings
 from repository.web.requests import install_request_decoding
 from repository.errors import (Conflict, DuplicatePackage, Gone, KhoError, NotFound,
-                               PackageInvalid, PermissionDenied, StorageUnavailable, UsageError)
+                               PackageInvalid, PermissionDenied, StorageUnavailable, UsageError,
+                               WorkersUnavailable)
 
 # Blueprint modules, each exporting `blueprint`; a missing one is an area not built yet.
 BLUEPRINT_MODULES = ("signin", "pages", "api", "search", "deposit", "archive", "iiif",
@@ -24,7 +25,7 @@ JSON_PREFIXES = ("/api/", "/iiif/", "/oai")
 ERROR_STATUS: tuple[tuple[type[KhoError], int], ...] = (
     (AuthenticationRequired, 401), (PermissionDenied, 403), (Gone, 410), (NotFound, 404),
     (DuplicatePackage, 409), (Conflict, 409), (PackageInvalid, 422), (UsageError, 400),
-    (StorageUnavailable, 503), (KhoError, 500),
+    (StorageUnavailable, 503), (WorkersUnavailable, 503), (KhoError, 500),
 )
 
 

@@ -26,7 +26,7 @@ from repository.ingest.deposits import create_deposit, drop_folder_path, get_dep
 from repository.ingest.models import Deposit
 from repository.metadata.dublin_core import ELEMENTS
 from repository.web.auth import current_user, require_roles
-from repository.web.deposit import start_deposit
+from repository.web.deposit import on_workers, require_deposit_runner, start_deposit
 
 blueprint = Blueprint("archive", __name__, template_folder="templates")
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "validation-codes.md"
@@ -70,10 +70,12 @@ def deposit_form():
             # As the API does: refused now, not recorded as a deposit that can only fail.
             collection = require_collection(session, collection).name
         source = drop_folder_path(settings, request.form.get("path", ""))
+        access = _access_value(request.form)
+        require_deposit_runner(settings)
         deposit_id = str(uuid.uuid4())
         create_deposit(_services().catalog, source=str(source), collection=collection,
-                       depositor=current_user().name, access=_access_value(request.form),
-                       identifier=deposit_id)
+                       depositor=current_user().name, access=access,
+                       identifier=deposit_id, queued=on_workers(settings))
         start_deposit(deposit_id, source, remove_after=False)
         return redirect(url_for("archive.deposit_page", identifier=deposit_id), code=303)
     with _services().catalog.session() as session:

@@ -49,14 +49,47 @@ def init_app(app: Flask) -> None:
         max_workers=1, thread_name_prefix="kho-text")
 
 
+def on_workers(settings) -> bool:
+    """Whether deposits go to `kho worker` (KHO_INGEST_EXECUTOR=celery) instead of a thread."""
+    return settings.ingest_executor == "celery"
+
+
+def require_deposit_runner(settings) -> None:
+    """Before anything is received: with deposits on workers, one must answer now
+    (503 with a message otherwise), or the deposit would wait unseen in the queue."""
+    if on_workers(settings):
+        from repository.ingest.tasks import require_ingest_workers
+        require_ingest_workers(settings)
+
+
 def start_deposit(deposit_id: str, source: Path, *, remove_after: bool) -> None:
-    """Run a recorded deposit on the deposit thread (every door that deposits: the API, the
-    archivists' form); the text of its pages follows on a thread of its own."""
+    """Run a recorded deposit (every door that deposits: the API, the archivists' form): on
+    the deposit thread, the text of its pages following on a thread of its own; or, with
+    KHO_INGEST_EXECUTOR=celery, on whichever worker takes it from the ingest queue."""
     services = current_app.extensions["kho"]
+    if on_workers(services.settings):
+        _send_to_workers(services.settings, services.catalog, deposit_id, source,
+                         remove_after=remove_after)
+        return
     services.extras["deposit_executor"].submit(
         _deposit_then_text, deposit_id, source, settings=services.settings,
         catalog=services.catalog, remove_after=remove_after,
         text_executor=services.extras["text_executor"])
+
+
+def _send_to_workers(settings, catalog, deposit_id: str, source: Path, *,
+                     remove_after: bool) -> None:
+    from repository.errors import WorkersUnavailable
+    from repository.ingest.deposits import set_status
+    from repository.ingest.tasks import enqueue_deposit
+    try:
+        enqueue_deposit(settings, deposit_id, source, remove_after=remove_after)
+    except Exception as exc:  # the broker went away between the ping and the send
+        set_status(catalog, deposit_id, "failed",
+                   message="the deposit could not be sent to the workers; deposit it again")
+        if remove_after:
+            discard_upload(source)
+        raise WorkersUnavailable(f"cannot send the deposit to the workers' queue: {exc}") from exc
 
 
 def _deposit_then_text(deposit_id: str, source: Path, *, settings, catalog, remove_after: bool,
@@ -96,6 +129,7 @@ def deposit():
     access = text(params.get("access"), "access") or None
     if access is not None:
         parse_access(access)  # raises a 400 that names the forms allowed
+    require_deposit_runner(settings)
     location = text(params.get("location"), "location", max_length=MAX_NAME) or None
     if location is not None:
         try:
@@ -112,7 +146,7 @@ def deposit():
         source, remove_after = _receive_upload(settings, deposit_id), True
     create_deposit(services.catalog, source=str(source), collection=collection,
                    depositor=current_user().name, access=access, location=location,
-                   new_version=new_version, identifier=deposit_id)
+                   new_version=new_version, identifier=deposit_id, queued=on_workers(settings))
     start_deposit(deposit_id, source, remove_after=remove_after)
     url = f"/api/v1/deposits/{deposit_id}"
     return {"identifier": deposit_id, "status": "received", "url": url}, 202, {"Location": url}

@@ -54,6 +54,12 @@ def _secret_key(settings) -> str:
 
 def init_app(app: Flask) -> None:
     settings = app.extensions["kho"].settings
+    from repository.catalog.users import _dummy_hash
+    if not _dummy_hash.cache_info().currsize:
+        # Made beside start-up, once per process: the first sign-in with an unknown name must
+        # not take longer than one with a wrong password.
+        import threading
+        threading.Thread(target=_dummy_hash, name="kho-dummy-hash", daemon=True).start()
     app.secret_key = _secret_key(settings)
     app.session_interface = KhoSessionInterface()
     app.config.update(
