@@ -171,6 +171,10 @@ class Settings:
     fixity_digests: str = _setting(
         "KHO_FIXITY_DIGESTS", "all",
         "all: recompute every recorded algorithm; fastest: one when all sources agree.")
+    fixity_auto_repair: bool = _setting(
+        "KHO_FIXITY_AUTO_REPAIR", False,
+        "Repair a copy that fails its check from another copy that has just passed "
+        "(bad files kept in quarantine); off: `kho repair AIP` does it on request.")
     fixity_lease_s: int = _setting(
         "KHO_FIXITY_LEASE", 3600, "Seconds a check holds its AIP's lease (a crashed one expires).")
     fixity_executor: str = _setting(

@@ -190,3 +190,24 @@ class User(Base):
     # Stored in each browser session; bumping it (new password, disable, revoke) ends them all.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_sign_in: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AipCopy(Base):
+    """One copy of an AIP in one storage location, and whether it is proven whole.
+
+    ``state``: verified (every file read back and matching the inventory of ``version``),
+    pending (the policy wants it; not yet made or not yet at the current version) or failed
+    (copying or its last check failed). An AIP is safe only when every copy is verified at
+    its current version.
+    """
+
+    __tablename__ = "aip_copies"
+    __table_args__ = (UniqueConstraint("aip_id", "location"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    aip_id: Mapped[int] = mapped_column(ForeignKey("aips.id", ondelete="CASCADE"), index=True)
+    location: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")

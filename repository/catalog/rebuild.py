@@ -23,7 +23,8 @@ from repository.catalog.aip_rows import AipRows, VersionRows, write_aip
 from repository.catalog.chain_store import read_chain_head, read_journal, record_chain_head
 from repository.catalog.collection_records import merge_records, read_records
 from repository.catalog.events import record_event
-from repository.catalog.models import (Aip, AipFile, AipVersion, DublinCoreRecord, PremisEvent)
+from repository.catalog.models import (Aip, AipCopy, AipFile, AipVersion, DublinCoreRecord,
+                                       PremisEvent)
 from repository.catalog.queries import get_or_create_collection
 from repository.config import Settings
 from repository.errors import CatalogError, KhoError
@@ -68,6 +69,7 @@ def rebuild_catalog(settings: Settings, catalog, *, force: bool = False) -> Rebu
     recorded = merge_records(records)
     # Before any AIP: a collection is never open, even for a moment, unless its record says so.
     pending_events.extend(_restore_collections(catalog, recorded, report))
+    restored: dict[str, str] = {}  # OCFL id -> the location its AIP was restored from
     for name, storage in locations.items():
         store = OcflStore(storage)
         try:
@@ -76,12 +78,16 @@ def rebuild_catalog(settings: Settings, catalog, *, force: bool = False) -> Rebu
             report.problems.append(f"{name}: cannot list objects: {exc}")
             continue
         for object_id in object_ids:
+            if object_id in restored:  # a replica: one AIP, one more copy
+                _record_found_copies(catalog, object_id, [restored[object_id], name], store)
+                continue
             try:
                 events = _restore_aip(catalog, store, name, object_id, recorded)
             except (KhoError, KeyError, ValueError) as exc:
                 report.problems.append(f"{name}: {object_id}: {exc}")
                 continue
             report.aips += 1
+            restored[object_id] = name
             pending_events.extend(events)
     _close_unrecorded(catalog, recorded, report)
     _stamp_collection_changes(catalog, recorded)
@@ -191,7 +197,7 @@ def _close_unrecorded(catalog, records: dict[str, dict], report: RebuildReport) 
 
 
 def _clear(session) -> None:
-    for model in (AipFile, AipVersion, DublinCoreRecord, PremisEvent, Aip):
+    for model in (AipCopy, AipFile, AipVersion, DublinCoreRecord, PremisEvent, Aip):
         session.execute(model.__table__.delete())
 
 
@@ -233,6 +239,18 @@ def _restore_aip(catalog, store: OcflStore, location: str, object_id: str,
                                    location=location, object_root=root, versions=versions,
                                    dublin_core=record, described_at=inventory.created(described)))
     return events
+
+
+def _record_found_copies(catalog, object_id: str, names: list[str], store: OcflStore) -> None:
+    """An object found in several locations is one AIP with several copies: each is
+    recorded as pending (unproven) until its next fixity check or `kho replicate`."""
+    from repository.catalog.copies import set_copy
+    head = store.inventory(object_id).head
+    with catalog.session() as session:
+        aip = session.scalar(select(Aip).where(Aip.ocfl_id == object_id))
+        for name in names:
+            set_copy(session, aip, name, "pending", version=int(head[1:]),
+                     detail="found in storage by a catalogue rebuild; not yet verified")
 
 
 def _parse_time(text: str) -> datetime:

@@ -13,7 +13,7 @@ from repository.errors import KhoError, NotFound, UsageError
 
 COMMAND_MODULES = ("validate", "describe", "serve", "ingest", "aip", "storage", "catalog", "users",
                    "settings", "fixity", "audit", "collection", "deposit", "union", "holdings",
-                   "text", "search", "export")
+                   "text", "search", "export", "replicas")
 
 
 class KhoGroup(click.Group):

@@ -86,7 +86,8 @@ def _run_on_workers(settings, identifiers: list[str]) -> list[dict]:
 def _print_checks(checks: list[dict], as_json: bool) -> None:
     if as_json:
         files = sum(len(c.get("results", [])) for c in checks)
-        click.echo(json.dumps({"aips": checks, "aips_checked": len(checks), "entries": files,
+        click.echo(json.dumps({"aips": checks, "entries": files,
+                               "aips_checked": len({c["identifier"] for c in checks}),
                                "ok": all(c.get("outcome") in (None, "success") for c in checks)},
                               ensure_ascii=False, indent=2))
         return
@@ -104,7 +105,9 @@ def _print_checks(checks: list[dict], as_json: bool) -> None:
     done = [c for c in checks if not c.get("skipped")]
     bad = [c for c in done if c["outcome"] != "success"]
     files = sum(1 for c in done for r in c["results"] if r["outcome"] == "ok")
-    click.echo(f"{len(done)} AIPs checked, {files} files ok, "
+    aips = len({c["identifier"] for c in done})
+    copies = f" ({len(done)} copies)" if aips != len(done) else ""  # replicas: one check each
+    click.echo(f"{aips} AIPs checked{copies}, {files} files ok, "
                f"{sum(1 for c in bad if c['outcome'] == 'failure')} AIPs failed, "
                f"{sum(1 for c in bad if c['outcome'] == 'error')} AIPs with storage errors")
 

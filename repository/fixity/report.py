@@ -49,6 +49,11 @@ class FixityReport:
     oldest_aip: str | None = None
     per_day: list[dict[str, Any]] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
+    # Per storage location (each copy of an AIP is checked in its own location):
+    # {"checks", "aips", "success", "failure", "error"} in the period.
+    per_location: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Copies not verified at their AIP's current version (pending or failed), now.
+    unverified_copies: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def coverage(self) -> float:
@@ -114,6 +119,16 @@ def build_report(session, settings: Settings, *, since: date | None = None,
         entry["failures"] += result == "failure"
         entry["errors"] += result == "error"
     report.per_day = [days[d] for d in sorted(days)]
+    for location, result, count, aips in session.execute(
+            select(window.c.location, window.c.outcome, func.count(),
+                   func.count(func.distinct(window.c.aip_id)))
+            .group_by(window.c.location, window.c.outcome)):
+        entry = report.per_location.setdefault(location, {
+            "checks": 0, "aips": 0, "success": 0, "failure": 0, "error": 0})
+        entry["checks"] += count
+        entry["aips"] = max(entry["aips"], aips)  # at least; one AIP may have several outcomes
+        entry[result] = entry.get(result, 0) + count
+    report.unverified_copies = _unverified_copies(session, collection, problem_limit)
     problems = results.where(FixityResult.outcome != OK)
     if outcome:
         problems = results.where(FixityResult.outcome == outcome)
@@ -147,6 +162,22 @@ def build_report(session, settings: Settings, *, since: date | None = None,
     if oldest:
         report.oldest_aip, report.oldest_last_check = oldest[0], as_utc(oldest[1])
     return report
+
+
+def _unverified_copies(session, collection: str | None, limit: int) -> list[dict[str, Any]]:
+    """Copies that are not (or no longer) proven: an AIP with one of these is not safe."""
+    from repository.catalog.models import AipCopy
+    query = (select(AipCopy, Aip.identifier, Aip.current_version)
+             .join(Aip, Aip.id == AipCopy.aip_id)
+             .where((AipCopy.state != "verified") | (AipCopy.version != Aip.current_version)))
+    if collection:
+        query = query.join(Collection, Collection.id == Aip.collection_id).where(
+            Collection.name == collection)
+    return [{"aip": identifier, "location": copy.location,
+             "state": copy.state if copy.state != "verified" else "pending",
+             "version": copy.version, "current_version": current, "detail": copy.detail}
+            for copy, identifier, current in session.execute(
+                query.order_by(Aip.identifier, AipCopy.location).limit(limit))]
 
 
 PLOT_WORDS = {"title": "AIP checks and failures per day", "checks": "AIP checks",
@@ -232,8 +263,16 @@ def render_text(report: FixityReport) -> str:
         "Oldest last check: "
         + (f"{report.oldest_last_check.isoformat(timespec='seconds')} ({report.oldest_aip})"
            if report.oldest_last_check else "none"),
-        f"Failures and errors: {len(report.problems)}",
     ]
+    for location, entry in sorted(report.per_location.items()):
+        lines.append(f"Copies in {location}: {entry['checks']} checks, {entry['success']} "
+                     f"passed, {entry['failure']} failed, {entry['error']} errors")
+    lines.append(f"Copies not verified: {len(report.unverified_copies)}")
+    for c in report.unverified_copies:
+        lines.append(f"  {c['state'].upper()} {c['aip']} {c['location']} (copy at "
+                     f"v{c['version']}, AIP at v{c['current_version']})"
+                     + (f": {c['detail']}" if c["detail"] else ""))
+    lines.append(f"Failures and errors: {len(report.problems)}")
     for p in report.problems:
         lines.append(f"  {p['checked_at']} {p['outcome'].upper()} {p['aip']} {p['location']} "
                      f"{p['path'] or '(object)'}"

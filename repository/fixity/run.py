@@ -43,6 +43,7 @@ class RunSummary:
     checks: list[AipCheckResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     alerts_sent: list[str] = field(default_factory=list)
+    repairs: list = field(default_factory=list)  # RepairResult (repair.py), when automatic
 
     @property
     def failed(self) -> bool:
@@ -97,26 +98,41 @@ def check_aips(settings: Settings, catalog, identifiers: Iterable[str], *,
                             summary.skipped.append(identifier)
                             continue
                     files = catalogue_files(session, session.get(Aip, aip_id))
-                storage = locations.get(location)
-                if storage is None:
-                    result = AipCheckResult(identifier, location, root, _now(), _now(), [
-                        FileResult("", ERROR, detail=f"no storage location named {location!r}")])
-                else:
-                    pool = pools.get(location)
-                    if pool is None:
-                        pool = pools[location] = ThreadPoolExecutor(
-                            default_threads(storage, settings.fixity_threads))
-                    result = check_aip(storage, aip_identifier=identifier, ocfl_id=ocfl_id,
-                                       object_root=root, catalogue_files=files, pool=pool,
-                                       digests=settings.fixity_digests)
-                    if result.outcome != "error":  # never write into an unmounted location
-                        used[location] = storage
-                check = record_check(catalog, aip_id, result, holder)
-                if result.outcome != "error":  # then storage answered: keep the check there too
-                    record_history(catalog, storage, check.id)
-                summary.checks.append(result)
-                summary.alerts_sent += _alert(settings, catalog, result,
-                                              storage.describe() if storage else "")
+                # Every copy is checked: the primary first, then each replica made so far.
+                results = []
+                for where in [location, *copy_locations(catalog, aip_id, location)]:
+                    storage = locations.get(where)
+                    if storage is None:
+                        result = AipCheckResult(identifier, where, root, _now(), _now(), [
+                            FileResult("", ERROR, detail=f"no storage location named {where!r}")])
+                    else:
+                        pool = pools.get(where)
+                        if pool is None:
+                            pool = pools[where] = ThreadPoolExecutor(
+                                default_threads(storage, settings.fixity_threads))
+                        result = check_aip(storage, aip_identifier=identifier, ocfl_id=ocfl_id,
+                                           object_root=root, catalogue_files=files, pool=pool,
+                                           digests=settings.fixity_digests)
+                        if result.outcome != "error":  # never write into an unmounted location
+                            used[where] = storage
+                    check = record_check(catalog, aip_id, result, holder, update_status=False)
+                    if result.outcome != "error":  # storage answered: keep the check there too
+                        record_history(catalog, storage, check.id)
+                    summary.checks.append(result)
+                    results.append(result)
+                    summary.alerts_sent += _alert(settings, catalog, result,
+                                                  storage.describe() if storage else "")
+                if settings.fixity_auto_repair and len(results) > 1 and any(
+                        r.outcome == "failure" for r in results):
+                    from .repair import repair_from_checks
+                    repaired = repair_from_checks(settings, catalog, identifier, results,
+                                                  locations=locations, agent=holder)
+                    summary.repairs.append(repaired)
+                    summary.alerts_sent += repaired.alerts_sent
+                    results = [repaired.rechecks.get(r.location, r) for r in results]
+                with catalog.session() as session:
+                    _set_status(session, aip_id, combined_outcome(results),
+                                results[0].started_at)
             finally:
                 release_lease(catalog, aip_id, holder)
     finally:
@@ -131,8 +147,57 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def record_check(catalog, aip_id: int, result: AipCheckResult, agent: str) -> FixityCheck:
-    """One transaction: the check, a row per file, the AIP's status and a PREMIS event."""
+def copy_locations(catalog, aip_id: int, primary: str) -> list[str]:
+    """The AIP's other recorded copies (made, failed, or found by a rebuild): each is checked."""
+    from repository.catalog.models import AipCopy
+    with catalog.session() as session:
+        return [c.location for c in session.scalars(
+            select(AipCopy).where(AipCopy.aip_id == aip_id, AipCopy.location != primary)
+            .order_by(AipCopy.location))]
+
+
+def combined_outcome(results: list[AipCheckResult]) -> str:
+    """One AIP's outcome over its copies: failure if any copy failed, else error if any
+    could not be read, else success."""
+    outcomes = {r.outcome for r in results}
+    return "failure" if "failure" in outcomes else "error" if "error" in outcomes else "success"
+
+
+def _set_status(session, aip_id: int, outcome: str, started_at: datetime) -> None:
+    status = session.get(FixityAipStatus, aip_id)
+    if status is None:
+        status = FixityAipStatus(aip_id=aip_id)
+        session.add(status)
+    if outcome != "error":  # an error proves nothing: the AIP stays due
+        status.last_checked_at = started_at
+        status.last_outcome = outcome
+        if outcome == "success":
+            status.last_success_at = started_at
+    elif status.last_checked_at is None:
+        status.last_outcome = "error"
+
+
+def _set_copy_state(session, aip_id: int, result: AipCheckResult) -> None:
+    """A recorded copy follows its latest check: verified when it passed, failed when not."""
+    from repository.catalog.models import AipCopy
+    copy = session.scalar(select(AipCopy).where(AipCopy.aip_id == aip_id,
+                                                AipCopy.location == result.location))
+    if copy is None or result.outcome == "error":
+        return
+    if result.outcome == "success":
+        copy.state, copy.verified_at = "verified", result.finished_at or _now()
+        copy.version = session.get(Aip, aip_id).current_version
+        copy.detail = "passed its fixity check"
+    else:
+        copy.state = "failed"
+        copy.detail = "fixity check failed: " + "; ".join(
+            f"{r.outcome}: {r.path}" for r in result.failures[:10])
+
+
+def record_check(catalog, aip_id: int, result: AipCheckResult, agent: str, *,
+                 update_status: bool = True) -> FixityCheck:
+    """One transaction: the check, a row per file, the copy's state, the AIP's status
+    (unless the caller combines several copies' checks) and a PREMIS event."""
     finished = result.finished_at or _now()
     with catalog.session() as session:
         check = FixityCheck(aip_id=aip_id, aip_identifier=result.aip_identifier,
@@ -149,17 +214,9 @@ def record_check(catalog, aip_id: int, result: AipCheckResult, agent: str) -> Fi
             expected=r.expected[:200], actual=r.actual[:200], size=r.size, outcome=r.outcome,
             detail=r.detail, checked_at=r.checked_at, duration_s=r.duration_s)
             for r in result.results)
-        status = session.get(FixityAipStatus, aip_id)
-        if status is None:
-            status = FixityAipStatus(aip_id=aip_id)
-            session.add(status)
-        if result.outcome != "error":  # an error proves nothing: the AIP stays due
-            status.last_checked_at = result.started_at
-            status.last_outcome = result.outcome
-            if result.outcome == "success":
-                status.last_success_at = result.started_at
-        elif status.last_checked_at is None:
-            status.last_outcome = "error"
+        if update_status:
+            _set_status(session, aip_id, result.outcome, result.started_at)
+        _set_copy_state(session, aip_id, result)
         event = record_event(
             session, event_type="fixity check", agent=agent,
             # PREMIS outcome words are success|failure|warning: storage errors are warnings.

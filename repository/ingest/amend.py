@@ -17,6 +17,7 @@ from repository.access.rights import parse_access
 from repository.catalog import Aip, get_aip, record_event
 from repository.catalog.aip_rows import AipRows, VersionRows, write_aip
 from repository.catalog.chain_store import record_chain_head
+from repository.catalog.copies import replicate_aips
 from repository.config import Settings
 from repository.errors import Conflict, PackageInvalid, UsageError, ValidationReport
 from repository.metadata import (canonical_record, normalise_text, primary_title,
@@ -81,6 +82,7 @@ def amend_aip(settings: Settings, catalog, identifier: str, *, agent: str,
         store.rollback_version(ocfl_id, inventory.head)
         raise
     record_chain_head(catalog, [store.storage])
+    replicate_aips(settings, catalog, [identifier], agent=who)  # the new version reaches every copy
     return number
 
 
@@ -139,4 +141,5 @@ def withdraw_aip(settings: Settings, catalog, identifier: str, *, agent: str, re
         store.rollback_version(ocfl_id, inventory.head)
         raise
     record_chain_head(catalog, [store.storage])
+    replicate_aips(settings, catalog, [identifier], agent=who)  # the new version reaches every copy
     return number

@@ -29,6 +29,7 @@ from repository.catalog import Aip, record_event
 from repository.catalog.aip_rows import AipRows, VersionRows, write_aip
 from repository.catalog.chain_store import record_chain_head
 from repository.catalog.collections import require_collection
+from repository.catalog.copies import add_copies
 from repository.config import Settings
 from repository.errors import (DigestMismatch, DuplicatePackage, KhoError, PackageInvalid,
                                Problem, ValidationReport)
@@ -41,6 +42,7 @@ from repository.ingest.validate import BagValidation, validate_bag
 from repository.metadata import primary_title
 from repository.storage import (OcflStore, SourceFile, get_location, load_locations,
                                 normalise_algorithm)
+from repository.storage.replicas import ReplicaWrites, write_replicas
 from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
                                            FORMATS_FILE, METADATA_DIR, AipDescription,
                                            dump_json, ocfl_id_for)
@@ -125,6 +127,8 @@ class Package:
     # verify, register
     verified: bool = False
     registered: bool = False
+    # replicate: the copies in the policy's other locations (storage/replicas.py)
+    replicas: ReplicaWrites | None = None
 
     @property
     def bag(self) -> Bag:
@@ -178,13 +182,13 @@ def ingest_package(path: Path, *, settings: Settings, catalog, collection: str,
         store_package(package)
         step("verifying")
         verify_package(package)
-        # Replicas (storage/replicas.py) belong here: after the stored object is verified,
-        # before the catalogue names it, so a failed replica leaves no registered AIP.
+        step("replicating")
+        replicate_package(package)
         step("registering")
         register_aip(package)
-    # The event-chain head goes to storage with each version: evidence if the newest
-    # events are ever removed from the catalogue.
-    record_chain_head(catalog, [package.store.storage])
+    # The event-chain head goes to storage with each version (and each copy of it):
+    # evidence if the newest events are ever removed from the catalogue.
+    record_chain_head(catalog, [package.store.storage, *package.replicas.targets.values()])
     store_collection_record(settings, catalog, package.description.collection,
                             package.store.storage)
     return package.result()
@@ -335,6 +339,21 @@ def stored_differences(package: Package) -> list[tuple[str, str]]:
     return problems
 
 
+def replicate_package(package: Package) -> None:
+    """Replicate: after the stored object is verified, before the catalogue names it, copy it
+    to every other location the replication policy names and read each copy back. A copy
+    that fails is recorded as failed (the AIP is then shown as not safe, and `kho
+    replicate` finishes it); a policy that cannot be used keeps nothing."""
+    if package.replicas is not None:
+        return
+    try:
+        package.replicas = write_replicas(package.settings, package.store.storage,
+                                          package.ocfl_id, package.description.collection)
+    except BaseException:
+        undo_store(package.store, package.ocfl_id, package.version)
+        raise
+
+
 def register_aip(package: Package) -> None:
     """Register: one catalogue transaction (catalog.aip_rows) writes the AIP's rows, links it
     to the holdings register and records the ingest events; on failure the stored object
@@ -364,7 +383,12 @@ def register_aip(package: Package) -> None:
                              outcome=event.outcome, detail=event.detail,
                              aip_identifier=package.description.identifier, when=event.when,
                              identifier=event.identifier)
+            replicas = package.replicas or ReplicaWrites()
+            add_copies(session, aip, replicas.outcomes, agent=package.agent,
+                       primary=replicas.primary)
     except BaseException:
+        if package.replicas is not None:
+            package.replicas.undo()
         undo_store(package.store, package.ocfl_id, package.version)
         raise
     package.registered = True

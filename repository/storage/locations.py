@@ -38,7 +38,9 @@ def load_locations(settings: Settings, environ: Mapping[str, str] | None = None)
         DEFAULT_LOCATION: LocalStorage(DEFAULT_LOCATION, settings.local_storage_root)}
     defined_in: dict[str, Path] = {}
     folder = Path(settings.storage_config_dir)
-    files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    # replication.toml beside them is the replication policy (replicas.py), not locations.
+    files = sorted(p for p in folder.glob("*.toml") if p.name != "replication.toml") \
+        if folder.is_dir() else []
     for path in files:
         try:
             document = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -13,6 +13,7 @@ from repository.catalog import (AipFile, count_readable_aips, events_for_aip, ge
 from repository.catalog.visibility import agent_labeller
 from repository.errors import NotFound, UsageError
 from repository.ingest.amend import amend_aip, withdraw_aip
+from repository.catalog.copies import aip_copy_status
 from repository.storage import get_location
 from repository.web.auth import check_reader, current_reader, current_user, require_roles
 from repository.web.inputs import json_object, text, whole_number
@@ -135,6 +136,8 @@ def aip_detail(identifier: str):
         body.update({
             "external_identifier": aip.external_identifier,
             "location": aip.location,
+            # "safe" only when every copy the policy wants is verified at this version.
+            "copies": aip_copy_status(services().settings, session, aip).as_dict(),
             "ocfl_id": aip.ocfl_id,
             "dublin_core": aip.dublin_core.record if aip.dublin_core else {},
             "versions": [{"number": v.number, "created": v.created_at.isoformat(),

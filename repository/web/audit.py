@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 
+from repository.catalog.copies import aip_copy_status
 from repository.catalog.chain_checks import last_chain_check, record_chain_check
 from repository.errors import NotFound, UsageError
 from repository.web.auth import current_user, require_roles
@@ -81,8 +82,9 @@ def fixity_aip(aip_id: str):
             .order_by(FixityResult.checked_at.desc()).limit(1000)).all()
         title = aip.dublin_core.title if aip.dublin_core else ""
         location = aip.location
+        copies = aip_copy_status(services.settings, session, aip)
     return render_template("audit/fixity_aip.html", aip_id=aip_id, title=title,
-                           location=location, checks=checks, problems=problems)
+                           location=location, checks=checks, problems=problems, copies=copies)
 
 
 @blueprint.post("/verify")

@@ -144,6 +144,12 @@ def outcome_name(outcome: str) -> str:
     }.get(outcome, outcome)
 
 
+def copy_state_name(state: str) -> str:
+    """The state of one copy of an AIP (catalog/copies.py) as read."""
+    return {"verified": _("verified"), "pending": _("pending"),
+            "failed": _("failed")}.get(state, state)
+
+
 def _iso_datetime(text: str | None, style: str = "short") -> str:
     """An ISO 8601 timestamp (as the JSON documents carry them) in the reader's locale."""
     from datetime import datetime, timezone
@@ -168,5 +174,5 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES,
                                  access_name=access_name, status_name=status_name,
                                  level_name=level_name, event_type_name=event_type_name,
-                                 outcome_name=outcome_name,
+                                 outcome_name=outcome_name, copy_state_name=copy_state_name,
                                  current_language=lambda: str(get_locale() or "vi"))

@@ -15,6 +15,7 @@ from repository.access.image_resolver import image_id
 from repository.access.presentation import natural_key
 from repository.catalog import (AipFile, count_readable_aips, events_for_aip, get_aip,
                                 list_collections)
+from repository.catalog.copies import aip_copy_status
 from repository.catalog.visibility import agent_labeller
 from repository.metadata.citation import bibtex, citations, highwire_tags, ris
 from repository.storage import get_location
@@ -110,6 +111,7 @@ def aip_page(identifier: str):
         manifest = f"{base_url()}/iiif/3/{quote(identifier, safe='')}/manifest"
         return render_template(
             "pages/aip.html", aip=aip, files=files, pages=pages, record=record,
+            copies=aip_copy_status(_services().settings, session, aip),
             events=events_for_aip(session, aip.identifier), manifest_url=manifest,
             agent=agent_labeller(session, current_reader(), agent_words()),
             share_url=args["url"],
