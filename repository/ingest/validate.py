@@ -27,6 +27,7 @@ BATCH_FILES = 500
 POOL_MIN_BYTES = 16 * 1024 * 1024
 POOL_MIN_FILES = 200
 STAT_MAX_FILES = 5000            # above this, sizes come from the hashing workers
+THREAD_MIN_AVERAGE = 256 * 1024  # files this large on average are hashed in threads
 
 
 @dataclass
@@ -158,11 +159,23 @@ def hash_files(root: Path, items: list[tuple[str, int]], algorithms: Iterable[st
             result.errors[names[i]] = error
 
     jobs = [(number, str(root), names, algorithms) for number, names in enumerate(batches)]
+    # Large files hash as well in threads (hashlib and read() release the GIL on big
+    # buffers), without a pool of processes to start and feed; many small files would spend
+    # their time in Python holding the GIL, so they go to processes.
+    threads = total >= len(items) * THREAD_MIN_AVERAGE and all(s >= 0 for _, s in items)
     if processes <= 1 or len(batches) == 1 or small:
         if meanwhile:
             meanwhile()
         for job in jobs:
             collect(_hash_batch(job))
+    elif threads:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+        with ThreadPoolExecutor(min(processes, len(batches))) as pool:
+            futures = [pool.submit(_hash_batch, job) for job in jobs]
+            if meanwhile:
+                meanwhile()
+            for future in as_completed(futures):
+                collect(future.result())
     else:
         import multiprocessing  # here, not at the top: a small bag's `kho validate` needs no pool
         method = "fork" if sys.platform.startswith("linux") else None
