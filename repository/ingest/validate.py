@@ -688,8 +688,11 @@ def _fetch_missing(bag: Bag, settings, problems: list[Problem]) -> None:
 def validate_path(path: Path, *, settings, profile=None, allow_fetch: bool = False,
                   processes: int | None = None) -> BagValidation:
     """Validate a bag folder or archive (.zip, .tar, .tar.gz, .tgz), unpacking into staging."""
-    from repository.ingest.unpack import serialization_of, unpacked
     path = Path(path)
+    if path.is_dir():  # as unpacked() would yield it, without importing the archive readers
+        return validate_bag(path, settings=settings, profile=profile, allow_fetch=allow_fetch,
+                            processes=processes)
+    from repository.ingest.unpack import serialization_of, unpacked
     with unpacked(path, settings) as bag_root:
         return validate_bag(bag_root, settings=settings, profile=profile,
                             allow_fetch=allow_fetch, processes=processes,
