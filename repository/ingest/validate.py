@@ -621,6 +621,10 @@ def validate_bag(bag_root: Path, *, settings=None, profile=None, allow_fetch: bo
         expected.missing_fetch = matched.missing_fetch
         _check_tag_manifest_lists(bag, tag_problems)
         _verify_tag_manifests(bag, tag_problems)
+        listed = expected.listed()
+        bag.payload = [PayloadFile(root=root, name=name, size=disk[name],
+                                   digests=expected.digests_of(name))
+                       for name in sorted(disk) if name in listed]  # sizes of -1 filled below
 
     if processes is None and settings is not None:
         processes = getattr(settings, "validate_processes", 0) or None
@@ -635,11 +639,9 @@ def validate_bag(bag_root: Path, *, settings=None, profile=None, allow_fetch: bo
     problems += tag_problems
     _compare_digests(expected, hashed, problems)
 
-    listed = expected.listed()
-    for name in sorted(disk):
-        if name in listed:
-            bag.payload.append(PayloadFile(root=root, name=name, size=disk[name],
-                                           digests=expected.digests_of(name)))
+    for payload_file in bag.payload:
+        if payload_file.size < 0:
+            payload_file.size = disk[payload_file.name]
 
     report = ValidationReport()
     report.extend(problems)
