@@ -574,6 +574,86 @@ def validate_bag(bag_root: Path, *, settings=None, profile=None, allow_fetch: bo
     problems += declaration
     if not (root / "data").is_dir():
         problems.append(err("K109", "data", "the payload folder data/ is missing"))
+    tag_file_problems: list[Problem] = []
+
+    def read_tag_files() -> None:
+        _read_tag_files(bag, tag_file_problems, settings, allow_fetch)
+
+    # The payload's reading needs only the algorithms, named by the manifests' file names: it
+    # starts before the manifests are parsed, which happens while the pool works.  A bag with
+    # fetch.txt is read first, as --allow-fetch may add payload files.
+    early = (root / "fetch.txt").is_file()
+    if early:
+        read_tag_files()
+        algorithms = [a for a in bag.manifests if hash_constructor(a) is not None]
+    else:
+        algorithms = sorted({m.group(1).lower() for p in root.iterdir()
+                             if (m := MANIFEST_RE.match(p.name)) and p.is_file()
+                             and hash_constructor(m.group(1).lower()) is not None})
+    if not verify_payload:
+        algorithms = []
+    disk: dict[str, int] = {}
+    scan_problems: list[Problem] = []
+    if (root / "data").is_dir():
+        # Hashing learns each size as it reads; only a few files are worth a stat() first,
+        # so that the pool can start with the largest.
+        disk, scan_problems = scan_files(root, "data", sizes=not algorithms)
+        if algorithms and len(disk) <= STAT_MAX_FILES:
+            _stat_sizes(root, disk)
+    lists_problems: list[Problem] = []
+    tag_problems: list[Problem] = []
+    expected = _Expected({}, [], [])
+
+    def check_lists() -> None:
+        # Runs while the pool hashes: tag files, names, manifests against the disk.
+        if not early:
+            read_tag_files()
+        index = _NameIndex(disk)
+        _check_disk_names(index, lists_problems)
+        matched = _match_manifests(bag, index, disk, lists_problems)
+        expected.by_algorithm, expected.more = matched.by_algorithm, matched.more
+        expected.missing_fetch = matched.missing_fetch
+        _check_tag_manifest_lists(bag, tag_problems)
+        _verify_tag_manifests(bag, tag_problems)
+        listed = expected.listed()
+        bag.payload = [PayloadFile(root=root, name=name, size=disk[name],
+                                   digests=expected.digests_of(name))
+                       for name in sorted(disk) if name in listed]  # sizes of -1 filled below
+
+    if processes is None and settings is not None:
+        processes = getattr(settings, "validate_processes", 0) or None
+    hashed = hash_files(root, list(disk.items()), algorithms, processes, meanwhile=check_lists)
+    for name, size in disk.items():
+        if size < 0:
+            disk[name] = hashed.sizes.get(name, -1)
+    if hashed.errors:
+        _stat_sizes(root, disk)   # what an unreadable file's directory entry says
+    problems += tag_file_problems + scan_problems + lists_problems
+    _check_oxum(bag, disk, expected.missing_fetch, problems)
+    problems += tag_problems
+    _compare_digests(expected, hashed, problems)
+
+    for payload_file in bag.payload:
+        if payload_file.size < 0:
+            payload_file.size = disk[payload_file.name]
+
+    report = ValidationReport()
+    report.extend(problems)
+    if any(p.code == "K101" for p in report.errors):
+        from repository.ingest.unpack import where_are_the_bags
+        report.summary = where_are_the_bags(root)
+    result = BagValidation(report=report, bag=bag)
+    if profile is not None:
+        from repository.ingest.profile import check_profile
+        report.extend(check_profile(bag, profile, serialization=serialization))
+    if not any(p.code in {"K101", "K103", "K109", "K201"} for p in report.errors):
+        result.dublin_core = _describe(bag, report)
+    return result
+
+
+def _read_tag_files(bag: Bag, problems: list[Problem], settings, allow_fetch: bool) -> None:
+    """bag-info, manifests, tag manifests and fetch.txt (downloading what it lists if asked)."""
+    root = bag.root
     _read_bag_info(bag, problems)
     _read_manifests(bag, problems, payload=True)
     _read_manifests(bag, problems, payload=False)
@@ -596,65 +676,6 @@ def validate_bag(bag_root: Path, *, settings=None, profile=None, allow_fetch: bo
                                         f"'{entry.path}' is not in manifest-{algorithm}.txt"))
         if allow_fetch:
             _fetch_missing(bag, settings, problems)
-
-    # Read the payload once, with every algorithm we can check.
-    algorithms = [a for a in bag.manifests if hash_constructor(a) is not None] \
-        if verify_payload else []
-    disk: dict[str, int] = {}
-    if (root / "data").is_dir():
-        # Hashing learns each size as it reads; only a few files are worth a stat() first,
-        # so that the pool can start with the largest.
-        disk, scan_problems = scan_files(root, "data", sizes=not algorithms)
-        problems += scan_problems
-        if algorithms and len(disk) <= STAT_MAX_FILES:
-            _stat_sizes(root, disk)
-    lists_problems: list[Problem] = []
-    tag_problems: list[Problem] = []
-    expected = _Expected({}, [], [])
-
-    def check_lists() -> None:
-        # Runs while the pool hashes: names, manifests against the disk, tag files.
-        index = _NameIndex(disk)
-        _check_disk_names(index, lists_problems)
-        matched = _match_manifests(bag, index, disk, lists_problems)
-        expected.by_algorithm, expected.more = matched.by_algorithm, matched.more
-        expected.missing_fetch = matched.missing_fetch
-        _check_tag_manifest_lists(bag, tag_problems)
-        _verify_tag_manifests(bag, tag_problems)
-        listed = expected.listed()
-        bag.payload = [PayloadFile(root=root, name=name, size=disk[name],
-                                   digests=expected.digests_of(name))
-                       for name in sorted(disk) if name in listed]  # sizes of -1 filled below
-
-    if processes is None and settings is not None:
-        processes = getattr(settings, "validate_processes", 0) or None
-    hashed = hash_files(root, list(disk.items()), algorithms, processes, meanwhile=check_lists)
-    for name, size in disk.items():
-        if size < 0:
-            disk[name] = hashed.sizes.get(name, -1)
-    if hashed.errors:
-        _stat_sizes(root, disk)   # what an unreadable file's directory entry says
-    problems += lists_problems
-    _check_oxum(bag, disk, expected.missing_fetch, problems)
-    problems += tag_problems
-    _compare_digests(expected, hashed, problems)
-
-    for payload_file in bag.payload:
-        if payload_file.size < 0:
-            payload_file.size = disk[payload_file.name]
-
-    report = ValidationReport()
-    report.extend(problems)
-    if any(p.code == "K101" for p in report.errors):
-        from repository.ingest.unpack import where_are_the_bags
-        report.summary = where_are_the_bags(root)
-    result = BagValidation(report=report, bag=bag)
-    if profile is not None:
-        from repository.ingest.profile import check_profile
-        report.extend(check_profile(bag, profile, serialization=serialization))
-    if not any(p.code in {"K101", "K103", "K109", "K201"} for p in report.errors):
-        result.dublin_core = _describe(bag, report)
-    return result
 
 
 def _describe(bag: Bag, report: ValidationReport) -> dict | None:
