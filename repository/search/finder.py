@@ -27,6 +27,11 @@ MAX_PER_PAGE = 1000
 ORDERS = ("relevance", "newest", "title", "date")
 MAX_FACET_VALUES = 50
 MAX_PAGES_PER_HIT = 5  # pages named under one hit; the viewer's Content Search finds all
+# Matches are counted, ranked and faceted exactly up to this many; beyond it the total is
+# reported as "more than 10,000" (``total_is_exact`` False) and the first 10,000 found are
+# ranked and faceted, as web search engines do. Counting and ranking every hit of a common
+# word ("nam": half of a million records) would cost seconds; a reader refines instead.
+TOTAL_CAP = 10_000
 
 
 @dataclass
@@ -68,6 +73,9 @@ class SearchResult:
     per_page: int
     facets: dict[str, list[tuple[str, int]]]
     suggestion: str | None = None      # "did you mean", when nothing was found
+    # False when more than TOTAL_CAP matched: ``total`` is then TOTAL_CAP, a lower bound,
+    # and the facet counts are those of the TOTAL_CAP matches ranked.
+    total_is_exact: bool = True
 
 
 def _years_overlap(years: tuple[int | None, int | None]):
@@ -155,31 +163,32 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
         return SearchResult(query, [], 0, page, per_page,
                             {name: [] for name in FACETS} if with_facets else {})
     matched, backend = _matched(session, reader, query, filters, kinds)
-    facets = _facets(session, matched) if with_facets else {}
-    total = None
-    if with_facets and kinds == (AIP_DOCUMENT,):
-        # Every AIP document has exactly one access value: the facet query already counted.
-        total = sum(count for _, count in facets["access"])
     exact = backend.exact(query) if query.terms else None
-    ranked = matched.with_only_columns(
+    ranked = query.terms and order == "relevance"
+    candidates = matched.with_only_columns(
         SearchDocument.id, SearchDocument.aip_id, SearchDocument.kind, SearchDocument.page,
         SearchDocument.title.label("sort_title"),
         func.coalesce(SearchDocument.year_from, SearchDocument.year_to).label("sort_year"),
         (exact if exact is not None else SearchDocument.id.is_(None)).label("exact"),
-        (backend.rank(query) if query.terms and order == "relevance"
-         else -SearchDocument.id).label("score")).subquery()
-    ordering = {"relevance": (ranked.c.exact.desc(), ranked.c.score, ranked.c.id),
-                "newest": (ranked.c.score, ranked.c.id),
-                "title": (ranked.c.sort_title, ranked.c.id),
-                "date": (ranked.c.sort_year.is_(None), ranked.c.sort_year, ranked.c.id)}[order]
-    # Counted in the same pass that ranks, rather than matching twice. (bm25 cannot sit
-    # beside a window function in SQLite, hence the subquery.)
+        (backend.rank(query) if ranked else -SearchDocument.id).label("score"))
+    sample = _first_found(matched, backend, query)
+    # One bounded set of candidates, scored once: MATERIALIZED (SQLite ≥ 3.35, PostgreSQL
+    # ≥ 12) keeps the planner from folding it into the ordering, and lets bm25 (which
+    # cannot sit beside a window function in SQLite) be computed inside it.
+    found = _first_found(candidates, backend, query).cte("candidates").prefix_with(
+        "MATERIALIZED")
+    ordering = {"relevance": (found.c.exact.desc(), found.c.score, found.c.id),
+                "newest": (found.c.score, found.c.id),
+                "title": (found.c.sort_title, found.c.id),
+                "date": (found.c.sort_year.is_(None), found.c.sort_year, found.c.id)}[order]
     rows = session.execute(
-        select(ranked, func.count().over().label("total"))
+        select(found, func.count().over().label("total"))
         .order_by(*ordering).limit(per_page).offset((page - 1) * per_page)).all()
-    if total is None:
-        total = rows[0].total if rows else \
-            session.scalar(select(func.count()).select_from(matched.subquery())) or 0
+    total = rows[0].total if rows else \
+        session.scalar(select(func.count()).select_from(sample.subquery())) or 0
+    total_is_exact = total <= TOTAL_CAP
+    total = min(total, TOTAL_CAP)
+    facets = _facets(session, sample) if with_facets else {}
     aips = {aip.id: aip for aip in session.scalars(
         select(Aip).where(Aip.id.in_({row.aip_id for row in rows}))
         .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))}
@@ -195,7 +204,20 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
     suggestion = None
     if total == 0 and query.terms:
         suggestion = did_you_mean(session, reader, text, query, filters, kinds)
-    return SearchResult(query, hits, total, page, per_page, facets, suggestion)
+    return SearchResult(query, hits, total, page, per_page, facets, suggestion, total_is_exact)
+
+
+def _first_found(statement: Select, backend, query: Query) -> Select:
+    """``statement`` cut to the first TOTAL_CAP + 1 matches (one more says "more than").
+
+    Newest first when the index can give that order for free (SQLite's FTS5 walks its
+    doclists either way, a primary key too); PostgreSQL's GIN bitmap gives table order,
+    and sorting every hit to take the newest would cost what the cap saves."""
+    if not query.terms:
+        statement = statement.order_by(SearchDocument.id.desc())
+    elif backend.newest_first() is not None:
+        statement = statement.order_by(backend.newest_first())
+    return statement.limit(TOTAL_CAP + 1)
 
 
 def pages_matching(session: Session, backend, query: Query,
