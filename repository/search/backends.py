@@ -7,7 +7,8 @@ word in the title counts more than one in the creator, subject or description.
 """
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, column, func, literal_column, select, table, text
+from sqlalchemy import (ColumnElement, and_, column, func, literal_column, select, table,
+                        text)
 
 from repository.search.models import SearchDocument
 from repository.search.query import Query, Term
@@ -38,6 +39,10 @@ class Backend:
         """``statement`` with whatever the backend needs in FROM to match."""
         return statement
 
+    def within(self, first: int, last: int) -> ColumnElement[bool]:
+        """A condition the match can use to read only documents ``first``..``last``."""
+        return SearchDocument.id.between(first, last)
+
     def newest_first(self):
         """An ORDER BY that lists matches newest first as cheaply as in no order; or None."""
         return None
@@ -59,6 +64,10 @@ class SqliteBackend(Backend):
 
     def join(self, statement):
         return statement.join(self._fts, self._fts.c.rowid == SearchDocument.id)
+
+    def within(self, first: int, last: int):
+        # A rowid range is a constraint FTS5 seeks its doclists to; an IN list is not.
+        return self._fts.c.rowid.between(first, last)
 
     def newest_first(self):
         # FTS5 reads its doclists backwards as fast as forwards (rowid DESC is in its plan);
@@ -111,9 +120,23 @@ class PostgresBackend(Backend):
     def _tsquery(self, expression: str):
         return func.to_tsquery(literal_column("'simple'::regconfig"), expression)
 
+    @staticmethod
+    def _words(query: Query) -> str:
+        return " & ".join(f"'{token}'" + (":*" if t.prefix and n == len(t.tokens) - 1 else "")
+                          for t in query.terms for n, token in enumerate(t.tokens))
+
     def match(self, query: Query):
         expression = " & ".join(self._term(t, t.tokens) for t in query.terms)
-        return self._vector.op("@@")(self._tsquery(expression))
+        precise = self._vector.op("@@")(self._tsquery(expression))
+        words = self._words(query)
+        if words == expression:
+            return precise
+        # GIN keeps neither positions nor weights, so a phrase or a field is a re-check of
+        # every row; and PostgreSQL estimates a phrase's alternatives (one per field) as
+        # their sum, so it chose a sequential scan of the whole table. Every word ANDed is
+        # what GIN answers and what the planner estimates well; the precise query then
+        # re-checks only those rows.
+        return and_(self._vector.op("@@")(self._tsquery(words)), precise)
 
     def rank(self, query: Query):
         expression = " & ".join(self._term(t, t.tokens) for t in query.terms)

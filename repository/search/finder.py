@@ -1,8 +1,10 @@
 """Running a search: hits ranked, total, facet counts and a "did you mean", for one reader.
 
-Who may read what is ``catalog.visibility.readable_aips(reader)``, put in the WHERE of the
-one statement from which the hits, the total and every facet count are taken; nothing is
-filtered afterwards, so no number tells a reader about records they may not see.
+Who may read what is ``catalog.visibility.readable_aips(reader)``'s rule, on the copy of
+each AIP's access its documents carry, put in the WHERE of the statement from which the
+hits, the total and every facet count are taken; nothing is filtered afterwards, so no
+number tells a reader about records they may not see. At most TOTAL_CAP matches are
+counted, ranked and faceted (``SearchResult.total_is_exact``).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from repository.catalog.models import Aip, Collection
-from repository.catalog.visibility import Reader, readable_aips
+from repository.catalog.visibility import Reader, readable_by
 from repository.errors import UsageError
 from repository.search.backends import backend_for
 from repository.search.documents import FACETS
@@ -102,15 +104,14 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
              kinds: tuple[str, ...]) -> tuple[Select, object]:
     """SELECT over the documents this reader may see that match; and the backend."""
     backend = backend_for(session)
+    statement = select(SearchDocument.id)
+    # readable_aips's rule, on the copy of each AIP's access the document carries; it
+    # leaves withdrawn AIPs out too, whoever asks.
+    readable = readable_documents(reader)
     if UNION_DOCUMENT in kinds:
         # Harvested descriptions are public (they are public at their source); Kho's own
-        # AIPs keep their rules. A union document has no AIP, hence the outer join.
-        statement = select(SearchDocument.id).outerjoin(Aip, Aip.id == SearchDocument.aip_id)
-        readable = or_(SearchDocument.kind == UNION_DOCUMENT, readable_aips(reader))
-    else:
-        statement = select(SearchDocument.id).join(Aip, Aip.id == SearchDocument.aip_id)
-        readable = readable_aips(reader)
-    # readable_aips leaves withdrawn AIPs out too, whoever asks.
+        # AIPs keep their rules.
+        readable = or_(SearchDocument.kind == UNION_DOCUMENT, readable)
     conditions = [readable, SearchDocument.kind.in_(kinds)]
     if query.terms:
         statement = backend.join(statement)
@@ -120,13 +121,21 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
     if filters.date:
         conditions.append(_years_overlap(parse_years(filters.date)))
     for name in filters.collection:
-        conditions.append(Aip.collection_id.in_(select(Collection.id).where(
+        conditions.append(SearchDocument.collection_id.in_(select(Collection.id).where(
             Collection.name == unicodedata.normalize("NFC", name))))
     for name, chosen in (("type", filters.type), ("lang", filters.lang),
                          ("access", filters.access)):
         conditions.extend(_has_facet(name, unicodedata.normalize("NFC", v),
                                      per_document=bool(query.terms)) for v in chosen)
     return statement.where(*conditions), backend
+
+
+def readable_documents(reader: Reader):
+    """Condition on SearchDocument: the AIP documents ``reader`` may read."""
+    return readable_by(reader, access=SearchDocument.access,
+                       embargo_until=SearchDocument.embargo_until,
+                       collection_id=SearchDocument.collection_id,
+                       not_withdrawn=SearchDocument.withdrawn.is_(False))
 
 
 def _facets(session: Session, matched: Select) -> dict[str, list[tuple[str, int]]]:
@@ -226,9 +235,15 @@ def pages_matching(session: Session, backend, query: Query,
     if not query.terms or not aip_ids:
         return {}
     from repository.text.models import PageText  # the original text, diacritics and all
+    # The hits' page documents first, by their index: matching the words over the whole
+    # index and then keeping these AIPs' pages would walk every hit of a common word.
+    page_ids = list(session.scalars(select(SearchDocument.id).where(
+        SearchDocument.aip_id.in_(aip_ids), SearchDocument.kind == PAGE_DOCUMENT)))
+    if not page_ids:
+        return {}
     numbered = backend.join(select(SearchDocument.aip_id, SearchDocument.page,
                                    SearchDocument.ref)).where(
-        SearchDocument.kind == PAGE_DOCUMENT, SearchDocument.aip_id.in_(aip_ids),
+        SearchDocument.id.in_(page_ids), backend.within(min(page_ids), max(page_ids)),
         backend.match(query)).order_by(SearchDocument.aip_id, SearchDocument.page)
     chosen: dict[int, list[tuple[int, str]]] = {}
     for aip_id, number, path in session.execute(numbered):

@@ -19,6 +19,13 @@ _cols = ", ".join(FTS_COLUMNS)
 _new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
 _old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
 
+# Only a change of the text re-indexes: copying an AIP's access onto its documents
+# (0015_search_speed) must not rewrite the full-text index.
+SQLITE_UPDATE_TRIGGER = (
+    f"CREATE TRIGGER search_documents_au AFTER UPDATE OF {_cols} ON search_documents BEGIN "
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_cols}) VALUES ('delete', old.id, {_old}); "
+    f"INSERT INTO {FTS_TABLE}(rowid, {_cols}) VALUES (new.id, {_new}); END")
+
 SQLITE_CREATE = [
     f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5({_cols}, content='search_documents', "
     "content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
@@ -26,9 +33,7 @@ SQLITE_CREATE = [
     f"INSERT INTO {FTS_TABLE}(rowid, {_cols}) VALUES (new.id, {_new}); END",
     f"CREATE TRIGGER search_documents_ad AFTER DELETE ON search_documents BEGIN "
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_cols}) VALUES ('delete', old.id, {_old}); END",
-    f"CREATE TRIGGER search_documents_au AFTER UPDATE ON search_documents BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_cols}) VALUES ('delete', old.id, {_old}); "
-    f"INSERT INTO {FTS_TABLE}(rowid, {_cols}) VALUES (new.id, {_new}); END",
+    SQLITE_UPDATE_TRIGGER,
 ]
 SQLITE_DROP = ["DROP TRIGGER IF EXISTS search_documents_au",
                "DROP TRIGGER IF EXISTS search_documents_ad",

@@ -35,7 +35,8 @@ BATCH = 2000
 MAX_WORD = 100
 # Attributes of an AIP that its search documents or facets depend on (a new version may
 # bring other pages).
-_AIP_FIELDS = ("access", "embargo_until", "collection_id", "collection", "current_version")
+_AIP_FIELDS = ("access", "embargo_until", "collection_id", "collection", "current_version",
+               "withdrawn_at")
 
 
 def _insert_ignoring_duplicates(dialect: str, table):
@@ -58,7 +59,8 @@ def index_aips(session: Session, aip_ids: Iterable[int]) -> int:
             SearchDocument.kind.in_((AIP_DOCUMENT, PAGE_DOCUMENT))))
         rows = connection.execute(
             select(Aip.id, Aip.access, Collection.name, DublinCoreRecord.record,
-                   DublinCoreRecord.title)
+                   DublinCoreRecord.title, Aip.embargo_until, Aip.collection_id,
+                   Aip.withdrawn_at)
             .join(Collection, Collection.id == Aip.collection_id)
             .outerjoin(DublinCoreRecord, DublinCoreRecord.aip_id == Aip.id)
             .where(Aip.id.in_(batch))).all()
@@ -112,7 +114,11 @@ def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]]) -> in
         return 0
     now = utcnow()
     documents = []
-    for aip_id, access, collection, record, title in rows:
+    # Who may read each document: its AIP's access rule, copied (see SearchDocument.access).
+    readers = {row.id: {"access": row.access, "embargo_until": row.embargo_until,
+                        "collection_id": row.collection_id,
+                        "withdrawn": row.withdrawn_at is not None} for row in rows}
+    for aip_id, access, collection, record, title, *_ in rows:
         doc = describe(record or {}, fallback_title=title or "", collection=collection,
                        access=access)
         if aip_id in pages:
@@ -120,7 +126,7 @@ def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]]) -> in
         documents.append((aip_id, doc, _work_key(record, f"aip:{aip_id}")))
     connection.execute(SearchDocument.__table__.insert(),
                        [{"aip_id": aip_id, "kind": AIP_DOCUMENT, "updated_at": now,
-                         "work_key": key, **doc.row()}
+                         "work_key": key, **doc.row(), **readers[aip_id]}
                         for aip_id, doc, key in documents])
     documents = [(aip_id, doc) for aip_id, doc, _ in documents]
     # One AIP document per AIP, so (aip_id, kind) finds the new ids without RETURNING,
@@ -138,7 +144,8 @@ def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]]) -> in
             page = DocumentText()
             page.add_text(text)
             page_rows.append({"aip_id": aip_id, "kind": PAGE_DOCUMENT, "page": number,
-                              "ref": path[:500], "updated_at": now, **page.row()})
+                              "ref": path[:500], "updated_at": now, **page.row(),
+                              **readers[aip_id]})
     for start in range(0, len(page_rows), BATCH):
         connection.execute(SearchDocument.__table__.insert(), page_rows[start:start + BATCH])
     _write_words(connection, (doc for _, doc in documents))
