@@ -75,8 +75,8 @@ class SearchResult:
     per_page: int
     facets: dict[str, list[tuple[str, int]]]
     suggestion: str | None = None      # "did you mean", when nothing was found
-    # False when more than TOTAL_CAP matched: ``total`` is then TOTAL_CAP, a lower bound,
-    # and the facet counts are those of the TOTAL_CAP matches ranked.
+    # False when more than the cap (TOTAL_CAP) matched: ``total`` is then the cap, a lower
+    # bound, and the facet counts are those of the first matches found, the ones ranked.
     total_is_exact: bool = True
 
 
@@ -157,13 +157,17 @@ def _facets(session: Session, matched: Select) -> dict[str, list[tuple[str, int]
 
 def search(session: Session, reader: Reader, text: str = "", *, filters: Filters | None = None,
            page: int = 1, per_page: int = 20, with_facets: bool = True,
-           kinds: tuple[str, ...] = (AIP_DOCUMENT,), order: str = "relevance") -> SearchResult:
+           kinds: tuple[str, ...] = (AIP_DOCUMENT,), order: str = "relevance",
+           total_cap: int = TOTAL_CAP) -> SearchResult:
     """Search what ``reader`` may read for ``text`` (see query.py for what may be typed).
 
     ``order``: relevance (newest first when nothing was typed), newest, title (as folded,
-    so tones do not scatter it) or date (oldest first, undated last)."""
+    so tones do not scatter it) or date (oldest first, undated last). At most
+    ``total_cap`` matches are counted, ranked and faceted (``total_is_exact``)."""
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise UsageError(f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
+    if total_cap < 1:
+        raise UsageError("the search's total cap must be at least 1")
     if order not in ORDERS:
         raise UsageError(f"order must be one of {', '.join(ORDERS)}")
     filters = filters or Filters()
@@ -180,24 +184,28 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
         func.coalesce(SearchDocument.year_from, SearchDocument.year_to).label("sort_year"),
         (exact if exact is not None else SearchDocument.id.is_(None)).label("exact"),
         (backend.rank(query) if ranked else -SearchDocument.id).label("score"))
-    sample = _first_found(matched, backend, query)
     # One bounded set of candidates, scored once: MATERIALIZED (SQLite ≥ 3.35, PostgreSQL
     # ≥ 12) keeps the planner from folding it into the ordering, and lets bm25 (which
-    # cannot sit beside a window function in SQLite) be computed inside it.
-    found = _first_found(candidates, backend, query).cte("candidates").prefix_with(
-        "MATERIALIZED")
-    ordering = {"relevance": (found.c.exact.desc(), found.c.score, found.c.id),
-                "newest": (found.c.score, found.c.id),
-                "title": (found.c.sort_title, found.c.id),
-                "date": (found.c.sort_year.is_(None), found.c.sort_year, found.c.id)}[order]
+    # cannot sit beside a window function in SQLite) be computed inside it. It holds one
+    # more than the cap, to tell "exactly the cap" from "more"; the first ``total_cap``
+    # of it, in the order found, are ranked and shown.
+    found = _first_found(candidates, backend, query, total_cap + 1).cte(
+        "candidates").prefix_with("MATERIALIZED")
+    shown = select(found).limit(total_cap).subquery("shown")
+    ordering = {"relevance": (shown.c.exact.desc(), shown.c.score, shown.c.id),
+                "newest": (shown.c.score, shown.c.id),
+                "title": (shown.c.sort_title, shown.c.id),
+                "date": (shown.c.sort_year.is_(None), shown.c.sort_year, shown.c.id)}[order]
     rows = session.execute(
-        select(found, func.count().over().label("total"))
+        select(shown, select(func.count()).select_from(found).scalar_subquery().label("total"))
         .order_by(*ordering).limit(per_page).offset((page - 1) * per_page)).all()
-    total = rows[0].total if rows else \
-        session.scalar(select(func.count()).select_from(sample.subquery())) or 0
-    total_is_exact = total <= TOTAL_CAP
-    total = min(total, TOTAL_CAP)
-    facets = _facets(session, sample) if with_facets else {}
+    total = rows[0].total if rows else session.scalar(select(func.count()).select_from(
+        _first_found(matched, backend, query, total_cap + 1).subquery())) or 0
+    total_is_exact = total <= total_cap
+    total = min(total, total_cap)
+    # The facets count the same first matches found (all of them when total_is_exact).
+    facets = _facets(session, _first_found(matched, backend, query, total_cap)) \
+        if with_facets else {}
     aips = {aip.id: aip for aip in session.scalars(
         select(Aip).where(Aip.id.in_({row.aip_id for row in rows}))
         .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))}
@@ -216,8 +224,8 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
     return SearchResult(query, hits, total, page, per_page, facets, suggestion, total_is_exact)
 
 
-def _first_found(statement: Select, backend, query: Query) -> Select:
-    """``statement`` cut to the first TOTAL_CAP + 1 matches (one more says "more than").
+def _first_found(statement: Select, backend, query: Query, limit: int) -> Select:
+    """``statement`` cut to the first ``limit`` matches found.
 
     Newest first when the index can give that order for free (SQLite's FTS5 walks its
     doclists either way, a primary key too); PostgreSQL's GIN bitmap gives table order,
@@ -226,7 +234,7 @@ def _first_found(statement: Select, backend, query: Query) -> Select:
         statement = statement.order_by(SearchDocument.id.desc())
     elif backend.newest_first() is not None:
         statement = statement.order_by(backend.newest_first())
-    return statement.limit(TOTAL_CAP + 1)
+    return statement.limit(limit)
 
 
 def pages_matching(session: Session, backend, query: Query,
