@@ -128,15 +128,14 @@ class PostgresBackend(Backend):
     def match(self, query: Query):
         expression = " & ".join(self._term(t, t.tokens) for t in query.terms)
         precise = self._vector.op("@@")(self._tsquery(expression))
-        words = self._words(query)
-        if words == expression:
-            return precise
+        if all(len(t.tokens) == 1 and not t.field for t in query.terms):
+            return precise  # plain words: what GIN answers already
         # GIN keeps neither positions nor weights, so a phrase or a field is a re-check of
         # every row; and PostgreSQL estimates a phrase's alternatives (one per field) as
         # their sum, so it chose a sequential scan of the whole table. Every word ANDed is
         # what GIN answers and what the planner estimates well; the precise query then
         # re-checks only those rows.
-        return and_(self._vector.op("@@")(self._tsquery(words)), precise)
+        return and_(self._vector.op("@@")(self._tsquery(self._words(query))), precise)
 
     def rank(self, query: Query):
         expression = " & ".join(self._term(t, t.tokens) for t in query.terms)
