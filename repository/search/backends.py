@@ -7,6 +7,8 @@ word in the title counts more than one in the creator, subject or description.
 """
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import (ColumnElement, and_, column, func, literal_column, select, table,
                         text)
 
@@ -43,6 +45,17 @@ class Backend:
         """A condition the match can use to read only documents ``first``..``last``."""
         return SearchDocument.id.between(first, last)
 
+    def json_rows(self, *columns):
+        """An aggregate: a JSON array with one array of ``columns`` per row."""
+        raise NotImplementedError
+
+    @staticmethod
+    def json_value(value) -> list:
+        """What the driver returns for ``json_rows`` (text or parsed), as a list."""
+        if value is None:
+            return []
+        return json.loads(value) if isinstance(value, str) else value
+
     def newest_first(self):
         """An ORDER BY that lists matches newest first as cheaply as in no order; or None."""
         return None
@@ -64,6 +77,9 @@ class SqliteBackend(Backend):
 
     def join(self, statement):
         return statement.join(self._fts, self._fts.c.rowid == SearchDocument.id)
+
+    def json_rows(self, *columns):
+        return func.json_group_array(func.json_array(*columns))
 
     def within(self, first: int, last: int):
         # A rowid range is a constraint FTS5 seeks its doclists to; an IN list is not.
@@ -119,6 +135,9 @@ class PostgresBackend(Backend):
 
     def _tsquery(self, expression: str):
         return func.to_tsquery(literal_column("'simple'::regconfig"), expression)
+
+    def json_rows(self, *columns):
+        return func.json_agg(func.json_build_array(*columns))
 
     @staticmethod
     def _words(query: Query) -> str:
