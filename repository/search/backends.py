@@ -115,7 +115,6 @@ class SqliteBackend(Backend):
 class PostgresBackend(Backend):
     name = "postgresql"
     _vector = literal_column("search_documents.search_vector")
-    _exact_vector = literal_column("search_documents.exact_vector")
 
     @staticmethod
     def _phrase(tokens: tuple[str, ...], prefix: bool, weight: str) -> str:
@@ -167,7 +166,8 @@ class PostgresBackend(Backend):
         expression = " & ".join(f"'{w}'" for t in toned for w in t.exact if not w.isascii())
         if not expression:
             return None
-        return self._exact_vector.op("@@")(self._tsquery(expression))
+        # The toned words follow the folded ones in the same vector (schema.py).
+        return self._vector.op("@@")(self._tsquery(expression))
 
 
 def backend_for(session) -> Backend:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from repository.catalog.models import Aip, AipFile, Collection, DublinCoreRecord, utcnow
@@ -124,10 +125,9 @@ def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]]) -> in
         if aip_id in pages:
             doc.add_text("\n".join(text for _, _, text in pages[aip_id]))
         documents.append((aip_id, doc, _work_key(record, f"aip:{aip_id}")))
-    connection.execute(SearchDocument.__table__.insert(),
-                       [{"aip_id": aip_id, "kind": AIP_DOCUMENT, "updated_at": now,
-                         "work_key": key, **doc.row(), **readers[aip_id]}
-                        for aip_id, doc, key in documents])
+    _insert_documents(connection, [{"aip_id": aip_id, "kind": AIP_DOCUMENT, "updated_at": now,
+                                    "work_key": key, **doc.row(), **readers[aip_id]}
+                                   for aip_id, doc, key in documents])
     documents = [(aip_id, doc) for aip_id, doc, _ in documents]
     # One AIP document per AIP, so (aip_id, kind) finds the new ids without RETURNING,
     # which SQLite would answer one row at a time.
@@ -147,9 +147,34 @@ def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]]) -> in
                               "ref": path[:500], "updated_at": now, **page.row(),
                               **readers[aip_id]})
     for start in range(0, len(page_rows), BATCH):
-        connection.execute(SearchDocument.__table__.insert(), page_rows[start:start + BATCH])
+        _insert_documents(connection, page_rows[start:start + BATCH])
     _write_words(connection, (doc for _, doc in documents))
     return len(ids)
+
+
+_TEXT = ("title", "creator", "subject", "body", "exact")
+_POSTGRES_KEPT = ("title",)  # for sorting by title; the rest lives only in the vector
+
+
+def _insert_documents(connection, rows: list[dict]) -> None:
+    """Insert search documents: on SQLite their text, which FTS5 indexes (its triggers);
+    on PostgreSQL their search vector, computed here from the text, and the title only."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(SearchDocument.__table__.insert(), rows)
+        return
+    from repository.search.schema import POSTGRES_VECTOR
+    columns = [c.name for c in SearchDocument.__table__.columns if c.name != "id"]
+    statement = sql_text(
+        f"INSERT INTO search_documents ({', '.join(columns)}, search_vector) VALUES "
+        f"({', '.join(':' + c for c in columns)}, {POSTGRES_VECTOR})")
+    defaults = {c: None for c in columns}
+    connection.execute(statement, [
+        {**defaults, **row, "withdrawn": row.get("withdrawn", False),
+         **{f"v_{name}": row.get(name, "") for name in _TEXT},
+         **{name: row.get(name, "") if name in _POSTGRES_KEPT else "" for name in _TEXT}}
+        for row in rows])
 
 
 def _write_facets(connection, documents: Iterable[tuple[int, DocumentText]]) -> None:
@@ -187,10 +212,9 @@ def index_union_records(session: Session, record_ids: Iterable[int]) -> int:
         documents = [(record_id, describe(record or {}, fallback_title=title or ""),
                       _work_key(record, f"union:{record_id}"))
                      for record_id, record, title in rows]
-        connection.execute(SearchDocument.__table__.insert(),
-                           [{"union_record_id": record_id, "kind": UNION_DOCUMENT,
-                             "updated_at": now, "work_key": key, **doc.row()}
-                            for record_id, doc, key in documents])
+        _insert_documents(connection, [{"union_record_id": record_id, "kind": UNION_DOCUMENT,
+                                        "updated_at": now, "work_key": key, **doc.row()}
+                                       for record_id, doc, key in documents])
         id_of = dict(connection.execute(
             select(SearchDocument.union_record_id, SearchDocument.id).where(
                 SearchDocument.union_record_id.in_([r for r, _, _ in documents]))).all())
