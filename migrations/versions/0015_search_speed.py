@@ -53,6 +53,7 @@ def downgrade() -> None:
     for name in ("withdrawn", "collection_id", "embargo_until", "access"):
         op.drop_column("search_documents", name)
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE search_documents DROP COLUMN IF EXISTS exact_vector")
         op.execute("ALTER TABLE search_documents DROP COLUMN IF EXISTS search_vector")
         from repository.search.schema import _OLD_POSTGRES_VECTORS
         for statement in _OLD_POSTGRES_VECTORS:
