@@ -191,7 +191,9 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
         return SearchResult(query, [], 0, page, per_page,
                             {name: [] for name in FACETS} if with_facets else {})
     matched, backend = _matched(session, reader, query, filters, kinds)
-    exact = backend.exact(query) if query.terms else None
+    # SQLite: whether a candidate matched with its tones is asked once they are known (see
+    # below); PostgreSQL asks each candidate's own vector as it is read.
+    exact = backend.exact(query) if query.terms and not backend.exact_on_ids else None
     ranked = query.terms and order == "relevance"
     candidates = matched.with_only_columns(
         SearchDocument.id, SearchDocument.aip_id, SearchDocument.kind, SearchDocument.page,
@@ -207,11 +209,21 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
     found = _first_found(candidates, backend, query, total_cap + 1).cte(
         "candidates").prefix_with("MATERIALIZED")
     shown = select(found).limit(total_cap).cte("shown")
-    ordering = {"relevance": (shown.c.exact.desc(), shown.c.score, shown.c.id),
+    exact_column = shown.c.exact
+    if query.terms and backend.exact_on_ids:
+        # After the candidates: an IN list is built whole before it is used, and at a
+        # million records "hà nội" lists 100,000 documents; FTS5 need only read its
+        # doclists from the oldest candidate on.
+        found_exact = backend.exact(query, shown.c.id,
+                                    since=select(func.min(found.c.id)).scalar_subquery())
+        if found_exact is not None:
+            exact_column = found_exact
+    ordering = {"relevance": (exact_column.desc(), shown.c.score, shown.c.id),
                 "newest": (shown.c.score, shown.c.id),
                 "title": (shown.c.sort_title, shown.c.id),
                 "date": (shown.c.sort_year.is_(None), shown.c.sort_year, shown.c.id)}[order]
-    columns = [shown, select(func.count()).select_from(found).scalar_subquery().label("total")]
+    columns = [*(c for c in shown.c if c.name != "exact"), exact_column.label("exact"),
+               select(func.count()).select_from(found).scalar_subquery().label("total")]
     if with_facets:  # over the same first matches found (all of them when total_is_exact)
         columns.append(_facets_column(backend, select(shown.c.id)))
     rows = session.execute(
