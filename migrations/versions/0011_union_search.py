@@ -78,7 +78,7 @@ def _create_search_tables(union: bool) -> None:
 def upgrade() -> None:
     _drop_search_tables()
     _create_search_tables(union=True)
-    # The index is built by 0015_search_speed, once search_documents has every column
+    # The index is built by 0014_search_speed, once search_documents has every column
     # today's indexing code writes.
 
 

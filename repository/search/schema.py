@@ -24,7 +24,7 @@ _new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
 _old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
 
 # Only a change of the text re-indexes: copying an AIP's access onto its documents
-# (0015_search_speed) must not rewrite the full-text index.
+# (0014_search_speed) must not rewrite the full-text index.
 SQLITE_UPDATE_TRIGGER = (
     f"CREATE TRIGGER search_documents_au AFTER UPDATE OF {_cols} ON search_documents BEGIN "
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_cols}) VALUES ('delete', old.id, {_old}); "
@@ -60,7 +60,7 @@ POSTGRES_CREATE = [
     "USING gin (search_vector)",
     "CREATE INDEX ix_search_words_trigram ON search_words USING gin (word gin_trgm_ops)",
 ]
-# What 0010 to 0012 had (0015's downgrade puts it back): generated from the stored text.
+# What 0010 to 0013 had (0014's downgrade puts it back): generated from the stored text.
 _OLD_POSTGRES_VECTORS = [
     "ALTER TABLE search_documents ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ("
     "setweight(to_tsvector('simple'::regconfig, title), 'A') || "

@@ -3,8 +3,8 @@ collection and withdrawal, so a search decides who may read a hit without joinin
 on PostgreSQL one search vector written with the document replaces two generated from
 stored text. The index is rebuilt.
 
-Revision ID: 0015_search_speed
-Revises: 0012_deposit_progress
+Revision ID: 0014_search_speed
+Revises: 0013_aip_copies
 Create Date: 2026-12-05
 """
 from typing import Sequence, Union
@@ -12,8 +12,8 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_search_speed"
-down_revision: Union[str, Sequence[str], None] = "0012_deposit_progress"
+revision: str = "0014_search_speed"
+down_revision: Union[str, Sequence[str], None] = "0013_aip_copies"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
