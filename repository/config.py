@@ -83,6 +83,10 @@ class Settings:
         "KHO_SIGN_IN_LOCK_SECONDS", 900, "Seconds an account stays locked after too many failures.")
     default_language: str = _setting(
         "KHO_DEFAULT_LANGUAGE", "vi", "Language of the web pages until a reader chooses: vi or en.")
+    search_total_cap: int = _setting(
+        "KHO_SEARCH_TOTAL_CAP", 10_000,
+        "Matches a search counts, ranks and facets; beyond, it says \"more than\" this many "
+        "and shows the best of the first ones found (issue 11: fast at a million records).")
     holding_institution: str = _setting(
         "KHO_INSTITUTION", "Thư viện tỉnh",
         "Name of the holding library, used in IIIF requiredStatement and provider.")

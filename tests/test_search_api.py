@@ -85,8 +85,20 @@ def test_search_api_pages_filters_and_explains_bad_input(app, ingest_bag, tmp_pa
         ingest_bag(make_page_bag(tmp_path / str(n), pages=1, title=title, external_id=f"H{n}"),
                    collection="Hà Nội" if n else "Huế")
     page = hits(client, "ha noi", per_page=2)
-    assert page["total"] == 3 and len(page["hits"]) == 2 and page["pages"] == 2
-    assert "page=2" in page["links"]["next"]
+    assert page["total"] == 3 and page["total_is_exact"] and len(page["hits"]) == 2
+    assert page["pages"] == 2 and "page=2" in page["links"]["next"]
+    # Beyond KHO_SEARCH_TOTAL_CAP (10,000) matches a search says "more than": here 2.
+    services = app.extensions["kho"]
+    services.settings = services.settings.replace(search_total_cap=2)
+    capped = hits(client, "ha noi")
+    assert capped["total"] == 2 and capped["total_is_exact"] is False
+    assert len(capped["hits"]) == 2 and capped["hits"][0]["identifier"]
+    assert sum(f["count"] for f in capped["facets"]["access"]) == 2
+    assert hits(client, "ha noi", collection="Hà Nội")["total_is_exact"]  # exactly 2
+    assert "(hơn 2)" in client.get("/search?q=ha+noi").get_data(as_text=True)  # Vietnamese first
+    client.get("/language/en")
+    assert "(more than 2)" in client.get("/search?q=ha+noi").get_data(as_text=True)
+    services.settings = services.settings.replace(search_total_cap=10_000)
     assert hits(client, "ha noi", collection="Hà Nội")["total"] == 2
     assert hits(client, "ha noi", date="1840s", type="Text")["total"] == 3
     assert hits(client, "hà nội xua")["hits"][0]["snippets"]["title"] == \

@@ -184,17 +184,29 @@ def test_fetch_entry_missing_from_manifest_is_an_error(bag_factory):
     assert "K505" in codes(validate_bag(root, processes=1).report)
 
 
-def test_parallel_hashing_agrees_and_finds_the_one_corrupt_file(tmp_path):
+@pytest.mark.parametrize("way", ["processes", "processes learning sizes", "threads"])
+def test_parallel_hashing_agrees_and_finds_the_one_corrupt_file(tmp_path, monkeypatch, way):
+    # The three ways validate_bag spreads the reading: many small files to processes (sizes
+    # from stat(), or, past STAT_MAX_FILES, from the bytes read) and large files to threads.
+    from repository.ingest import validate as validate_module
+    if way == "processes learning sizes":
+        monkeypatch.setattr(validate_module, "STAT_MAX_FILES", 0)
+    elif way == "threads":
+        monkeypatch.setattr(validate_module, "THREAD_MIN_AVERAGE", 0)
     files = {f"data/trang/{i:04d} – ảnh.txt": f"trang {i}".encode() for i in range(300)}
     files["data/lớn.bin"] = os.urandom(3 * 1024 * 1024 + 17)  # several 1 MiB chunks
     root = make_bag(tmp_path / "bag", files, algorithms=("sha512", "md5"))
     result = validate_bag(root, processes=2)
     assert result.report.valid, result.report.errors[:3]
-    assert len(result.bag.payload) == 301
+    assert {f.name: f.size for f in result.bag.payload} == {n: len(d) for n, d in files.items()}
+    assert result.bag.payload_oxum == f"{sum(map(len, files.values()))}.301"
+    assert result.bag.payload[0].digests["md5"] == hashlib.md5(
+        files[result.bag.payload[0].name]).hexdigest()
     (root / "data/trang/0123 – ảnh.txt").write_bytes(b"bad")
     report = validate_bag(root, processes=2).report
-    assert {(p.code, p.path) for p in report.errors if p.code == "K303"} == {
-        ("K303", "data/trang/0123 – ảnh.txt")}
+    # One file's bytes and size changed: its digests and the Payload-Oxum, nothing else.
+    assert {(p.code, p.path) for p in report.errors} == {
+        ("K303", "data/trang/0123 – ảnh.txt"), ("K310", "bag-info.txt")}
 
 
 def test_dublin_core_in_bag_info_is_read_with_the_bag(bag_factory):

@@ -78,11 +78,8 @@ def _create_search_tables(union: bool) -> None:
 def upgrade() -> None:
     _drop_search_tables()
     _create_search_tables(union=True)
-    # Every AIP and every harvested record (a catalogue upgraded from before 0010 gets its
-    # first index here).
-    from sqlalchemy.orm import Session
-    from repository.search.upkeep import reindex
-    reindex(Session(bind=op.get_bind()))
+    # The index is built by 0014_search_speed, once search_documents has every column
+    # today's indexing code writes.
 
 
 def downgrade() -> None:

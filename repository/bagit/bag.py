@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import itertools
 import os
 import re
 import unicodedata
@@ -40,6 +41,11 @@ def warn(code: str, path: str, message: str) -> Problem:
 
 def nfc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def nfc_all(texts) -> list[str]:
+    """nfc() of many strings at C speed: normalize() returns an already-NFC string as is."""
+    return list(map(unicodedata.normalize, itertools.repeat("NFC"), texts))
 
 
 def hash_constructor(algorithm: str):
@@ -153,6 +159,8 @@ def split_lines(text: str) -> list[str]:
 
 
 def line_endings(text: str) -> set[str]:
+    if "\r" not in text:  # the usual case, without a match object per line
+        return {"\n"} if "\n" in text else set()
     return {m.group(0) for m in LINE_RE.finditer(text)}
 
 
@@ -314,6 +322,9 @@ def parse_bag_declaration(raw: bytes) -> tuple[str | None, str, list[Problem]]:
 _DRIVE_RE = re.compile(r"[A-Za-z]:")
 _MANIFEST_LINE_RE = re.compile(r"([^ \t]+)([ \t]+)(.*)$")
 _HEX_RE = re.compile(r"[0-9a-f]+")
+# A payload line needing none of the checks of parse_manifest's slow path: no '%' to decode,
+# no '\\' or NUL for unsafe_path, no '*' marker or './' (the path starts with data/).
+_PLAIN_PAYLOAD_LINE_RE = re.compile(r"([0-9A-Fa-f]+)[ \t]+(data/[^%\\\x00]*)")
 _PERCENT_RE = re.compile(r"%(0A|0D|25)", re.IGNORECASE)
 _PERCENT_CHARS = {"0a": "\n", "0d": "\r", "25": "%"}
 
@@ -361,7 +372,15 @@ def parse_manifest(text: str, name: str, algorithm: str, version: tuple[int, int
     strict = strict_rules(version)
     ctor = hash_constructor(algorithm)
     hexlen = ctor().digest_size * 2 if ctor else None
+    # Nearly every line of a payload manifest is 'HEX  data/…' with nothing to decode or
+    # refuse: one regex tells so, and only the other lines take the checks below one by one.
+    fast = _PLAIN_PAYLOAD_LINE_RE.fullmatch if payload else None
     for number, line in enumerate(split_lines(text), 1):
+        if fast is not None and (m := fast(line)) is not None:
+            digest, path = m.groups()
+            if (hexlen is None or len(digest) == hexlen) and "/.." not in path:
+                entries.append((path, digest.lower()))
+                continue
         if not line.strip():
             if strict:  # "Each line of a payload manifest file MUST be of the form ..."
                 problems.append(err("K220", name, f"line {number} is empty, not "
@@ -458,8 +477,25 @@ def is_system_file(name: str) -> bool:
     return base in SYSTEM_FILES or base.startswith("._") or "/__macosx/" in name.lower()
 
 
-def scan_files(root: Path, sub: str) -> tuple[dict[str, int], list[Problem]]:
-    """Regular files under root/sub: relative posix path -> size; links and devices refused."""
+# Every name is_system_file accepts holds one of these after a '/' or at its start: a few
+# substring searches over all the names joined replace a call per file.
+_SYSTEM_FILE_MARKS = tuple(sorted(SYSTEM_FILES)) + ("._",)
+
+
+def system_files(names) -> list[str]:
+    """The names that are operating-system files (is_system_file), in the order given."""
+    names = list(names)
+    joined = ("\x00" + "\x00".join(names)).lower()  # names cannot contain NUL
+    if not any(sep + mark in joined for mark in _SYSTEM_FILE_MARKS for sep in "/\x00"):
+        return []
+    return [name for name in names if is_system_file(name)]
+
+
+def scan_files(root: Path, sub: str, sizes: bool = True) -> tuple[dict[str, int], list[Problem]]:
+    """Regular files under root/sub: relative posix path -> size; links and devices refused.
+
+    With ``sizes=False`` every size is -1 and no file is stat()ed (the directory entries
+    say what is a file): a caller that reads every file learns the sizes then."""
     found: dict[str, int] = {}
     problems: list[Problem] = []
     stack = [sub]
@@ -470,14 +506,16 @@ def scan_files(root: Path, sub: str) -> tuple[dict[str, int], list[Problem]]:
         except OSError as exc:
             problems.append(err("K307", rel, f"cannot be read ({exc.strerror})"))
             continue
+        prefix = rel + "/"
         for entry in entries:
-            name = f"{rel}/{entry.name}"
-            if entry.is_symlink():
-                problems.append(err("K306", name, "is a symbolic link; bags must hold real files"))
+            name = prefix + entry.name
+            # Regular files first: the usual entry costs one test (links are neither).
+            if entry.is_file(follow_symlinks=False):
+                found[name] = entry.stat(follow_symlinks=False).st_size if sizes else -1
             elif entry.is_dir(follow_symlinks=False):
                 stack.append(name)
-            elif entry.is_file(follow_symlinks=False):
-                found[name] = entry.stat(follow_symlinks=False).st_size
+            elif entry.is_symlink():
+                problems.append(err("K306", name, "is a symbolic link; bags must hold real files"))
             else:
                 problems.append(err("K306", name, "is a device, FIFO or socket, not a file"))
     return found, problems

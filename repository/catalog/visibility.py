@@ -75,11 +75,19 @@ def readable_aips(reader: Reader) -> ColumnElement[bool]:
 
     Needs no join: the collection is checked by a subquery, so any query over Aip can add it.
     """
+    return readable_by(reader, access=Aip.access, embargo_until=Aip.embargo_until,
+                       collection_id=Aip.collection_id, not_withdrawn=NOT_WITHDRAWN)
+
+
+def readable_by(reader: Reader, *, access, embargo_until, collection_id,
+                not_withdrawn) -> ColumnElement[bool]:
+    """``readable_aips``'s rule on columns that copy an AIP's (the search index keeps them
+    on each document, so a search needs no join to aips)."""
     if reader.is_staff:
-        return NOT_WITHDRAWN
+        return not_withdrawn
     open_collections = select(Collection.id).where(readable_collections(reader))
-    return and_(NOT_WITHDRAWN, _open_to(reader, Aip.access, Aip.embargo_until),
-                Aip.collection_id.in_(open_collections))
+    return and_(not_withdrawn, _open_to(reader, access, embargo_until),
+                collection_id.in_(open_collections))
 
 
 def descriptions_public(today: date) -> ColumnElement[bool]:

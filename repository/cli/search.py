@@ -41,23 +41,26 @@ def query(text: str, page: int, as_json: bool) -> None:
     from datetime import date
     from repository.catalog import Reader, open_catalog
     from repository.search import search as run
-    db = open_catalog(load_settings().catalog_url)
+    settings = load_settings()
+    db = open_catalog(settings.catalog_url)
     try:
         db.upgrade()
         with db.session() as session:
-            result = run(session, Reader("archivist", date.today()), text, page=page)
+            result = run(session, Reader("archivist", date.today()), text, page=page,
+                         total_cap=settings.search_total_cap)
             hits = [{"identifier": h.aip.identifier,
                      "title": h.aip.dublin_core.title if h.aip.dublin_core else "",
                      "collection": h.aip.collection.name} for h in result.hits]
     finally:
         db.dispose()
     if as_json:
-        click.echo(json.dumps({"total": result.total, "hits": hits, "facets": result.facets,
+        click.echo(json.dumps({"total": result.total, "total_is_exact": result.total_is_exact,
+                               "hits": hits, "facets": result.facets,
                                "did_you_mean": result.suggestion}, ensure_ascii=False))
         return
     for hit in hits:
         click.echo(f"{hit['identifier']}\t{hit['collection']}\t{hit['title']}")
-    click.echo(f"{result.total} found" + (f"; did you mean: {result.suggestion}"
+    click.echo(("" if result.total_is_exact else "more than ") + f"{result.total} found" + (f"; did you mean: {result.suggestion}"
                                           if result.suggestion else ""), err=True)
 
 

@@ -24,9 +24,12 @@ def validate(path: str, profile_ref: str | None, as_json: bool, allow_fetch: boo
     `error: CODE PATH: sentence`), 2 if PATH cannot be used.
     """
     from repository.errors import ValidationReport
-    from repository.ingest import load_profile, validate_path
+    from repository.ingest import validate_path
     settings = load_settings()
-    profile = load_profile(profile_ref) if profile_ref else None
+    profile = None
+    if profile_ref:
+        from repository.ingest import load_profile
+        profile = load_profile(profile_ref)
     try:
         result = validate_path(path, settings=settings, profile=profile,
                                allow_fetch=allow_fetch)

@@ -11,9 +11,23 @@ Public surface::
 files named in its result are gone; to copy them, validate inside ``unpacked``.
 """
 from repository.bagit.bag import Bag, FetchEntry, PayloadFile
-from repository.ingest.profile import Profile, check_profile, load_profile
-from repository.ingest.unpack import serialization_of, unpacked
 from repository.ingest.validate import BagValidation, hash_files, validate_bag, validate_path
+
+# Imported on first use (PEP 562): `kho validate FOLDER` needs neither the archive readers
+# (zipfile, tarfile, bz2, lzma ...) nor the profile checker, ~25 ms of its start-up.
+_LAZY = {"Profile": "repository.ingest.profile", "check_profile": "repository.ingest.profile",
+         "load_profile": "repository.ingest.profile",
+         "serialization_of": "repository.ingest.unpack", "unpacked": "repository.ingest.unpack"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["Bag", "BagValidation", "FetchEntry", "PayloadFile", "Profile", "check_profile",
            "hash_files", "load_profile", "serialization_of", "unpacked", "validate_bag",

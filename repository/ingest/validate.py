@@ -16,15 +16,18 @@ from typing import Any, Callable, Iterable
 from repository.errors import Problem, UsageError, ValidationReport
 from repository.bagit.bag import (
     MANIFEST_RE, TAGMANIFEST_RE, Bag, FetchEntry, PayloadFile, decode_tag_file,
-    err, hash_constructor, is_system_file, last_line_unterminated, line_endings, nfc,
-    parse_fetch, parse_manifest, parse_tags, read_bag_declaration, scan_files, strict_rules,
-    warn)
+    err, hash_constructor, last_line_unterminated, line_endings, nfc,
+    nfc_all, parse_fetch, parse_manifest, parse_tags, read_bag_declaration, scan_files,
+    strict_rules, system_files, warn)
 
 CHUNK = 1024 * 1024
+FIRST_READ = 64 * 1024           # most payload files of a large bag are smaller than this
 BATCH_BYTES = 8 * 1024 * 1024    # a batch of small files is worth one pool task
 BATCH_FILES = 500
 POOL_MIN_BYTES = 16 * 1024 * 1024
 POOL_MIN_FILES = 200
+STAT_MAX_FILES = 5000            # above this, sizes come from the hashing workers
+THREAD_MIN_AVERAGE = 256 * 1024  # files this large on average are hashed in threads
 
 
 @dataclass
@@ -47,85 +50,147 @@ class BagValidation:
 
 # --- hashing ------------------------------------------------------------------------
 
-def _hash_batch(job: tuple[str, list[tuple[str, int]], tuple[str, ...]]):
-    """Hash each file of a batch with every algorithm in one read (runs in a worker)."""
-    root, items, algorithms = job
+@dataclass
+class HashedFiles:
+    """What hash_files read: algorithm -> {name: hex digest}, name -> size, name -> error."""
+
+    digests: dict[str, dict[str, str]]
+    sizes: dict[str, int]
+    errors: dict[str, str]
+
+
+def _hash_batch(job: tuple[int, str, list[str], tuple[str, ...]]):
+    """Hash each file of a batch with every algorithm in one read (runs in a worker).
+
+    Returns (batch number, one list of digests per algorithm, sizes, {index: error}): plain
+    lists in the batch's order, so the answer costs little to send back."""
+    number, root, names, algorithms = job
     ctors = [hash_constructor(a) for a in algorithms]
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-    results = []
-    for name, _size in items:
+    digests: list[list[str | None]] = [[] for _ in algorithms]
+    sizes: list[int] = []
+    errors: dict[int, str] = {}
+    for i, name in enumerate(names):
         hashers = [c() for c in ctors]
+        size = 0
         try:
             fd = os.open(os.path.join(root, name), flags)
-            with open(fd, "rb", buffering=0) as f:
-                while n := f.readinto(buf):
+            try:
+                # One small read finishes a small file; only a larger one gets the reusable
+                # 1 MiB buffer (and read-ahead advice, for a cold cache).
+                data = os.read(fd, FIRST_READ)
+                size = len(data)
+                for h in hashers:
+                    h.update(data)
+                if size == FIRST_READ and hasattr(os, "posix_fadvise"):
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+                while data and (n := os.readv(fd, (buf,))):   # to the end, not to st_size
                     chunk = view[:n]
                     for h in hashers:
                         h.update(chunk)
+                    size += n
+            finally:
+                os.close(fd)
         except OSError as exc:
-            results.append((name, None, exc.strerror or str(exc)))
+            errors[i] = exc.strerror or str(exc)
+            sizes.append(-1)
+            for column in digests:
+                column.append(None)
             continue
-        results.append((name, {a: h.hexdigest() for a, h in zip(algorithms, hashers)}, None))
-    return results
+        sizes.append(size)
+        for column, h in zip(digests, hashers):
+            column.append(h.hexdigest())
+    return number, digests, sizes, errors
 
 
-def _batches(items: list[tuple[str, int]]) -> list[list[tuple[str, int]]]:
-    batches: list[list[tuple[str, int]]] = []
-    current: list[tuple[str, int]] = []
+def _batches(items: list[tuple[str, int]], processes: int) -> list[list[str]]:
+    """Names in pool tasks: by bytes when sizes are known (biggest first, so the pool does
+    not end waiting on one large file), else by count, a few dozen tasks per worker."""
+    if any(size < 0 for _, size in items):
+        per = max(1, min(BATCH_FILES, len(items) // (processes * 32)))
+        names = [name for name, _ in items]
+        return [names[i:i + per] for i in range(0, len(names), per)]
+    batches: list[tuple[int, list[str]]] = []
+    current: list[str] = []
     size = 0
-    for item in items:
-        if item[1] >= BATCH_BYTES:
-            batches.append([item])
+    for name, bytes_ in sorted(items):
+        if bytes_ >= BATCH_BYTES:
+            batches.append((bytes_, [name]))
             continue
-        current.append(item)
-        size += item[1]
+        current.append(name)
+        size += bytes_
         if size >= BATCH_BYTES or len(current) >= BATCH_FILES:
-            batches.append(current)
+            batches.append((size, current))
             current, size = [], 0
     if current:
-        batches.append(current)
-    # Biggest first, so the pool does not end waiting on one large file.
-    batches.sort(key=lambda b: -sum(s for _, s in b))
-    return batches
+        batches.append((size, current))
+    batches.sort(key=lambda b: -b[0])
+    return [names for _, names in batches]
 
 
 def hash_files(root: Path, items: list[tuple[str, int]], algorithms: Iterable[str],
                processes: int | None = None, meanwhile: Callable[[], None] | None = None,
-               ) -> dict[str, tuple[dict[str, str] | None, str | None]]:
-    """name -> (algorithm -> hex digest, or None and the read error) for files under root.
+               ) -> HashedFiles:
+    """Read each (name, size) under root once, hashing it with every algorithm; a size of
+    -1 means unknown (the answer's sizes are what was read).
 
     ``meanwhile`` is called once, while the pool works (or before hashing in-process)."""
     algorithms = tuple(algorithms)
-    results: dict[str, tuple[dict[str, str] | None, str | None]] = {}
+    result = HashedFiles({a: {} for a in algorithms}, {}, {})
     if not items or not algorithms:
         if meanwhile:
             meanwhile()
-        return {name: ({}, None) for name, _ in items}
-    batches = _batches(sorted(items))
+        return result
     processes = processes or os.cpu_count() or 1
+    batches = _batches(items, processes)
     total = sum(s for _, s in items)
-    small = total < POOL_MIN_BYTES and len(items) < POOL_MIN_FILES
+    small = 0 <= total < POOL_MIN_BYTES and len(items) < POOL_MIN_FILES \
+        and all(s >= 0 for _, s in items)
+
+    def collect(done) -> None:
+        number, digests, sizes, errors = done
+        names = batches[number]
+        for algorithm, column in zip(algorithms, digests):
+            result.digests[algorithm].update(zip(names, column))
+        result.sizes.update(zip(names, sizes))
+        for i, error in errors.items():
+            result.errors[names[i]] = error
+
+    jobs = [(number, str(root), names, algorithms) for number, names in enumerate(batches)]
+    # Large files hash as well in threads (hashlib and read() release the GIL on big
+    # buffers), without a pool of processes to start and feed; many small files would spend
+    # their time in Python holding the GIL, so they go to processes.
+    threads = total >= len(items) * THREAD_MIN_AVERAGE and all(s >= 0 for _, s in items)
     if processes <= 1 or len(batches) == 1 or small:
         if meanwhile:
             meanwhile()
-        for batch in batches:
-            for name, digests, error in _hash_batch((str(root), batch, algorithms)):
-                results[name] = (digests, error)
-        return results
-    import multiprocessing  # here, not at the top: a small bag's `kho validate` needs no pool
-    method = "fork" if sys.platform.startswith("linux") else None
-    ctx = multiprocessing.get_context(method)
-    with ctx.Pool(min(processes, len(batches))) as pool:
-        jobs = [(str(root), batch, algorithms) for batch in batches]
-        pending = pool.imap_unordered(_hash_batch, jobs)
-        if meanwhile:
-            meanwhile()
-        for done in pending:
-            for name, digests, error in done:
-                results[name] = (digests, error)
-    return results
+        for job in jobs:
+            collect(_hash_batch(job))
+    elif threads:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+        with ThreadPoolExecutor(min(processes, len(batches))) as pool:
+            futures = [pool.submit(_hash_batch, job) for job in jobs]
+            if meanwhile:
+                meanwhile()
+            for future in as_completed(futures):
+                collect(future.result())
+    else:
+        import multiprocessing  # here, not at the top: a small bag's `kho validate` needs no pool
+        method = "fork" if sys.platform.startswith("linux") else None
+        ctx = multiprocessing.get_context(method)
+        with ctx.Pool(min(processes, len(batches))) as pool:
+            pending = pool.imap_unordered(_hash_batch, jobs)
+            if meanwhile:
+                meanwhile()
+            for done in pending:
+                collect(done)
+    for algorithm in algorithms:  # an unreadable file has no digest
+        column = result.digests[algorithm]
+        for name in result.errors:
+            column.pop(name, None)
+    return result
 
 
 # --- reading the tag files ------------------------------------------------------------
@@ -179,7 +244,11 @@ def _read_manifests(bag: Bag, problems: list[Problem], payload: bool) -> None:
         entries, line_problems = parse_manifest(text, child.name, algorithm,
                                                 bag.version_tuple, payload)
         problems.extend(line_problems)
-        listed: dict[str, str] = {}
+        listed = dict(entries)
+        if len(listed) == len(entries) and len(set(nfc_all(listed))) == len(listed):
+            target[algorithm] = listed  # the usual manifest: no path listed twice in any form
+            continue
+        listed = {}
         by_nfc: dict[str, str] = {}
         for path, digest in entries:
             if path in listed:
@@ -210,11 +279,34 @@ class _NameIndex:
 
     def __init__(self, names: Iterable[str]):
         self.names = set(names)
-        self.by_nfc: dict[str, list[str]] = defaultdict(list)
-        self.by_fold: dict[str, list[str]] = defaultdict(list)
+        self._by_nfc: dict[str, list[str]] | None = None
+        self._by_fold: dict[str, list[str]] | None = None
+
+    def _build(self) -> None:
+        # Only a manifest name that is not on disk as written, or names that clash, need
+        # these maps: most bags never build them.
+        self._by_nfc, self._by_fold = defaultdict(list), defaultdict(list)
         for name in self.names:
-            self.by_nfc[nfc(name)].append(name)
-            self.by_fold[nfc(name).casefold()].append(name)
+            self._by_nfc[nfc(name)].append(name)
+            self._by_fold[nfc(name).casefold()].append(name)
+
+    @property
+    def by_nfc(self) -> dict[str, list[str]]:
+        if self._by_nfc is None:
+            self._build()
+        return self._by_nfc
+
+    @property
+    def by_fold(self) -> dict[str, list[str]]:
+        if self._by_fold is None:
+            self._build()
+        return self._by_fold
+
+    def clashes(self) -> list[list[str]]:
+        """Groups of names that differ only by case or Unicode normalisation."""
+        if len(set(map(str.casefold, nfc_all(self.names)))) == len(self.names):
+            return []
+        return [group for group in self.by_fold.values() if len(group) > 1]
 
     def find(self, name: str) -> tuple[str | None, str | None]:
         if name in self.names:
@@ -229,27 +321,55 @@ class _NameIndex:
 
 
 def _check_disk_names(index: _NameIndex, problems: list[Problem]) -> None:
-    for group in index.by_fold.values():
-        if len(group) > 1:
-            problems.append(warn("K604", sorted(group)[0],
-                                 "these files differ only by case or Unicode normalisation: "
-                                 + ", ".join(sorted(group))))
-    for name in sorted(index.names):
-        if is_system_file(name):
-            problems.append(warn("K605", name, "is an operating-system file (not content?)"))
+    for group in index.clashes():
+        problems.append(warn("K604", sorted(group)[0],
+                             "these files differ only by case or Unicode normalisation: "
+                             + ", ".join(sorted(group))))
+    for name in sorted(system_files(index.names)):
+        problems.append(warn("K605", name, "is an operating-system file (not content?)"))
+
+
+@dataclass
+class _Expected:
+    """The digests the manifests expect of the files on disk."""
+
+    # algorithm -> file on disk -> digest; every payload manifest has an entry, even empty.
+    by_algorithm: dict[str, dict[str, str]]
+    # (file, algorithm, digest) of a second listing of one file (in another normalisation).
+    more: list[tuple[str, str, str]]
+    missing_fetch: list[FetchEntry]
+
+    def listed(self) -> set[str]:
+        """Every file on disk some payload manifest lists."""
+        return set().union(*self.by_algorithm.values())
+
+    def digests_of(self, name: str) -> dict[str, str]:
+        """algorithm -> the digest a file is listed with (the least, if listed twice)."""
+        digests = {a: m[name] for a, m in self.by_algorithm.items() if name in m}
+        for other, algorithm, digest in self.more:
+            if other == name:
+                digests[algorithm] = min(digests[algorithm], digest)
+        return digests
 
 
 def _match_manifests(bag: Bag, index: _NameIndex, disk: dict[str, int],
-                     problems: list[Problem]) -> dict[str, dict[str, set[str]]]:
-    """For each file on disk, algorithm -> digests the manifests expect; missing, unlisted
-    and fetched-later files reported."""
-    # Match every manifest entry with a file on disk.
+                     problems: list[Problem]) -> _Expected:
+    """Match every manifest entry with a file on disk; missing, unlisted and fetched-later
+    files reported (the Payload-Oxum waits for the sizes: _check_oxum)."""
     fetch_paths = {nfc(f.path): f for f in bag.fetch}
-    expected: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    expected = _Expected({}, [], [])
     missing_fetch: dict[str, FetchEntry] = {}
     for algorithm, listed in bag.manifests.items():
         manifest = f"manifest-{algorithm}.txt"
-        for path, digest in listed.items():
+        misses = [path for path in listed if path not in index.names]
+        if not misses:
+            expected.by_algorithm[algorithm] = listed   # read only from here on
+            continue
+        missed = set(misses)
+        found_map = {path: d for path, d in listed.items() if path not in missed}
+        expected.by_algorithm[algorithm] = found_map
+        for path in misses:
+            digest = listed[path]
             found, how = index.find(path)
             if found is None:
                 if (bag.root / path).is_dir():
@@ -266,26 +386,68 @@ def _match_manifests(bag: Bag, index: _NameIndex, disk: dict[str, int],
             elif how == "case":
                 problems.append(warn("K603", path, f"{manifest} names it with different case "
                                      f"from the file on disk '{found}'"))
-            expected[found][algorithm].add(digest)
-    for name in sorted(disk):
-        listed_in = expected.get(name, {})
-        if not listed_in:
+            if found in found_map:
+                expected.more.append((found, algorithm, digest))
+            else:
+                found_map[found] = digest
+    listed_any = expected.listed()
+    unlisted = disk.keys() - listed_any
+    partial = {a: listed_any - m.keys() for a, m in expected.by_algorithm.items()}
+    strict = strict_rules(bag.version_tuple)
+    for name in sorted(unlisted.union(*partial.values())):
+        if name in unlisted:
             problems.append(err("K302", name, "is in the payload but in no manifest"))
-        else:
-            for algorithm in bag.manifests:
-                if algorithm not in listed_in:
-                    # §3: "For BagIt 1.0, every payload file MUST be listed in every payload
-                    # manifest"; older versions allowed one manifest per file.
-                    report = err if strict_rules(bag.version_tuple) else warn
-                    problems.append(report("K304", name,
-                                           f"is not listed in manifest-{algorithm}.txt"))
+            continue
+        for algorithm, not_in in partial.items():
+            if name in not_in:
+                # §3: "For BagIt 1.0, every payload file MUST be listed in every payload
+                # manifest"; older versions allowed one manifest per file.
+                report = err if strict else warn
+                problems.append(report("K304", name,
+                                       f"is not listed in manifest-{algorithm}.txt"))
     if missing_fetch:
         bag.incomplete = True
         for path in sorted(missing_fetch):
             problems.append(warn("K501", path, "is listed in fetch.txt but not present: the bag "
                                  "is incomplete (Kho fetches only with --allow-fetch)"))
-    _check_oxum(bag, disk, list(missing_fetch.values()), problems)
+    expected.missing_fetch = list(missing_fetch.values())
     return expected
+
+
+def _compare_digests(expected: _Expected, hashed: HashedFiles, problems: list[Problem]) -> None:
+    """K303 for each listed digest the file's bytes do not have, K307 for unreadable files."""
+    wrong: dict[str, list[str]] = defaultdict(list)
+    for algorithm, wanted in expected.by_algorithm.items():
+        got = hashed.digests.get(algorithm)
+        if got is not None:
+            for name in [n for n, d in wanted.items() if got.get(n) != d]:
+                wrong[name].append(algorithm)
+    for name, algorithm, digest in expected.more:
+        got = hashed.digests.get(algorithm)
+        if got is not None and got.get(name) != digest:
+            wrong[name].append(algorithm)
+    if hashed.errors:
+        listed = expected.listed()
+        for name in hashed.errors:
+            if name in listed:
+                wrong.setdefault(name, [])
+    for name in sorted(wrong):
+        if name in hashed.errors:
+            problems.append(err("K307", name, f"cannot be read ({hashed.errors[name]})"))
+            continue
+        for algorithm in wrong[name]:
+            problems.append(err("K303", name, f"{algorithm} digest does not match "
+                                f"manifest-{algorithm}.txt"))
+
+
+def _stat_sizes(root: Path, disk: dict[str, int]) -> None:
+    """Fill in the sizes not known yet (-1) from lstat(); 0 if even that fails."""
+    for name, size in disk.items():
+        if size < 0:
+            try:
+                disk[name] = os.lstat(root / name).st_size
+            except OSError:
+                disk[name] = 0
 
 
 def _check_oxum(bag: Bag, disk: dict[str, int], missing_fetch: list[FetchEntry],
@@ -381,10 +543,10 @@ def _verify_tag_manifests(bag: Bag, problems: list[Problem]) -> None:
             else:
                 found[path] = full.stat().st_size
         hashed = hash_files(bag.root, list(found.items()), [algorithm], processes=1)
-        for path, (digests, error) in sorted(hashed.items()):
-            if digests is None:
-                problems.append(err("K307", path, f"cannot be read ({error})"))
-            elif digests[algorithm] != entries[path]:
+        for path in sorted(found):
+            if path in hashed.errors:
+                problems.append(err("K307", path, f"cannot be read ({hashed.errors[path]})"))
+            elif hashed.digests[algorithm][path] != entries[path]:
                 problems.append(err("K231", path, f"{algorithm} digest does not match {name}"))
 
 
@@ -412,6 +574,86 @@ def validate_bag(bag_root: Path, *, settings=None, profile=None, allow_fetch: bo
     problems += declaration
     if not (root / "data").is_dir():
         problems.append(err("K109", "data", "the payload folder data/ is missing"))
+    tag_file_problems: list[Problem] = []
+
+    def read_tag_files() -> None:
+        _read_tag_files(bag, tag_file_problems, settings, allow_fetch)
+
+    # The payload's reading needs only the algorithms, named by the manifests' file names: it
+    # starts before the manifests are parsed, which happens while the pool works.  A bag with
+    # fetch.txt is read first, as --allow-fetch may add payload files.
+    early = (root / "fetch.txt").is_file()
+    if early:
+        read_tag_files()
+        algorithms = [a for a in bag.manifests if hash_constructor(a) is not None]
+    else:
+        algorithms = sorted({m.group(1).lower() for p in root.iterdir()
+                             if (m := MANIFEST_RE.match(p.name)) and p.is_file()
+                             and hash_constructor(m.group(1).lower()) is not None})
+    if not verify_payload:
+        algorithms = []
+    disk: dict[str, int] = {}
+    scan_problems: list[Problem] = []
+    if (root / "data").is_dir():
+        # Hashing learns each size as it reads; only a few files are worth a stat() first,
+        # so that the pool can start with the largest.
+        disk, scan_problems = scan_files(root, "data", sizes=not algorithms)
+        if algorithms and len(disk) <= STAT_MAX_FILES:
+            _stat_sizes(root, disk)
+    lists_problems: list[Problem] = []
+    tag_problems: list[Problem] = []
+    expected = _Expected({}, [], [])
+
+    def check_lists() -> None:
+        # Runs while the pool hashes: tag files, names, manifests against the disk.
+        if not early:
+            read_tag_files()
+        index = _NameIndex(disk)
+        _check_disk_names(index, lists_problems)
+        matched = _match_manifests(bag, index, disk, lists_problems)
+        expected.by_algorithm, expected.more = matched.by_algorithm, matched.more
+        expected.missing_fetch = matched.missing_fetch
+        _check_tag_manifest_lists(bag, tag_problems)
+        _verify_tag_manifests(bag, tag_problems)
+        listed = expected.listed()
+        bag.payload = [PayloadFile(root=root, name=name, size=disk[name],
+                                   digests=expected.digests_of(name))
+                       for name in sorted(disk) if name in listed]  # sizes of -1 filled below
+
+    if processes is None and settings is not None:
+        processes = getattr(settings, "validate_processes", 0) or None
+    hashed = hash_files(root, list(disk.items()), algorithms, processes, meanwhile=check_lists)
+    for name, size in disk.items():
+        if size < 0:
+            disk[name] = hashed.sizes.get(name, -1)
+    if hashed.errors:
+        _stat_sizes(root, disk)   # what an unreadable file's directory entry says
+    problems += tag_file_problems + scan_problems + lists_problems
+    _check_oxum(bag, disk, expected.missing_fetch, problems)
+    problems += tag_problems
+    _compare_digests(expected, hashed, problems)
+
+    for payload_file in bag.payload:
+        if payload_file.size < 0:
+            payload_file.size = disk[payload_file.name]
+
+    report = ValidationReport()
+    report.extend(problems)
+    if any(p.code == "K101" for p in report.errors):
+        from repository.ingest.unpack import where_are_the_bags
+        report.summary = where_are_the_bags(root)
+    result = BagValidation(report=report, bag=bag)
+    if profile is not None:
+        from repository.ingest.profile import check_profile
+        report.extend(check_profile(bag, profile, serialization=serialization))
+    if not any(p.code in {"K101", "K103", "K109", "K201"} for p in report.errors):
+        result.dublin_core = _describe(bag, report)
+    return result
+
+
+def _read_tag_files(bag: Bag, problems: list[Problem], settings, allow_fetch: bool) -> None:
+    """bag-info, manifests, tag manifests and fetch.txt (downloading what it lists if asked)."""
+    root = bag.root
     _read_bag_info(bag, problems)
     _read_manifests(bag, problems, payload=True)
     _read_manifests(bag, problems, payload=False)
@@ -434,56 +676,6 @@ def validate_bag(bag_root: Path, *, settings=None, profile=None, allow_fetch: bo
                                         f"'{entry.path}' is not in manifest-{algorithm}.txt"))
         if allow_fetch:
             _fetch_missing(bag, settings, problems)
-
-    disk: dict[str, int] = {}
-    if (root / "data").is_dir():
-        disk, scan_problems = scan_files(root, "data")
-        problems += scan_problems
-    expected: dict[str, dict[str, set[str]]] = {}
-
-    def check_lists() -> None:
-        # Runs while the pool hashes: names, manifests against the disk, Oxum, tag files.
-        index = _NameIndex(disk)
-        _check_disk_names(index, problems)
-        expected.update(_match_manifests(bag, index, disk, problems))
-        _check_tag_manifest_lists(bag, problems)
-        _verify_tag_manifests(bag, problems)
-
-    # Read the payload once, with every algorithm we can check.
-    algorithms = [a for a in bag.manifests if hash_constructor(a) is not None] \
-        if verify_payload else []
-    if processes is None and settings is not None:
-        processes = getattr(settings, "validate_processes", 0) or None
-    computed = hash_files(root, list(disk.items()), algorithms, processes, meanwhile=check_lists)
-    for name in sorted(expected):
-        digests, error = computed.get(name, ({}, None))
-        if digests is None:
-            problems.append(err("K307", name, f"cannot be read ({error})"))
-            continue
-        for algorithm, wanted in expected[name].items():
-            for digest in wanted:
-                if algorithm in digests and digests[algorithm] != digest:
-                    problems.append(err("K303", name, f"{algorithm} digest does not match "
-                                        f"manifest-{algorithm}.txt"))
-
-    for name in sorted(disk):
-        if name in expected:
-            bag.payload.append(PayloadFile(
-                root=root, name=name, size=disk[name],
-                digests={a: min(d) for a, d in expected[name].items()}))
-
-    report = ValidationReport()
-    report.extend(problems)
-    if any(p.code == "K101" for p in report.errors):
-        from repository.ingest.unpack import where_are_the_bags
-        report.summary = where_are_the_bags(root)
-    result = BagValidation(report=report, bag=bag)
-    if profile is not None:
-        from repository.ingest.profile import check_profile
-        report.extend(check_profile(bag, profile, serialization=serialization))
-    if not any(p.code in {"K101", "K103", "K109", "K201"} for p in report.errors):
-        result.dublin_core = _describe(bag, report)
-    return result
 
 
 def _describe(bag: Bag, report: ValidationReport) -> dict | None:
@@ -519,8 +711,11 @@ def _fetch_missing(bag: Bag, settings, problems: list[Problem]) -> None:
 def validate_path(path: Path, *, settings, profile=None, allow_fetch: bool = False,
                   processes: int | None = None) -> BagValidation:
     """Validate a bag folder or archive (.zip, .tar, .tar.gz, .tgz), unpacking into staging."""
-    from repository.ingest.unpack import serialization_of, unpacked
     path = Path(path)
+    if path.is_dir():  # as unpacked() would yield it, without importing the archive readers
+        return validate_bag(path, settings=settings, profile=profile, allow_fetch=allow_fetch,
+                            processes=processes)
+    from repository.ingest.unpack import serialization_of, unpacked
     with unpacked(path, settings) as bag_root:
         return validate_bag(bag_root, settings=settings, profile=profile,
                             allow_fetch=allow_fetch, processes=processes,

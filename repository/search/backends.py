@@ -7,7 +7,10 @@ word in the title counts more than one in the creator, subject or description.
 """
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, column, func, literal_column, select, table, text
+import json
+
+from sqlalchemy import (ColumnElement, and_, column, func, literal_column, select, table,
+                        text)
 
 from repository.search.models import SearchDocument
 from repository.search.query import Query, Term
@@ -30,13 +33,38 @@ class Backend:
         """An expression to ORDER BY (ascending) so the best match comes first."""
         raise NotImplementedError
 
-    def exact(self, query: Query) -> ColumnElement[bool] | None:
-        """True where the words match with the tones typed; None if none were typed."""
+    # Whether ``exact`` may be asked of the ranked candidates' ids (``exact(query, ids,
+    # since)``) rather than of search_documents' rows.
+    exact_on_ids = False
+
+    def exact(self, query: Query, ids=None, since=None) -> ColumnElement[bool] | None:
+        """True where the words match with the tones typed; None if none were typed.
+        ``ids``: the column of document ids it is about (search_documents.id if None);
+        ``since``: no document below this id is asked about (a scalar subquery)."""
         raise NotImplementedError
 
     def join(self, statement):
         """``statement`` with whatever the backend needs in FROM to match."""
         return statement
+
+    def within(self, first: int, last: int) -> ColumnElement[bool]:
+        """A condition the match can use to read only documents ``first``..``last``."""
+        return SearchDocument.id.between(first, last)
+
+    def json_rows(self, *columns):
+        """An aggregate: a JSON array with one array of ``columns`` per row."""
+        raise NotImplementedError
+
+    @staticmethod
+    def json_value(value) -> list:
+        """What the driver returns for ``json_rows`` (text or parsed), as a list."""
+        if value is None:
+            return []
+        return json.loads(value) if isinstance(value, str) else value
+
+    def newest_first(self):
+        """An ORDER BY that lists matches newest first as cheaply as in no order; or None."""
+        return None
 
 
 class SqliteBackend(Backend):
@@ -56,6 +84,18 @@ class SqliteBackend(Backend):
     def join(self, statement):
         return statement.join(self._fts, self._fts.c.rowid == SearchDocument.id)
 
+    def json_rows(self, *columns):
+        return func.json_group_array(func.json_array(*columns))
+
+    def within(self, first: int, last: int):
+        # A rowid range is a constraint FTS5 seeks its doclists to; an IN list is not.
+        return self._fts.c.rowid.between(first, last)
+
+    def newest_first(self):
+        # FTS5 reads its doclists backwards as fast as forwards (rowid DESC is in its plan);
+        # ordering by search_documents.id would make it look each row up instead.
+        return self._fts.c.rowid.desc()
+
     def match(self, query: Query):
         return text(f"{FTS_TABLE} MATCH :fts_query").bindparams(
             fts_query=self._expression(query))
@@ -63,7 +103,9 @@ class SqliteBackend(Backend):
     def rank(self, query: Query):
         return func.bm25(literal_column(FTS_TABLE), *SQLITE_WEIGHTS)
 
-    def exact(self, query: Query):
+    exact_on_ids = True
+
+    def exact(self, query: Query, ids=None, since=None):
         toned = [t for t in query.terms if t.has_tones and not t.prefix]
         if not toned:
             return None
@@ -73,15 +115,19 @@ class SqliteBackend(Backend):
         if not expression:
             return None
         inner = table(FTS_TABLE, column("rowid"))
-        return SearchDocument.id.in_(
-            select(inner.c.rowid).where(text(f"{FTS_TABLE} MATCH :fts_exact")
-                                        .bindparams(fts_exact=expression)).correlate(None))
+        exact = select(inner.c.rowid).where(text(f"{FTS_TABLE} MATCH :fts_exact")
+                                            .bindparams(fts_exact=expression))
+        if since is not None:
+            # The IN list is built whole, before any candidate is looked at: at a million
+            # records "hà nội" lists 100,000 rowids. The candidates are the newest matches,
+            # so FTS5 need only read its doclists from the oldest of them on.
+            exact = exact.where(inner.c.rowid >= since)
+        return (SearchDocument.id if ids is None else ids).in_(exact.correlate(None))
 
 
 class PostgresBackend(Backend):
     name = "postgresql"
     _vector = literal_column("search_documents.search_vector")
-    _exact_vector = literal_column("search_documents.exact_vector")
 
     @staticmethod
     def _phrase(tokens: tuple[str, ...], prefix: bool, weight: str) -> str:
@@ -102,22 +148,39 @@ class PostgresBackend(Backend):
     def _tsquery(self, expression: str):
         return func.to_tsquery(literal_column("'simple'::regconfig"), expression)
 
+    def json_rows(self, *columns):
+        return func.json_agg(func.json_build_array(*columns))
+
+    @staticmethod
+    def _words(query: Query) -> str:
+        return " & ".join(f"'{token}'" + (":*" if t.prefix and n == len(t.tokens) - 1 else "")
+                          for t in query.terms for n, token in enumerate(t.tokens))
+
     def match(self, query: Query):
         expression = " & ".join(self._term(t, t.tokens) for t in query.terms)
-        return self._vector.op("@@")(self._tsquery(expression))
+        precise = self._vector.op("@@")(self._tsquery(expression))
+        if all(len(t.tokens) == 1 and not t.field for t in query.terms):
+            return precise  # plain words: what GIN answers already
+        # GIN keeps neither positions nor weights, so a phrase or a field is a re-check of
+        # every row; and PostgreSQL estimates a phrase's alternatives (one per field) as
+        # their sum, so it chose a sequential scan of the whole table. Every word ANDed is
+        # what GIN answers and what the planner estimates well; the precise query then
+        # re-checks only those rows.
+        return and_(self._vector.op("@@")(self._tsquery(self._words(query))), precise)
 
     def rank(self, query: Query):
         expression = " & ".join(self._term(t, t.tokens) for t in query.terms)
         return -func.ts_rank(self._vector, self._tsquery(expression))
 
-    def exact(self, query: Query):
+    def exact(self, query: Query, ids=None, since=None):
         toned = [t for t in query.terms if t.has_tones and not t.prefix]
         if not toned:
             return None
         expression = " & ".join(f"'{w}'" for t in toned for w in t.exact if not w.isascii())
         if not expression:
             return None
-        return self._exact_vector.op("@@")(self._tsquery(expression))
+        # The toned words follow the folded ones in the same vector (schema.py).
+        return self._vector.op("@@")(self._tsquery(expression))
 
 
 def backend_for(session) -> Backend:

@@ -1,8 +1,10 @@
 """Running a search: hits ranked, total, facet counts and a "did you mean", for one reader.
 
-Who may read what is ``catalog.visibility.readable_aips(reader)``, put in the WHERE of the
-one statement from which the hits, the total and every facet count are taken; nothing is
-filtered afterwards, so no number tells a reader about records they may not see.
+Who may read what is ``catalog.visibility.readable_aips(reader)``'s rule, on the copy of
+each AIP's access its documents carry, put in the WHERE of the statement from which the
+hits, the total and every facet count are taken; nothing is filtered afterwards, so no
+number tells a reader about records they may not see. At most TOTAL_CAP matches are
+counted, ranked and faceted (``SearchResult.total_is_exact``).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from repository.catalog.models import Aip, Collection
-from repository.catalog.visibility import Reader, readable_aips
+from repository.catalog.visibility import Reader, readable_by
 from repository.errors import UsageError
 from repository.search.backends import backend_for
 from repository.search.documents import FACETS
@@ -27,6 +29,11 @@ MAX_PER_PAGE = 1000
 ORDERS = ("relevance", "newest", "title", "date")
 MAX_FACET_VALUES = 50
 MAX_PAGES_PER_HIT = 5  # pages named under one hit; the viewer's Content Search finds all
+# Matches are counted, ranked and faceted exactly up to this many; beyond it the total is
+# reported as "more than 10,000" (``total_is_exact`` False) and the first 10,000 found are
+# ranked and faceted, as web search engines do. Counting and ranking every hit of a common
+# word ("nam": half of a million records) would cost seconds; a reader refines instead.
+TOTAL_CAP = 10_000
 
 
 @dataclass
@@ -68,6 +75,9 @@ class SearchResult:
     per_page: int
     facets: dict[str, list[tuple[str, int]]]
     suggestion: str | None = None      # "did you mean", when nothing was found
+    # False when more than the cap (TOTAL_CAP) matched: ``total`` is then the cap, a lower
+    # bound, and the facet counts are those of the first matches found, the ones ranked.
+    total_is_exact: bool = True
 
 
 def _years_overlap(years: tuple[int | None, int | None]):
@@ -94,15 +104,14 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
              kinds: tuple[str, ...]) -> tuple[Select, object]:
     """SELECT over the documents this reader may see that match; and the backend."""
     backend = backend_for(session)
+    statement = select(SearchDocument.id)
+    # readable_aips's rule, on the copy of each AIP's access the document carries; it
+    # leaves withdrawn AIPs out too, whoever asks.
+    readable = readable_documents(reader)
     if UNION_DOCUMENT in kinds:
         # Harvested descriptions are public (they are public at their source); Kho's own
-        # AIPs keep their rules. A union document has no AIP, hence the outer join.
-        statement = select(SearchDocument.id).outerjoin(Aip, Aip.id == SearchDocument.aip_id)
-        readable = or_(SearchDocument.kind == UNION_DOCUMENT, readable_aips(reader))
-    else:
-        statement = select(SearchDocument.id).join(Aip, Aip.id == SearchDocument.aip_id)
-        readable = readable_aips(reader)
-    # readable_aips leaves withdrawn AIPs out too, whoever asks.
+        # AIPs keep their rules.
+        readable = or_(SearchDocument.kind == UNION_DOCUMENT, readable)
     conditions = [readable, SearchDocument.kind.in_(kinds)]
     if query.terms:
         statement = backend.join(statement)
@@ -112,7 +121,7 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
     if filters.date:
         conditions.append(_years_overlap(parse_years(filters.date)))
     for name in filters.collection:
-        conditions.append(Aip.collection_id.in_(select(Collection.id).where(
+        conditions.append(SearchDocument.collection_id.in_(select(Collection.id).where(
             Collection.name == unicodedata.normalize("NFC", name))))
     for name, chosen in (("type", filters.type), ("lang", filters.lang),
                          ("access", filters.access)):
@@ -121,11 +130,34 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
     return statement.where(*conditions), backend
 
 
+def readable_documents(reader: Reader):
+    """Condition on SearchDocument: the AIP documents ``reader`` may read."""
+    return readable_by(reader, access=SearchDocument.access,
+                       embargo_until=SearchDocument.embargo_until,
+                       collection_id=SearchDocument.collection_id,
+                       not_withdrawn=SearchDocument.withdrawn.is_(False))
+
+
+def _facet_counts(documents):
+    """SELECT (facet, value, count) over the ids ``documents`` selects."""
+    return (select(SearchFacet.facet, SearchFacet.value, func.count().label("n"))
+            .where(SearchFacet.document_id.in_(documents))
+            .group_by(SearchFacet.facet, SearchFacet.value))
+
+
 def _facets(session: Session, matched: Select) -> dict[str, list[tuple[str, int]]]:
-    counts = session.execute(
-        select(SearchFacet.facet, SearchFacet.value, func.count())
-        .where(SearchFacet.document_id.in_(matched))
-        .group_by(SearchFacet.facet, SearchFacet.value))
+    return _sorted_facets(session.execute(_facet_counts(matched)))
+
+
+def _facets_column(backend, documents):
+    """One JSON column, [[facet, value, count], …] over ``documents``: the facet counts ride
+    on the statement that ranks, instead of matching the words a second time."""
+    counts = _facet_counts(documents).subquery()
+    return select(backend.json_rows(counts.c.facet, counts.c.value, counts.c.n)) \
+        .scalar_subquery().label("facets")
+
+
+def _sorted_facets(counts) -> dict[str, list[tuple[str, int]]]:
     out: dict[str, list[tuple[str, int]]] = {name: [] for name in FACETS}
     for name, value, count in counts:
         out.setdefault(name, []).append((value, count))
@@ -140,13 +172,17 @@ def _facets(session: Session, matched: Select) -> dict[str, list[tuple[str, int]
 
 def search(session: Session, reader: Reader, text: str = "", *, filters: Filters | None = None,
            page: int = 1, per_page: int = 20, with_facets: bool = True,
-           kinds: tuple[str, ...] = (AIP_DOCUMENT,), order: str = "relevance") -> SearchResult:
+           kinds: tuple[str, ...] = (AIP_DOCUMENT,), order: str = "relevance",
+           total_cap: int = TOTAL_CAP) -> SearchResult:
     """Search what ``reader`` may read for ``text`` (see query.py for what may be typed).
 
     ``order``: relevance (newest first when nothing was typed), newest, title (as folded,
-    so tones do not scatter it) or date (oldest first, undated last)."""
+    so tones do not scatter it) or date (oldest first, undated last). At most
+    ``total_cap`` matches are counted, ranked and faceted (``total_is_exact``)."""
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise UsageError(f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
+    if total_cap < 1:
+        raise UsageError("the search's total cap must be at least 1")
     if order not in ORDERS:
         raise UsageError(f"order must be one of {', '.join(ORDERS)}")
     filters = filters or Filters()
@@ -155,31 +191,53 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
         return SearchResult(query, [], 0, page, per_page,
                             {name: [] for name in FACETS} if with_facets else {})
     matched, backend = _matched(session, reader, query, filters, kinds)
-    facets = _facets(session, matched) if with_facets else {}
-    total = None
-    if with_facets and kinds == (AIP_DOCUMENT,):
-        # Every AIP document has exactly one access value: the facet query already counted.
-        total = sum(count for _, count in facets["access"])
-    exact = backend.exact(query) if query.terms else None
-    ranked = matched.with_only_columns(
+    # SQLite: whether a candidate matched with its tones is asked once they are known (see
+    # below); PostgreSQL asks each candidate's own vector as it is read.
+    exact = backend.exact(query) if query.terms and not backend.exact_on_ids else None
+    ranked = query.terms and order == "relevance"
+    candidates = matched.with_only_columns(
         SearchDocument.id, SearchDocument.aip_id, SearchDocument.kind, SearchDocument.page,
         SearchDocument.title.label("sort_title"),
         func.coalesce(SearchDocument.year_from, SearchDocument.year_to).label("sort_year"),
         (exact if exact is not None else SearchDocument.id.is_(None)).label("exact"),
-        (backend.rank(query) if query.terms and order == "relevance"
-         else -SearchDocument.id).label("score")).subquery()
-    ordering = {"relevance": (ranked.c.exact.desc(), ranked.c.score, ranked.c.id),
-                "newest": (ranked.c.score, ranked.c.id),
-                "title": (ranked.c.sort_title, ranked.c.id),
-                "date": (ranked.c.sort_year.is_(None), ranked.c.sort_year, ranked.c.id)}[order]
-    # Counted in the same pass that ranks, rather than matching twice. (bm25 cannot sit
-    # beside a window function in SQLite, hence the subquery.)
+        (backend.rank(query) if ranked else -SearchDocument.id).label("score"))
+    # One bounded set of candidates, scored once: MATERIALIZED (SQLite ≥ 3.35, PostgreSQL
+    # ≥ 12) keeps the planner from folding it into the ordering, and lets bm25 (which
+    # cannot sit beside a window function in SQLite) be computed inside it. It holds one
+    # more than the cap, to tell "exactly the cap" from "more"; the first ``total_cap``
+    # of it, in the order found, are ranked and shown.
+    found = _first_found(candidates, backend, query, total_cap + 1).cte(
+        "candidates").prefix_with("MATERIALIZED")
+    shown = select(found).limit(total_cap).cte("shown")
+    exact_column = shown.c.exact
+    if query.terms and backend.exact_on_ids:
+        # After the candidates: an IN list is built whole before it is used, and at a
+        # million records "hà nội" lists 100,000 documents; FTS5 need only read its
+        # doclists from the oldest candidate on.
+        found_exact = backend.exact(query, shown.c.id,
+                                    since=select(func.min(found.c.id)).scalar_subquery())
+        if found_exact is not None:
+            exact_column = found_exact
+    ordering = {"relevance": (exact_column.desc(), shown.c.score, shown.c.id),
+                "newest": (shown.c.score, shown.c.id),
+                "title": (shown.c.sort_title, shown.c.id),
+                "date": (shown.c.sort_year.is_(None), shown.c.sort_year, shown.c.id)}[order]
+    columns = [*(c for c in shown.c if c.name != "exact"), exact_column.label("exact"),
+               select(func.count()).select_from(found).scalar_subquery().label("total")]
+    if with_facets:  # over the same first matches found (all of them when total_is_exact)
+        columns.append(_facets_column(backend, select(shown.c.id)))
     rows = session.execute(
-        select(ranked, func.count().over().label("total"))
+        select(*columns)
         .order_by(*ordering).limit(per_page).offset((page - 1) * per_page)).all()
-    if total is None:
-        total = rows[0].total if rows else \
-            session.scalar(select(func.count()).select_from(matched.subquery())) or 0
+    total = rows[0].total if rows else session.scalar(select(func.count()).select_from(
+        _first_found(matched, backend, query, total_cap + 1).subquery())) or 0
+    total_is_exact = total <= total_cap
+    total = min(total, total_cap)
+    facets = {}
+    if with_facets:
+        facets = _sorted_facets(backend.json_value(rows[0].facets) if rows else
+                                session.execute(_facet_counts(
+                                    _first_found(matched, backend, query, total_cap))))
     aips = {aip.id: aip for aip in session.scalars(
         select(Aip).where(Aip.id.in_({row.aip_id for row in rows}))
         .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))}
@@ -195,7 +253,20 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
     suggestion = None
     if total == 0 and query.terms:
         suggestion = did_you_mean(session, reader, text, query, filters, kinds)
-    return SearchResult(query, hits, total, page, per_page, facets, suggestion)
+    return SearchResult(query, hits, total, page, per_page, facets, suggestion, total_is_exact)
+
+
+def _first_found(statement: Select, backend, query: Query, limit: int) -> Select:
+    """``statement`` cut to the first ``limit`` matches found.
+
+    Newest first when the index can give that order for free (SQLite's FTS5 walks its
+    doclists either way, a primary key too); PostgreSQL's GIN bitmap gives table order,
+    and sorting every hit to take the newest would cost what the cap saves."""
+    if not query.terms:
+        statement = statement.order_by(SearchDocument.id.desc())
+    elif backend.newest_first() is not None:
+        statement = statement.order_by(backend.newest_first())
+    return statement.limit(limit)
 
 
 def pages_matching(session: Session, backend, query: Query,
@@ -204,9 +275,15 @@ def pages_matching(session: Session, backend, query: Query,
     if not query.terms or not aip_ids:
         return {}
     from repository.text.models import PageText  # the original text, diacritics and all
+    # The hits' page documents first, by their index: matching the words over the whole
+    # index and then keeping these AIPs' pages would walk every hit of a common word.
+    page_ids = list(session.scalars(select(SearchDocument.id).where(
+        SearchDocument.aip_id.in_(aip_ids), SearchDocument.kind == PAGE_DOCUMENT)))
+    if not page_ids:
+        return {}
     numbered = backend.join(select(SearchDocument.aip_id, SearchDocument.page,
                                    SearchDocument.ref)).where(
-        SearchDocument.kind == PAGE_DOCUMENT, SearchDocument.aip_id.in_(aip_ids),
+        SearchDocument.id.in_(page_ids), backend.within(min(page_ids), max(page_ids)),
         backend.match(query)).order_by(SearchDocument.aip_id, SearchDocument.page)
     chosen: dict[int, list[tuple[int, str]]] = {}
     for aip_id, number, path in session.execute(numbered):

@@ -15,9 +15,9 @@ PostgreSQL (see schema.py). Deleting an AIP or a harvested record deletes its do
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from repository.catalog.models import Base, utcnow
@@ -51,6 +51,14 @@ class SearchDocument(Base):
     year_from: Mapped[int | None] = mapped_column(Integer)
     year_to: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The AIP's own access, embargo, collection and withdrawal, copied when it is indexed
+    # (every change to them re-indexes it, in the same transaction), so that who may read
+    # a hit is decided on the document itself: joining aips cost a lookup per hit, and
+    # PostgreSQL chose to read the whole aips table for it. Null for union documents.
+    access: Mapped[str | None] = mapped_column(String(20))
+    embargo_until: Mapped[date | None] = mapped_column()
+    collection_id: Mapped[int | None] = mapped_column(Integer)
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SearchFacet(Base):

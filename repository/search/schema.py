@@ -5,10 +5,14 @@ kept in step by triggers, so any write to search_documents, even an ON DELETE CA
 updates it in the same transaction. Its tokenizer keeps diacritics: our text is already
 folded in Python, because FTS5's ``remove_diacritics 2`` leaves đ alone (SQLite 3.40).
 
-PostgreSQL: generated ``tsvector`` columns with the ``simple`` configuration on the folded
-text (fields weighted A title, B creator, C subject, D the rest) and a GIN index; no
+PostgreSQL: one ``tsvector`` column with the ``simple`` configuration on the folded text
+(fields weighted A title, B creator, C subject, D the rest), followed by the words with
+their tones, stripped of positions (for ranking exact matches first), and a GIN index; no
 ``unaccent`` (not IMMUTABLE, and the fold already happened); ``pg_trgm`` over the word list
-for "did you mean".
+for "did you mean". The vector is computed from the text when a document is written
+(``POSTGRES_VECTOR``) and the text itself is not kept: only the title, for sorting. Keeping
+the text and a second vector of toned words had made each row 1.7 kB, ten times the
+Dublin Core it indexes, and every hit a read of all that (issue 11's size target).
 """
 from __future__ import annotations
 
@@ -19,6 +23,13 @@ _cols = ", ".join(FTS_COLUMNS)
 _new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
 _old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
 
+# Only a change of the text re-indexes: copying an AIP's access onto its documents
+# (0014_search_speed) must not rewrite the full-text index.
+SQLITE_UPDATE_TRIGGER = (
+    f"CREATE TRIGGER search_documents_au AFTER UPDATE OF {_cols} ON search_documents BEGIN "
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_cols}) VALUES ('delete', old.id, {_old}); "
+    f"INSERT INTO {FTS_TABLE}(rowid, {_cols}) VALUES (new.id, {_new}); END")
+
 SQLITE_CREATE = [
     f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5({_cols}, content='search_documents', "
     "content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
@@ -26,17 +37,31 @@ SQLITE_CREATE = [
     f"INSERT INTO {FTS_TABLE}(rowid, {_cols}) VALUES (new.id, {_new}); END",
     f"CREATE TRIGGER search_documents_ad AFTER DELETE ON search_documents BEGIN "
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_cols}) VALUES ('delete', old.id, {_old}); END",
-    f"CREATE TRIGGER search_documents_au AFTER UPDATE ON search_documents BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_cols}) VALUES ('delete', old.id, {_old}); "
-    f"INSERT INTO {FTS_TABLE}(rowid, {_cols}) VALUES (new.id, {_new}); END",
+    SQLITE_UPDATE_TRIGGER,
 ]
 SQLITE_DROP = ["DROP TRIGGER IF EXISTS search_documents_au",
                "DROP TRIGGER IF EXISTS search_documents_ad",
                "DROP TRIGGER IF EXISTS search_documents_ai",
                f"DROP TABLE IF EXISTS {FTS_TABLE}"]
 
+# The search vector of a document written with bind parameters :v_title, :v_creator,
+# :v_subject, :v_body and :v_exact (upkeep._insert_documents).
+POSTGRES_VECTOR = (
+    "setweight(to_tsvector('simple'::regconfig, :v_title), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, :v_creator), 'B') || "
+    "setweight(to_tsvector('simple'::regconfig, :v_subject), 'C') || "
+    "setweight(to_tsvector('simple'::regconfig, :v_body), 'D') || "
+    "strip(to_tsvector('simple'::regconfig, :v_exact))")
+
 POSTGRES_CREATE = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "ALTER TABLE search_documents ADD COLUMN search_vector tsvector",
+    "CREATE INDEX ix_search_documents_search_vector ON search_documents "
+    "USING gin (search_vector)",
+    "CREATE INDEX ix_search_words_trigram ON search_words USING gin (word gin_trgm_ops)",
+]
+# What 0010 to 0013 had (0014's downgrade puts it back): generated from the stored text.
+_OLD_POSTGRES_VECTORS = [
     "ALTER TABLE search_documents ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ("
     "setweight(to_tsvector('simple'::regconfig, title), 'A') || "
     "setweight(to_tsvector('simple'::regconfig, creator), 'B') || "
@@ -46,8 +71,8 @@ POSTGRES_CREATE = [
     "to_tsvector('simple'::regconfig, exact)) STORED",
     "CREATE INDEX ix_search_documents_search_vector ON search_documents "
     "USING gin (search_vector)",
-    "CREATE INDEX ix_search_words_trigram ON search_words USING gin (word gin_trgm_ops)",
 ]
+
 POSTGRES_DROP = ["DROP INDEX IF EXISTS ix_search_words_trigram",
                  "DROP INDEX IF EXISTS ix_search_documents_search_vector",
                  "ALTER TABLE search_documents DROP COLUMN IF EXISTS exact_vector",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from repository.access.image_resolver import image_id
@@ -34,6 +35,7 @@ class Found:
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     hits: list[Hit] = field(default_factory=list)  # the items with snippets and pages
     suggestion: str | None = None
+    total_is_exact: bool = True  # False: more than ``total`` matched ("more than 10,000")
 
     @property
     def pages(self) -> int:
@@ -60,11 +62,12 @@ def find(session, *, text: str = "", chosen: dict[str, str] | None = None,
     if "decade" in chosen and filters.date is None:
         return Found([], 0, page, per_page, {name: [] for name in FACETS})
     result = search(session, current_reader(), text, filters=filters, page=page,
-                    per_page=per_page, order=sort if sort in SORTS else "relevance")
+                    per_page=per_page, order=sort if sort in SORTS else "relevance",
+                    total_cap=current_app.extensions["kho"].settings.search_total_cap)
     facets = {name: list(result.facets.get(_ROOM_FACET[name], [])) for name in FACETS}
     facets["decade"] = [(f"{value}s", count) for value, count in facets["decade"]]
     return Found([hit.aip for hit in result.hits], result.total, page, per_page, facets,
-                  result.hits, result.suggestion)
+                  result.hits, result.suggestion, result.total_is_exact)
 
 
 def newest_by_collection(session, collection_ids) -> dict[int, Aip]:

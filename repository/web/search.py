@@ -1,6 +1,7 @@
 """The search door: GET /api/v1/search (hits, facets, total) and the OpenSearch description.
 
     GET /api/v1/search?q=ha+noi&collection=…&type=…&lang=…&date=1890..1910&access=…&page=1
+        → total (with total_is_exact: false when more matched than KHO_SEARCH_TOTAL_CAP)
     GET /api/v1/search?source=union&q=ha+noi   (the union catalogue: works, every holder)
     GET /opensearch.xml      (OpenSearch 1.1: lets a browser add Kho as a search engine)
 
@@ -88,13 +89,17 @@ def search_api():
             return _union_answer(result, per_page)
     with services.catalog.session() as session:
         result = search(session, current_reader(), request.args.get("q", ""), filters=filters,
-                        page=page, per_page=per_page, with_facets=facets)
+                        page=page, per_page=per_page, with_facets=facets,
+                        total_cap=services.settings.search_total_cap)
         hits = [{**aip_summary(hit.aip), "kind": hit.kind, "page": hit.page,
                  "exact": hit.exact, "snippets": hit.snippets,
                  "pages": [{"page": p.number, "path": p.path, "snippet": p.snippet}
                            for p in hit.pages]} for hit in result.hits]
     pages = max(1, -(-result.total // per_page))
-    return {"query": request.args.get("q", ""), "total": result.total, "page": page,
+    # total_is_exact false: more than ``total`` matched (KHO_SEARCH_TOTAL_CAP); total, pages
+    # and facet counts are those of the first ``total`` found, the ones ranked.
+    return {"query": request.args.get("q", ""), "total": result.total,
+            "total_is_exact": result.total_is_exact, "page": page,
             "per_page": per_page, "pages": pages, "hits": hits,
             "facets": {name: [{"value": value, "count": count} for value, count in items]
                        for name, items in result.facets.items()},
