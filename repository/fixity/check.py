@@ -9,6 +9,7 @@ The sources are the OCFL inventory (sha512 manifest and fixity block, OCFL 1.1 Â
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -28,6 +29,10 @@ from .models import (CHANGED, DISAGREE, ERROR, INVENTORY_ALTERED, MISSING, OK, S
                      UNEXPECTED)
 
 READ_SIZE = 4 * 1024 * 1024  # big reads: hashlib releases the GIL on buffers over 2 KiB
+# Local files are read into one reused buffer: a new 4 MiB bytes object per read() is
+# mapped and unmapped by malloc each time, and the page faults cost ~25% more CPU than
+# hashing alone (1 GB of sha512: 1.87 s CPU against 1.48 s with readinto, 1 MiB).
+LOCAL_READ_SIZE = 1024 * 1024
 # Which computed digest to report first when several disagree: the inventory's own first.
 _ALGORITHM_ORDER = ("sha512", "sha256", "sha384", "sha224", "sha1", "md5", "blake2b")
 # With "fastest", the one algorithm computed when all sources agree (sha256 has CPU
@@ -392,18 +397,37 @@ def _hash_object(storage: Storage, key: str, algorithms: tuple[str, ...]) -> _Ha
     size = 0
     try:
         with storage.open(key) as stream:
-            # read(), not readinto(): through S3Storage, readinto copies every byte once
-            # more (reading and hashing 512 MiB from SeaweedFS: 1.15 s against 0.79 s).
-            while chunk := stream.read(READ_SIZE):
-                for h in hashers:
-                    h.update(chunk)
-                size += len(chunk)
+            if storage.kind == "local":
+                size = _hash_file(stream, hashers)
+            else:
+                # read(), not readinto(): through S3Storage, readinto copies every byte once
+                # more (reading and hashing 512 MiB from SeaweedFS: 1.15 s against 0.79 s).
+                while chunk := stream.read(READ_SIZE):
+                    for h in hashers:
+                        h.update(chunk)
+                    size += len(chunk)
     except NotFound:
         return _Hashed(missing=True, duration_s=time.perf_counter() - started)
     except (StorageError, OSError) as exc:
         return _Hashed(size, error=str(exc), duration_s=time.perf_counter() - started)
     return _Hashed(size, {a: h.hexdigest() for a, h in zip(algorithms, hashers)},
                    duration_s=time.perf_counter() - started)
+
+
+def _hash_file(stream, hashers: list) -> int:
+    """Feed a local file to every hasher through one reused buffer; the bytes read."""
+    try:  # read once, front to back: let the kernel read ahead further
+        os.posix_fadvise(stream.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        pass
+    buffer = memoryview(bytearray(LOCAL_READ_SIZE))
+    size = 0
+    while count := stream.readinto(buffer):
+        piece = buffer[:count]
+        for h in hashers:
+            h.update(piece)
+        size += count
+    return size
 
 
 def _compare(path: str, entry: _Expected, listed_size: int, hashed: _Hashed) -> FileResult:
