@@ -97,3 +97,12 @@ def test_two_processes_starting_at_once_both_find_the_postgresql_schema_ready(po
     for t in threads:
         t.join(timeout=60)
     assert results == [head_revisions()[0]] * 2
+
+
+def test_head_known_without_alembic_is_alembics_head():
+    # Commands learn the head from the migration files as text (no Alembic import at start);
+    # it must be the head Alembic itself computes, or a stale database would go unmigrated.
+    from alembic.script import ScriptDirectory
+    from repository.catalog.database import alembic_config
+    assert sorted(head_revisions()) == sorted(
+        ScriptDirectory.from_config(alembic_config()).get_heads())

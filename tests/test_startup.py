@@ -54,3 +54,26 @@ def test_each_command_help_imports_no_heavy_library(command):
     names, proc = imported(command, "--help")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(names & set(HEAVY)) == []
+
+
+def test_fixity_run_on_a_catalogue_at_head_imports_only_what_it_uses(tmp_path):
+    # Every command opens the catalogue; knowing it is at head must not import Alembic (the
+    # migration scripts), and a check of local storage needs no boto3, no JSON Schema, no
+    # password hashing and no mail. The first run creates the catalogue (Alembic, rightly).
+    env_dir = {"KHO_DATA_DIR": str(tmp_path / "data"),
+               "KHO_STORAGE_CONFIG": str(tmp_path / "storage_config")}
+    (tmp_path / "storage_config").mkdir()
+    import os
+    env = {**os.environ, **env_dir}
+    first = subprocess.run([sys.executable, str(KHO), "fixity", "run", "--all"], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr[-2000:]
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(KHO), "fixity", "run", "--all"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "0 AIPs checked" in proc.stdout
+    names = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in proc.stderr.splitlines()
+             if line.startswith("import time:") and line.count("|") == 2}
+    assert "sqlalchemy" in names  # the catalogue was opened
+    assert sorted(names & {"alembic", "mako", "boto3", "botocore", "jsonschema", "werkzeug",
+                           "smtplib", "flask", "celery"}) == []

@@ -9,8 +9,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from werkzeug.security import check_password_hash, generate_password_hash
-
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +18,17 @@ from repository.errors import NotFound, UsageError
 ROLES: tuple[str, ...] = ("archivist", "researcher", "auditor", "admin")
 TOKEN_PREFIX = "kho_"  # lets secret scanners and people recognise a Kho token
 MIN_PASSWORD_LENGTH = 10
+
+
+def generate_password_hash(password: str) -> str:
+    # werkzeug is imported on use: every command opens the catalogue, few sign anyone in.
+    from werkzeug.security import generate_password_hash as hash_password
+    return hash_password(password)
+
+
+def check_password_hash(stored: str, password: str) -> bool:
+    from werkzeug.security import check_password_hash as check
+    return check(stored, password)
 
 
 @functools.cache

@@ -63,7 +63,8 @@ def run(all_aips: bool, aip: str | None, collection: str | None, older_than: str
             checks = _run_on_workers(settings, identifiers)
         else:
             from repository.fixity import check_aips
-            summary = check_aips(settings, catalog, identifiers)
+            # This process has no other threads: hash local files in forked processes.
+            summary = check_aips(settings, catalog, identifiers, processes=True)
             checks = [{"identifier": c.aip_identifier, "location": c.location,
                        "outcome": c.outcome, "results": [r.as_dict() for r in c.results]}
                       for c in summary.checks]

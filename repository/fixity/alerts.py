@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
-import smtplib
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage
 from typing import Any
 
 from repository.config import Settings
@@ -68,6 +66,9 @@ def send_alert(settings: Settings, alert: Alert) -> list[str]:
     """Send by every configured channel; returns the channels that took it."""
     sent = []
     if settings.smtp_host and settings.alert_email_to:
+        # Imported here: smtplib and email cost every `kho fixity run` at start otherwise.
+        import smtplib
+        from email.message import EmailMessage
         try:
             message = EmailMessage()
             message["Subject"] = alert.subject

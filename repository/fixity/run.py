@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
@@ -25,7 +25,7 @@ from repository.storage import Storage, load_locations
 from .alerts import failure_alert, send_alert, storage_error_alert
 from repository.catalog.chain_store import record_chain_head
 from .history import record_history
-from .check import AipCheckResult, CatalogueFile, FileResult, check_aip, default_threads
+from .check import AipCheckResult, CatalogueFile, FileResult, check_aip, hashing_pool
 from .models import ERROR, FixityAipStatus, FixityCheck, FixityResult, LocationHealth
 from .schedule import acquire_lease, release_lease
 
@@ -65,17 +65,18 @@ def catalogue_files(session, aip: Aip) -> list[CatalogueFile]:
 def check_aips(settings: Settings, catalog, identifiers: Iterable[str], *,
                not_checked_since: datetime | None = None, deadline: float | None = None,
                locations: dict[str, Storage] | None = None,
-               write_chain_head: bool = True) -> RunSummary:
+               write_chain_head: bool = True, processes: bool = False) -> RunSummary:
     """Check each AIP (by identifier) that no other process is checking now.
 
     ``not_checked_since``: skip an AIP checked after that moment (a scheduler that chose
     it before another process got to it). ``deadline`` (time.monotonic()): start no new
-    AIP after it.
+    AIP after it. ``processes``: hash local files in forked processes (for a command-line
+    run; see ``check.hashing_pool``).
     """
     locations = locations or load_locations(settings)
     holder = agent_name()
     summary = RunSummary()
-    pools: dict[str, ThreadPoolExecutor] = {}
+    pools: dict[str, Executor] = {}
     used: dict[str, Storage] = {}
     try:
         for identifier in identifiers:
@@ -108,8 +109,8 @@ def check_aips(settings: Settings, catalog, identifiers: Iterable[str], *,
                     else:
                         pool = pools.get(where)
                         if pool is None:
-                            pool = pools[where] = ThreadPoolExecutor(
-                                default_threads(storage, settings.fixity_threads))
+                            pool = pools[where] = hashing_pool(
+                                storage, settings.fixity_threads, processes=processes)
                         result = check_aip(storage, aip_identifier=identifier, ocfl_id=ocfl_id,
                                            object_root=root, catalogue_files=files, pool=pool,
                                            digests=settings.fixity_digests)

@@ -12,13 +12,15 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
-
-from jsonschema import Draft202012Validator, FormatChecker
+from typing import TYPE_CHECKING, Any, Iterable
 
 from repository.errors import Problem
 from repository.metadata.oai_dc import read_oai_dc
 from repository.metadata.text import fold_for_search, normalise_text
+
+if TYPE_CHECKING:  # jsonschema is imported when a record is first validated (~0.1 s):
+    # every command that opens the catalogue imports this module through its OAI datestamps.
+    from jsonschema import Draft202012Validator, FormatChecker
 
 ELEMENTS = ("title", "creator", "subject", "description", "publisher", "contributor", "date",
             "type", "format", "identifier", "source", "language", "relation", "coverage",
@@ -169,6 +171,7 @@ def _raise_if_bad_tag(tag: str) -> bool:
 
 
 def _format_checker() -> FormatChecker:
+    from jsonschema import FormatChecker
     checker = FormatChecker(formats=())
     checker.checks("edtf", raises=ValueError)(
         # Blank values are D123's to report; the date check would only repeat it.
@@ -186,6 +189,7 @@ def schema() -> dict:
 
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
     return Draft202012Validator(schema(), format_checker=_format_checker())
 
 

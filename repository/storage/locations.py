@@ -19,7 +19,6 @@ from repository.errors import ConfigurationError, NotFound
 
 from .base import Storage
 from .local import LocalStorage
-from .s3 import DEFAULT_PART_SIZE, S3Storage
 
 DEFAULT_LOCATION = "local"
 
@@ -116,6 +115,9 @@ def build_location(name: str, table: Mapping[str, Any], settings: Settings,
             if var not in environ:
                 raise fail(f"environment variable {var} (named by {env_key}) is not set")
             creds[field] = environ[var]
+        # Imported here: boto3 costs ~0.1-0.4 s at start, which commands on local storage
+        # (fixity of the local default, ingest to it) should not pay.
+        from .s3 import DEFAULT_PART_SIZE, S3Storage
         try:
             return S3Storage(
                 name, bucket, prefix=str(table.get("prefix", "")),
