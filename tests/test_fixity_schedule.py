@@ -72,3 +72,20 @@ def test_two_scheduler_processes_never_check_the_same_aip_twice(four_aips, setti
         checks = session.scalars(select(FixityCheck)).all()
     assert sorted(c.aip_identifier for c in checks) == sorted(ids), outputs
     assert all(c.outcome == "success" for c in checks)
+
+
+def test_an_aip_checked_by_a_check_that_started_before_the_choice_is_not_checked_again(
+        four_aips, settings):
+    """Scheduler B chooses while A is mid-check of the same AIPs: A's checks began before B's
+    choice, so B's time of choosing cannot tell them apart; what B saw of each AIP can."""
+    from repository.fixity.run import check_aips
+    catalog, ids = four_aips
+    with catalog.session() as session:
+        seen_by_b = next_batch(session, settings)
+    check_aips(settings, catalog, ids)  # A, whose checks started before B chose
+    chosen_by_b = datetime.now(timezone.utc)
+    summary = check_aips(settings, catalog, ids, not_checked_since=chosen_by_b,
+                         last_seen={d.identifier: d.last_checked_at for d in seen_by_b})
+    assert summary.checks == [] and sorted(summary.skipped) == sorted(ids)
+    with catalog.session() as session:
+        assert session.scalar(select(func.count()).select_from(FixityCheck)) == len(ids)

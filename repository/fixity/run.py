@@ -11,7 +11,7 @@ import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from sqlalchemy import select
 
@@ -65,11 +65,15 @@ def catalogue_files(session, aip: Aip) -> list[CatalogueFile]:
 def check_aips(settings: Settings, catalog, identifiers: Iterable[str], *,
                not_checked_since: datetime | None = None, deadline: float | None = None,
                locations: dict[str, Storage] | None = None,
-               write_chain_head: bool = True, processes: bool = False) -> RunSummary:
+               write_chain_head: bool = True, processes: bool = False,
+               last_seen: Mapping[str, datetime | None] | None = None) -> RunSummary:
     """Check each AIP (by identifier) that no other process is checking now.
 
     ``not_checked_since``: skip an AIP checked after that moment (a scheduler that chose
-    it before another process got to it). ``deadline`` (time.monotonic()): start no new
+    it before another process got to it). ``last_seen``: each AIP's last check as the
+    scheduler saw it when choosing; an AIP whose last check is another by the time its
+    lease is taken was checked meanwhile (even by a check that had started before the
+    choice) and is skipped. ``deadline`` (time.monotonic()): start no new
     AIP after it. ``processes``: hash local files in forked processes (for a command-line
     run; see ``check.hashing_pool``).
     """
@@ -92,12 +96,14 @@ def check_aips(settings: Settings, catalog, identifiers: Iterable[str], *,
                 continue
             try:
                 with catalog.session() as session:
-                    if not_checked_since is not None:
-                        status = session.get(FixityAipStatus, aip_id)
-                        if (status and status.last_checked_at
-                                and as_utc(status.last_checked_at) > not_checked_since):
-                            summary.skipped.append(identifier)
-                            continue
+                    status = session.get(FixityAipStatus, aip_id)
+                    last = as_utc(status.last_checked_at) if status and status.last_checked_at \
+                        else None
+                    if (not_checked_since is not None and last and last > not_checked_since) or (
+                            last_seen is not None and identifier in last_seen
+                            and last != _utc_or_none(last_seen[identifier])):
+                        summary.skipped.append(identifier)
+                        continue
                     files = catalogue_files(session, session.get(Aip, aip_id))
                 # Every copy is checked: the primary first, then each replica made so far.
                 results = []
@@ -142,6 +148,10 @@ def check_aips(settings: Settings, catalog, identifiers: Iterable[str], *,
         if write_chain_head and summary.checks:
             record_chain_head(catalog, used.values())
     return summary
+
+
+def _utc_or_none(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment else None
 
 
 def _now() -> datetime:

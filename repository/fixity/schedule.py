@@ -175,7 +175,8 @@ def run_batch(settings: Settings, catalog, *, now: datetime | None = None) -> di
     deadline = (time.monotonic() + settings.fixity_nightly_seconds
                 if settings.fixity_nightly_seconds > 0 else None)
     summary = check_aips(settings, catalog, identifiers, not_checked_since=chosen_at,
-                         deadline=deadline)
+                         deadline=deadline,
+                         last_seen={d.identifier: d.last_checked_at for d in batch})
     return {"enqueued": 0, "checked": len(summary.checks), "skipped": len(summary.skipped),
             "failed": sum(1 for c in summary.checks if c.outcome == "failure")}
 
