@@ -8,6 +8,7 @@ from .digests import MultiHasher, digest_stream, normalise_algorithm
 from .local import LocalStorage
 from .locations import DEFAULT_LOCATION, build_location, get_location, load_locations
 from .ocfl import IncompleteObject, Inventory, OcflStore, SourceFile, object_root_for
+from .s3 import S3Storage
 
 __all__ = [
     "CHUNK_SIZE", "DEFAULT_LOCATION", "IncompleteObject", "Inventory", "LocalStorage",
@@ -15,11 +16,3 @@ __all__ = [
     "build_location", "check_key", "digest_stream", "get_location", "load_locations",
     "normalise_algorithm", "object_root_for",
 ]
-
-
-def __getattr__(name: str):
-    # S3Storage brings boto3 (~0.2 s of start-up): imported when first asked for.
-    if name == "S3Storage":
-        from .s3 import S3Storage
-        return S3Storage
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

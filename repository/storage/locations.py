@@ -19,6 +19,7 @@ from repository.errors import ConfigurationError, NotFound
 
 from .base import Storage
 from .local import LocalStorage
+from .s3 import DEFAULT_PART_SIZE, S3Storage
 
 DEFAULT_LOCATION = "local"
 
@@ -113,8 +114,6 @@ def build_location(name: str, table: Mapping[str, Any], settings: Settings,
             if var not in environ:
                 raise fail(f"environment variable {var} (named by {env_key}) is not set")
             creds[field] = environ[var]
-        # boto3 costs ~0.2 s to import: only a configured S3 location pays for it.
-        from .s3 import DEFAULT_PART_SIZE, S3Storage
         try:
             return S3Storage(
                 name, bucket, prefix=str(table.get("prefix", "")),
