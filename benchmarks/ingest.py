@@ -1,7 +1,7 @@
 """Time `kho ingest` against its peers on the same bag, in the same run.
 
   * local: `kho ingest` into a local location ÷ `bagit.py --validate --processes 2` alone
-    (target ≤ 1.2: validation and storage for little more than validation's price)
+    (target ≤ 1.5: a copy is written beside the hashing, on 2 cores)
   * s3: `kho ingest` into SeaweedFS ÷ plain boto3 `upload_file` of the same files to the same
     server, with as many threads as Kho uses (target ≤ 1.15)
   * archive: `kho ingest bag.zip` into a local location on the same file system as staging

@@ -57,15 +57,22 @@ def test_ingested_bag_is_a_valid_ocfl_object_with_the_bag_exactly_as_deposited(
         assert [e["type"] for e in json.load(stream)][-1] == "ingestion"
 
 
-def test_ingest_catalogues_files_formats_dublin_core_and_events(ingest_bag, tmp_path):
+def test_ingest_catalogues_files_formats_dublin_core_and_events(ingest_bag, tmp_path,
+                                                                 monkeypatch):
+    # File rows go in batches (1000 for real): batches of 3 here, the last one partial.
+    monkeypatch.setattr("repository.catalog.aip_rows.INSERT_BATCH", 3)
     bag = make_page_bag(tmp_path / "bag", pages=2, size=(300, 500))
     result = ingest_bag(bag)
+    stored = OcflStore(get_location(ingest_bag.settings, "local")).inventory(result.ocfl_id)
     with ingest_bag.catalog.session() as session:
         aip = session.scalar(select(Aip).where(Aip.identifier == result.identifier))
         assert aip.collection.name == "Hán-Nôm"
         assert aip.dublin_core.title == TITLE_VI
         assert "ha noi" in aip.dublin_core.search_text
         assert aip.file_count == 2 and aip.external_identifier == "HN-0001"
+        assert aip.total_size == sum(p.stat().st_size for p in (bag / "data").iterdir())
+        rows = session.scalars(select(AipFile.logical_path).where(AipFile.aip_id == aip.id))
+        assert sorted(rows) == sorted(stored.state())  # every file once, none lost
         page = session.scalar(select(AipFile).where(AipFile.logical_path == "data/trang 1.jpg"))
         assert page.pronom_id and page.pronom_id.startswith("fmt/")
         assert page.mime_type == "image/jpeg"

@@ -137,3 +137,30 @@ def test_multipart_upload_with_wrong_digest_is_never_completed(storage_location)
     if storage_location.kind == "s3":
         uploads = storage_location.client.list_multipart_uploads(Bucket=storage_location.bucket)
         assert not uploads.get("Uploads")
+
+
+def test_local_put_of_a_file_stores_and_hashes_exactly_what_is_left_to_read(tmp_path):
+    """A file not yet read from is copied in the kernel and hashed from the copy; one read
+    part-way, a pipe-like stream and an unbuffered file all store just what they have left."""
+    storage = LocalStorage("local", tmp_path / "store")
+    data = os.urandom(3 * MIB + 123)  # several chunks and a partial one
+    source = tmp_path / "trang 1.tif"
+    source.write_bytes(data)
+    with open(source, "rb") as whole:
+        result = storage.put("a/whole.tif", whole, size=len(data),
+                             expected={"sha512": hashlib.sha512(data).hexdigest()})
+    assert result.digests["sha512"] == hashlib.sha512(data).hexdigest()
+    assert (storage.root / "a" / "whole.tif").read_bytes() == data
+    with open(source, "rb") as partly:
+        partly.read(1000)
+        rest = storage.put("a/rest.tif", partly, algorithms=("sha256",))
+    assert (storage.root / "a" / "rest.tif").read_bytes() == data[1000:]
+    assert rest.digests["sha256"] == hashlib.sha256(data[1000:]).hexdigest()
+    with open(source, "rb", buffering=0) as raw:
+        assert storage.put("a/raw.tif", raw).size == len(data)
+    with pytest.raises(DigestMismatch):
+        with open(source, "rb") as whole:
+            storage.put("a/bad.tif", whole, expected={"sha512": "0" * 128})
+    assert not (storage.root / "a" / "bad.tif").exists()
+    assert sorted(p.name for p in (storage.root / "a").iterdir()) == ["raw.tif", "rest.tif",
+                                                                    "whole.tif"]

@@ -1,7 +1,7 @@
 """The catalogue's file rows of one AIP version, built from its OCFL inventory."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from repository.storage.aip_layout import METADATA_DIR
 
@@ -16,18 +16,16 @@ def file_role(logical_path: str) -> str:
 
 
 def file_rows(aip_id: int, version: int, inventory, formats: Mapping[str, Mapping[str, Any]],
-              sizes: Mapping[str, int]) -> list[dict[str, Any]]:
-    """One row per file of ``version`` (by logical path: its format fields and size), ready
-    for a bulk insert: bags hold tens of thousands of files."""
+              sizes: Mapping[str, int]) -> Iterator[dict[str, Any]]:
+    """One row per file of ``version`` (by logical path: its format fields and size), made
+    as they are wanted: bags hold tens of thousands of files, inserted in batches."""
     digests = inventory.digests_by_content_path()
-    rows = []
     for logical_path, sha512 in sorted(inventory.state(f"v{version}").items()):
         content_path = inventory.manifest[sha512][0]
         fmt = formats.get(logical_path) or {}
-        rows.append({
+        yield {
             "aip_id": aip_id, "version": version, "logical_path": logical_path,
             "content_path": content_path, "size": sizes[logical_path], "sha512": sha512,
             "digests": {k: v for k, v in digests.get(content_path, {}).items() if k != "sha512"},
             **{name: fmt.get(name) for name in FORMAT_FIELDS},
-            "role": file_role(logical_path)})
-    return rows
+            "role": file_role(logical_path)}

@@ -1,8 +1,11 @@
 """LocalStorage: a storage location that is a folder on a local (or mounted) file system."""
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
+import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,11 +78,12 @@ class LocalStorage(Storage):
         temp = path.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
         hasher = MultiHasher(algorithms_for(algorithms, expected))
         try:
-            with open(temp, "xb") as out:
-                while chunk := stream.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                out.flush()
+            # Read-write: the in-kernel copy hashes what it wrote by reading it back.
+            with open(temp, "xb+", buffering=0) as out:
+                if not _copy_in_kernel(stream, out.fileno(), hasher):
+                    for chunk in _chunks(stream):
+                        hasher.update(chunk)
+                        out.write(chunk)
                 if durable:
                     os.fsync(out.fileno())
                 elif hasher.size >= WRITEBACK_MIN_BYTES:
@@ -246,6 +250,69 @@ class LocalStorage(Storage):
             probe.unlink()
         except OSError as exc:
             raise StorageUnavailable(f"{self.name}: {self.root} is not writable: {exc}") from exc
+
+
+_buffers = threading.local()
+# copy_file_range refuses these where a kernel or file system cannot copy between the two
+# files: the caller then copies through its own buffer.
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
+
+
+def _copy_in_kernel(stream: BinaryIO, out: int, hasher: MultiHasher) -> bool:
+    """Copy a regular file not yet read from to ``out`` with copy_file_range, hashing each
+    chunk as it reads back from ``out``; False (nothing written) where that is not possible.
+
+    The kernel copies page to page: for the 1 GB benchmark bag a third of the system time
+    of read() plus write() (0.6 s against 1.9 s), as `cp` does it. Reading each chunk back
+    from the copy, not from the source, means the digests are of the bytes stored: a source
+    file changed during the copy cannot give a stored file that differs from its digests.
+    """
+    if not hasattr(os, "copy_file_range"):
+        return False
+    try:
+        source = stream.fileno()
+        if stream.tell() != 0 or not stat.S_ISREG(os.fstat(source).st_mode):
+            return False
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
+    view = _buffer()
+    offset = 0
+    while True:
+        try:
+            n = os.copy_file_range(source, out, CHUNK_SIZE, offset, offset)
+        except OSError as exc:
+            if offset == 0 and exc.errno in _NO_KERNEL_COPY:
+                return False
+            raise
+        if n == 0:
+            return True
+        got = os.preadv(out, [view[:n]], offset)
+        if got != n:
+            raise StorageError(f"read {got} of the {n} bytes just copied at offset {offset}")
+        hasher.update(view[:n])
+        offset += n
+
+
+def _buffer() -> memoryview:
+    view = getattr(_buffers, "view", None)
+    if view is None:
+        view = _buffers.view = memoryview(bytearray(CHUNK_SIZE))
+    return view
+
+
+def _chunks(stream: BinaryIO) -> Iterator[memoryview | bytes]:
+    """The rest of ``stream`` in chunks of up to CHUNK_SIZE, read into the calling thread's
+    one buffer where the stream allows it: a fresh 1 MiB object per read (or per file, for
+    a bag of 20,000 small ones) is mapped, faulted in and unmapped by malloc each time,
+    which cost as much system time as the copy itself."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is None:
+        while chunk := stream.read(CHUNK_SIZE):
+            yield chunk
+        return
+    view = _buffer()
+    while n := readinto(view):
+        yield view[:n]
 
 
 def _info(key: str, st: os.stat_result) -> ObjectInfo:

@@ -13,7 +13,6 @@ from typing import Iterator
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from repository.access.presentation import natural_key, page_images
 from repository.catalog import Aip, AipFile, get_aip
 from repository.text.layout import PageLayout
 from repository.text.models import PageText
@@ -37,6 +36,8 @@ def aip_pages(session: Session, aip: Aip) -> list[Page]:
     """The page images of ``aip``'s current version, in natural order of their paths."""
     files = {f.logical_path: f for f in session.scalars(select(AipFile).where(
         AipFile.aip_id == aip.id, AipFile.version == aip.current_version))}
+    # iiif_prezi3 takes ~0.3 s to import: every `kho ingest` reaches this module, few pages.
+    from repository.access.presentation import page_images
     pages = []
     for image in page_images(files.values(), aip.identifier):
         f = files[image.logical_path]
@@ -99,6 +100,7 @@ def text_stamp(session: Session, aip: Aip) -> str:
 
 def current_texts(session: Session, aip: Aip) -> list[PageText]:
     """Text rows of the pages ``aip`` has now, in page order (then source and language)."""
+    from repository.access.presentation import natural_key
     shas = {p.sha512 for p in aip_pages(session, aip)}
     rows = [r for r in session.scalars(select(PageText).where(PageText.aip_id == aip.id))
             if r.image_sha512 in shas]

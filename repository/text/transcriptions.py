@@ -95,7 +95,8 @@ def edit_path(page: Page, language: str) -> str:
 
 
 def transcription_files(session, aip) -> list[TranscriptionFile]:
-    files = session.scalars(select(AipFile).where(
+    # Two columns, not whole rows: this runs after every ingest, over every file of the bag.
+    files = session.execute(select(AipFile.logical_path, AipFile.content_path).where(
         AipFile.aip_id == aip.id, AipFile.version == aip.current_version))
     found = []
     for f in files:
@@ -112,10 +113,12 @@ def index_transcriptions(settings: Settings, catalog, identifier: str) -> IndexR
     report = IndexReport()
     with catalog.session() as session:
         aip = get_aip(session, identifier)
-        pages = aip_pages(session, aip)
+        items = sorted(transcription_files(session, aip), key=lambda t: t.edited)
+        # Most bags carry no transcriptions: their pages (every file row) are not read.
+        pages = aip_pages(session, aip) if items else []
         storage = get_location(settings, aip.location)
         chosen: dict[tuple[str, str], tuple[TranscriptionFile, Page]] = {}
-        for item in sorted(transcription_files(session, aip), key=lambda t: t.edited):
+        for item in items:
             page = match_page(pages, item.page_name)
             if page is None:
                 report.problems.append(f"{item.logical_path}: no page image data/"
