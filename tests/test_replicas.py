@@ -251,6 +251,9 @@ def test_a_damaged_copy_is_repaired_from_the_other_and_both_damaged_changes_noth
     assert len(read(s3, f"{root}/{PAGE}")) == 100
     assert any(p.get("kind") == "repair impossible" for p in hook.posts)
     assert status(catalog, result.identifier) == "not safe"
+    checked = kho_cli(env, "fixity", "run", "--aip", result.identifier)
+    assert checked.exit_code == 1  # the summary counts the AIP once, not once per bad copy
+    assert "1 AIPs checked (2 copies), " in checked.output and ", 1 AIPs failed, " in checked.output
     # Never shown as safe: the API, the record page, the auditor's pages and the report.
     app = create_app(get_settings(env))
     client = app.test_client()

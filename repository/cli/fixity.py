@@ -108,9 +108,11 @@ def _print_checks(checks: list[dict], as_json: bool) -> None:
     files = sum(1 for c in done for r in c["results"] if r["outcome"] == "ok")
     aips = len({c["identifier"] for c in done})
     copies = f" ({len(done)} copies)" if aips != len(done) else ""  # replicas: one check each
-    click.echo(f"{aips} AIPs checked{copies}, {files} files ok, "
-               f"{sum(1 for c in bad if c['outcome'] == 'failure')} AIPs failed, "
-               f"{sum(1 for c in bad if c['outcome'] == 'error')} AIPs with storage errors")
+    # Counted by AIP, however many of its copies failed (each copy's line is printed above).
+    failed = {c["identifier"] for c in bad if c["outcome"] == "failure"}
+    unreachable = {c["identifier"] for c in bad if c["outcome"] == "error"} - failed
+    click.echo(f"{aips} AIPs checked{copies}, {files} files ok, {len(failed)} AIPs failed, "
+               f"{len(unreachable)} AIPs with storage errors")
 
 
 @fixity.command("report", short_help="Report checks, coverage and every failure.")
