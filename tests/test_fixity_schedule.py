@@ -89,3 +89,22 @@ def test_an_aip_checked_by_a_check_that_started_before_the_choice_is_not_checked
     assert summary.checks == [] and sorted(summary.skipped) == sorted(ids)
     with catalog.session() as session:
         assert session.scalar(select(func.count()).select_from(FixityCheck)) == len(ids)
+
+
+def test_kho_repair_holds_the_aips_lease_over_its_check_and_repair(four_aips, settings):
+    from repository.fixity.models import FixityLease
+    from repository.fixity.repair import repair_aip
+    catalog, ids = four_aips
+    with catalog.session() as session:
+        aip_id = session.scalar(select(Aip.id).where(Aip.identifier == ids[0]))
+    assert acquire_lease(catalog, aip_id, "another checker", 60)
+    busy = repair_aip(settings, catalog, ids[0], agent="lan")
+    assert busy.outcome == "not repaired" and "another process" in busy.unrepaired[""][0]
+    with catalog.session() as session:
+        assert session.scalar(select(func.count()).select_from(FixityCheck)) == 0
+    release_lease(catalog, aip_id, "another checker")
+    done = repair_aip(settings, catalog, ids[0], agent="lan")
+    assert done.outcome != "not repaired"
+    with catalog.session() as session:
+        assert session.scalar(select(func.count()).select_from(FixityCheck)) == 1
+        assert session.scalar(select(func.count()).select_from(FixityLease)) == 0  # let go

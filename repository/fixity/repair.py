@@ -61,23 +61,34 @@ class RepairResult:
 
 def repair_aip(settings: Settings, catalog, identifier: str, *, agent: str) -> RepairResult:
     """Check every copy of AIP ``identifier`` now, then repair the ones that failed."""
-    from .run import check_aips
+    from .run import _set_status, agent_name, check_aips, combined_outcome
+    from .schedule import acquire_lease, release_lease
     locations = load_locations(settings)
-    summary = check_aips(settings, catalog, [identifier], locations=locations)
-    checks = [c for c in summary.checks if c.aip_identifier == identifier]
-    if not checks:
-        return RepairResult(identifier, "not repaired", unrepaired={
-            "": ["another process is checking this AIP now; try again later"]})
-    if summary.repairs:  # KHO_FIXITY_AUTO_REPAIR already did it during the check
-        return summary.repairs[-1]
-    from .run import _set_status, combined_outcome
-    result = repair_from_checks(settings, catalog, identifier, checks, locations=locations,
-                                agent=agent)
-    final = [result.rechecks.get(c.location, c) for c in checks]
     with catalog.session() as session:
         aip = session.scalar(select(Aip).where(Aip.identifier == identifier))
-        _set_status(session, aip.id, combined_outcome(final), final[0].started_at)
-    return result
+        if aip is None:
+            raise NotFound(f"no AIP {identifier!r}")
+        aip_id = aip.id
+    # One lease over the check and the repair: no other checker may see (or mend) the copies
+    # between the check that found the damage and the recheck that proves the repair.
+    holder = agent_name()
+    if not acquire_lease(catalog, aip_id, holder, settings.fixity_lease_s):
+        return RepairResult(identifier, "not repaired", unrepaired={
+            "": ["another process is checking this AIP now; try again later"]})
+    try:
+        summary = check_aips(settings, catalog, [identifier], locations=locations,
+                             lease_held=True)
+        checks = [c for c in summary.checks if c.aip_identifier == identifier]
+        if summary.repairs:  # KHO_FIXITY_AUTO_REPAIR already did it during the check
+            return summary.repairs[-1]
+        result = repair_from_checks(settings, catalog, identifier, checks,
+                                    locations=locations, agent=agent)
+        final = [result.rechecks.get(c.location, c) for c in checks]
+        with catalog.session() as session:
+            _set_status(session, aip_id, combined_outcome(final), final[0].started_at)
+        return result
+    finally:
+        release_lease(catalog, aip_id, holder)
 
 
 def repair_from_checks(settings: Settings, catalog, identifier: str,

@@ -65,7 +65,7 @@ def catalogue_files(session, aip: Aip) -> list[CatalogueFile]:
 def check_aips(settings: Settings, catalog, identifiers: Iterable[str], *,
                not_checked_since: datetime | None = None, deadline: float | None = None,
                locations: dict[str, Storage] | None = None,
-               write_chain_head: bool = True, processes: bool = False,
+               write_chain_head: bool = True, processes: bool = False, lease_held: bool = False,
                last_seen: Mapping[str, datetime | None] | None = None) -> RunSummary:
     """Check each AIP (by identifier) that no other process is checking now.
 
@@ -73,7 +73,8 @@ def check_aips(settings: Settings, catalog, identifiers: Iterable[str], *,
     it before another process got to it). ``last_seen``: each AIP's last check as the
     scheduler saw it when choosing; an AIP whose last check is another by the time its
     lease is taken was checked meanwhile (even by a check that had started before the
-    choice) and is skipped. ``deadline`` (time.monotonic()): start no new
+    choice) and is skipped. ``lease_held``: the caller holds each AIP's lease already (as
+    ``agent_name()``) and keeps it after the check, to act on the result. ``deadline`` (time.monotonic()): start no new
     AIP after it. ``processes``: hash local files in forked processes (for a command-line
     run; see ``check.hashing_pool``).
     """
@@ -91,7 +92,8 @@ def check_aips(settings: Settings, catalog, identifiers: Iterable[str], *,
                 if aip is None:
                     raise NotFound(f"no AIP {identifier!r}")
                 aip_id, location, ocfl_id, root = aip.id, aip.location, aip.ocfl_id, aip.object_root
-            if not acquire_lease(catalog, aip_id, holder, settings.fixity_lease_s):
+            if not lease_held and not acquire_lease(catalog, aip_id, holder,
+                                                    settings.fixity_lease_s):
                 summary.skipped.append(identifier)
                 continue
             try:
@@ -141,7 +143,8 @@ def check_aips(settings: Settings, catalog, identifiers: Iterable[str], *,
                     _set_status(session, aip_id, combined_outcome(results),
                                 results[0].started_at)
             finally:
-                release_lease(catalog, aip_id, holder)
+                if not lease_held:
+                    release_lease(catalog, aip_id, holder)
     finally:
         for pool in pools.values():
             pool.shutdown()
