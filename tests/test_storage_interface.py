@@ -164,3 +164,26 @@ def test_local_put_of_a_file_stores_and_hashes_exactly_what_is_left_to_read(tmp_
     assert not (storage.root / "a" / "bad.tif").exists()
     assert sorted(p.name for p in (storage.root / "a").iterdir()) == ["raw.tif", "rest.tif",
                                                                     "whole.tif"]
+
+
+@pytest.mark.parametrize("data, problem", [
+    (b"{not json", "is not valid JSON"),
+    (b"\xff\xfe", "is not valid JSON"),
+    (b'{"type": "kho:other", "version": 1}', "is not a Kho fixity history"),
+    (b'["kho:fixity-history"]', "is not a Kho fixity history"),
+    (b'{"type": "kho:fixity-history", "version": 2}', "is a version 2 fixity history; this Kho "
+                                                        "reads up to version 1"),
+])
+def test_a_stored_record_kho_cannot_read_is_refused_naming_location_and_key(tmp_path, data,
+                                                                            problem):
+    """Collection records, journal segments and fixity histories are read by one parser that
+    refuses (never misreads) a damaged, foreign or newer record."""
+    from repository.storage.records import parse_record
+    storage = LocalStorage("local", tmp_path)
+    key = "extensions/kho-fixity/ab.json"
+    read = lambda raw: parse_record(storage, key, raw, record_type="kho:fixity-history",  # noqa: E731
+                                    version=1, what="fixity history")
+    with pytest.raises(StorageError) as refused:
+        read(data)
+    assert str(refused.value).startswith(f"local: {key} ") and problem in str(refused.value)
+    assert read(b'{"type": "kho:fixity-history", "version": 1, "checks": []}')["checks"] == []

@@ -24,10 +24,11 @@ from typing import Iterable, Iterator
 
 from sqlalchemy import func, select
 
-from repository.catalog.events import GENESIS_DIGEST, as_utc, chain_head
+from repository.catalog.events import GENESIS_DIGEST, as_utc
 from repository.catalog.models import PremisEvent
 from repository.errors import NotFound, StorageError
 from repository.storage import Storage
+from repository.storage.records import parse_record
 
 CHAIN_HEAD_KEY = "extensions/kho-event-chain/head.json"
 JOURNAL_PREFIX = "extensions/kho-event-chain/events/"
@@ -152,16 +153,8 @@ def _segments(storage: Storage) -> Iterator[dict]:
         if not _SEGMENT_NAME.search(key):
             continue
         with storage.open(key) as stream:
-            try:
-                segment = json.loads(stream.read().decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise StorageError(f"{storage.name}: {key} is not valid JSON: {exc}") from exc
-        if not isinstance(segment, dict) or segment.get("type") != JOURNAL_TYPE:
-            raise StorageError(f"{storage.name}: {key} is not a Kho event-journal segment")
-        if int(segment.get("version", 0)) > JOURNAL_VERSION:
-            raise StorageError(f"{storage.name}: {key} is a version {segment.get('version')} "
-                               f"journal segment; this Kho reads up to version {JOURNAL_VERSION}")
-        yield segment
+            yield parse_record(storage, key, stream.read(), record_type=JOURNAL_TYPE,
+                               version=JOURNAL_VERSION, what="event-journal segment")
 
 
 def read_journal(storage: Storage) -> list[dict] | None:

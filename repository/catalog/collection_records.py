@@ -25,6 +25,7 @@ from typing import Any, Iterable
 
 from repository.errors import NotFound, StorageError
 from repository.storage import Storage
+from repository.storage.records import parse_record
 
 RECORD_PREFIX = "extensions/kho-collections/"
 RECORD_TYPE = "kho:collection-record"
@@ -81,16 +82,8 @@ def read_records(storage: Storage) -> list[dict]:
 
 
 def _parse(storage: Storage, key: str, data: bytes) -> dict:
-    try:
-        record = json.loads(data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise StorageError(f"{storage.name}: {key} is not valid JSON: {exc}") from exc
-    if not isinstance(record, dict) or record.get("type") != RECORD_TYPE:
-        raise StorageError(f"{storage.name}: {key} is not a Kho collection record")
-    if int(record.get("version", 0)) > RECORD_VERSION:
-        raise StorageError(f"{storage.name}: {key} is a version {record.get('version')} "
-                           f"collection record; this Kho reads up to version {RECORD_VERSION}")
-    return record
+    return parse_record(storage, key, data, record_type=RECORD_TYPE, version=RECORD_VERSION,
+                        what="collection record")
 
 
 def merge_records(records: Iterable[dict]) -> dict[str, dict]:

@@ -26,6 +26,7 @@ from repository.catalog.events import as_utc
 from repository.catalog.models import Aip
 from repository.errors import KhoError, NotFound, StorageError
 from repository.storage import Storage
+from repository.storage.records import parse_record
 
 from .models import OK, FixityAipStatus, FixityCheck, FixityResult
 
@@ -80,16 +81,8 @@ def read_histories(storage: Storage) -> Iterator[dict]:
 
 
 def _parse(storage: Storage, key: str, data: bytes) -> dict:
-    try:
-        history = json.loads(data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise StorageError(f"{storage.name}: {key} is not valid JSON: {exc}") from exc
-    if not isinstance(history, dict) or history.get("type") != HISTORY_TYPE:
-        raise StorageError(f"{storage.name}: {key} is not a Kho fixity history")
-    if int(history.get("version", 0)) > HISTORY_VERSION:
-        raise StorageError(f"{storage.name}: {key} is a version {history.get('version')} "
-                           f"fixity history; this Kho reads up to version {HISTORY_VERSION}")
-    return history
+    return parse_record(storage, key, data, record_type=HISTORY_TYPE, version=HISTORY_VERSION,
+                        what="fixity history")
 
 
 def store_check(storage: Storage, ocfl_id: str, aip_identifier: str, entry: dict) -> None:
