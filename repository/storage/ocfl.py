@@ -135,6 +135,20 @@ class Inventory:
         return copy.deepcopy(self.data)
 
 
+def _parse_inventory(root: str, body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StorageError(f"{root}/{INVENTORY}: not valid JSON: {exc}") from exc
+
+
+def _of_object(root: str, data: Any, object_id: str) -> dict[str, Any]:
+    if data.get("id") != object_id:
+        raise StorageError(f"{root}/{INVENTORY}: holds object {data.get('id')!r}, "
+                           f"not {object_id!r}")
+    return data
+
+
 def object_root_for(object_id: str) -> str:
     """The 0004 layout path of an object: three 3-character tuples of sha256(id), then the digest."""
     digest = hashlib.sha256(object_id.encode("utf-8")).hexdigest()
@@ -425,10 +439,7 @@ class OcflStore:
         body = self._read_small(f"{root}/{INVENTORY}", object_id)
         actual = hashlib.sha512(body).hexdigest()
         expected = self._sidecar_digest(f"{root}/{SIDECAR}")
-        try:
-            data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise StorageError(f"{root}/{INVENTORY}: not valid JSON: {exc}") from exc
+        data = _parse_inventory(root, body)
         if expected != actual:
             # An update interrupted between the root inventory and its sidecar: the
             # version's own sidecar vouches for the same bytes.
@@ -436,10 +447,22 @@ class OcflStore:
             if not (head and _VERSION_PATTERN.match(head)
                     and self._sidecar_digest(f"{root}/{head}/{SIDECAR}") == actual):
                 raise DigestMismatch(f"{root}/{INVENTORY}", DIGEST_ALGORITHM, expected or "", actual)
-        if data.get("id") != object_id:
-            raise StorageError(f"{root}/{INVENTORY}: holds object {data.get('id')!r}, "
-                               f"not {object_id!r}")
-        return data
+        return _of_object(root, data, object_id)
+
+    def read_inventory_files(self, object_id: str) -> tuple[bytes, bytes, dict[str, Any]]:
+        """The root inventory and its sidecar as stored, and the inventory parsed; a pair
+        that disagree is refused (DigestMismatch), with no allowance for an interrupted
+        update: what a copy must reproduce byte for byte (storage/replicas.py)."""
+        root = self.object_root(object_id)
+        body = self._read_small(f"{root}/{INVENTORY}", object_id)
+        with self.storage.open(f"{root}/{SIDECAR}") as stream:
+            sidecar = stream.read()
+        actual = hashlib.sha512(body).hexdigest()
+        parts = sidecar.decode("utf-8", "replace").split()
+        if not parts or parts[0].lower() != actual:
+            raise DigestMismatch(f"{self.storage.name}: {root}/{INVENTORY}", DIGEST_ALGORITHM,
+                                 parts[0] if parts else "", actual)
+        return body, sidecar, _of_object(root, _parse_inventory(root, body), object_id)
 
     def inventory(self, object_id: str) -> Inventory:
         return Inventory(self.read_inventory(object_id))

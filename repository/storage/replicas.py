@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import tomllib
 import unicodedata
@@ -145,8 +144,7 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
     outcome = CopyOutcome(target.name, FAILED)
     root = object_root_for(ocfl_id)
     try:
-        body, sidecar = _read_root_inventory(source, root, ocfl_id)
-        inventory = json.loads(body.decode("utf-8"))
+        body, sidecar, inventory = OcflStore(source).read_inventory_files(ocfl_id)
         head = inventory["head"]
         outcome.version = int(head[1:])
         OcflStore(target).ensure_storage_root()
@@ -228,31 +226,13 @@ def _verify_file(storage: Storage, key: str, want: str) -> None:
         raise DigestMismatch(f"{storage.name}: {key}", DIGEST_ALGORITHM, want, hasher.hexdigest())
 
 
-def _read_root_inventory(storage: Storage, root: str, ocfl_id: str) -> tuple[bytes, bytes]:
-    """The root inventory's bytes and its sidecar's, refusing a pair that disagree."""
-    try:
-        body = _read(storage, f"{root}/{INVENTORY}")
-    except NotFound:
-        raise NotFound(f"no OCFL object {ocfl_id!r} in {storage.name}") from None
-    sidecar = _read(storage, f"{root}/{SIDECAR}")
-    parts = sidecar.decode("utf-8", "replace").split()
-    if not parts or parts[0].lower() != hashlib.sha512(body).hexdigest():
-        raise DigestMismatch(f"{storage.name}: {root}/{INVENTORY}", DIGEST_ALGORITHM,
-                             parts[0] if parts else "", hashlib.sha512(body).hexdigest())
-    data = json.loads(body.decode("utf-8"))
-    if data.get("id") != ocfl_id:
-        raise StorageError(f"{storage.name}: {root}/{INVENTORY} holds {data.get('id')!r}")
-    return body, sidecar
-
-
 def _committed_paths(target: Storage, root: str, ocfl_id: str, existing: Mapping[str, int],
                      source_inventory: dict[str, Any]) -> set[str]:
     """Content paths the target's own root inventory already commits; refuses a target that
     is ahead of the source or has a different history."""
     if INVENTORY not in existing:
         return set()
-    body, _ = _read_root_inventory(target, root, ocfl_id)  # a damaged one: repair, not copy
-    data = json.loads(body.decode("utf-8"))
+    _, _, data = OcflStore(target).read_inventory_files(ocfl_id)  # damaged: repair, not copy
     theirs, ours = data.get("head", ""), source_inventory["head"]
     if not _VERSION_PATTERN.match(theirs) or int(theirs[1:]) > int(ours[1:]):
         raise StorageError(f"{target.name}: the copy's head {theirs} is ahead of the source's "
