@@ -187,6 +187,8 @@ def test_archivist_deposits_a_zip_through_the_form_and_sees_a_broken_bags_report
     page = new_page(browser)
     sign_in(page, base, "lưu trữ viên")
     page.get_by_role("link", name="Nộp lưu", exact=True).click()
+    # The upload button works only once deposit.js has run; a click lands on a loaded page.
+    page.wait_for_load_state()
     page.fill("#collection", "Hương ước")
     page.set_input_files("#file", str(good))
     page.get_by_role("button", name="Tải lên và nộp lưu").click()

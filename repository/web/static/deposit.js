@@ -24,6 +24,9 @@
     });
     document.getElementById("upload").addEventListener("click", function () {
       if (!form.collection.value.trim()) { form.collection.reportValidity(); return; }
+      // A file chosen before this script ran (a slow load, a form the browser restored)
+      // fired no change event here, so the input itself is asked too.
+      chosen = chosen || input.files[0] || null;
       if (!chosen) { input.focus(); return; }
       var access = form.access.value;
       if (access === "embargoed") { access = "embargoed:" + form.embargo_until.value; }
