@@ -188,6 +188,8 @@ def test_fetch_entry_missing_from_manifest_is_an_error(bag_factory):
 def test_parallel_hashing_agrees_and_finds_the_one_corrupt_file(tmp_path, monkeypatch, way):
     # The three ways validate_bag spreads the reading: many small files to processes (sizes
     # from stat(), or, past STAT_MAX_FILES, from the bytes read) and large files to threads.
+    # This test process has threads, so forking is refused and "processes" run in threads;
+    # test_forking.py validates in a fresh process that forks.
     from repository.ingest import validate as validate_module
     if way == "processes learning sizes":
         monkeypatch.setattr(validate_module, "STAT_MAX_FILES", 0)

@@ -14,8 +14,6 @@ import json
 import os
 import re
 import time
-import multiprocessing
-import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +22,7 @@ from typing import Any, Iterable
 from repository.bagit import stored_manifest_entries
 from repository.bagit.bag import BAGIT_TXT
 from repository.errors import NotFound, StorageError, StorageUnavailable
+from repository.forking import fork_context
 from repository.storage import Storage, normalise_algorithm
 from repository.storage.ocfl import INVENTORY, OBJECT_DECLARATION, ROOT_DECLARATION, SIDECAR
 
@@ -171,7 +170,7 @@ def check_aip(storage: Storage, *, aip_identifier: str, ocfl_id: str, object_roo
 
 def hashing_pool(storage: Storage, configured: int = 0, *, processes: bool = False) -> Executor:
     """The pool that reads and hashes ``storage``'s files: threads, or with ``processes``
-    forked processes for local storage when this process may fork (one thread, not a daemon).
+    forked processes for local storage when this process may fork (``forking.fork_context``).
 
     Processes are for a command-line run: hashlib releases the GIL, but every read and the
     loop around it need it back, and on a busy 2-core machine a preempted holder stalls the
@@ -180,10 +179,10 @@ def hashing_pool(storage: Storage, configured: int = 0, *, processes: bool = Fal
     imported modules, so they cost a few milliseconds; they touch no database.
     """
     workers = default_threads(storage, configured)
-    if (processes and storage.kind == "local" and workers > 1 and threading.active_count() == 1
-            and not multiprocessing.current_process().daemon
-            and "fork" in multiprocessing.get_all_start_methods()):
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    if processes and storage.kind == "local" and workers > 1:
+        context = fork_context()
+        if context is not None:
+            return ProcessPoolExecutor(workers, mp_context=context)
     return ThreadPoolExecutor(max_workers=workers)
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from repository.errors import Problem, UsageError, ValidationReport
+from repository.forking import fork_context
 from repository.bagit.bag import (
     MANIFEST_RE, TAGMANIFEST_RE, Bag, FetchEntry, PayloadFile, decode_tag_file,
     err, hash_constructor, last_line_unterminated, line_endings, nfc,
@@ -163,6 +163,10 @@ def hash_files(root: Path, items: list[tuple[str, int]], algorithms: Iterable[st
     # buffers), without a pool of processes to start and feed; many small files would spend
     # their time in Python holding the GIL, so they go to processes.
     threads = total >= len(items) * THREAD_MIN_AVERAGE and all(s >= 0 for _, s in items)
+    context = None
+    if not threads and processes > 1 and len(batches) > 1 and not small:
+        context = fork_context()
+        threads = context is None  # a server or worker process: threads, never a fork
     if processes <= 1 or len(batches) == 1 or small:
         if meanwhile:
             meanwhile()
@@ -177,10 +181,7 @@ def hash_files(root: Path, items: list[tuple[str, int]], algorithms: Iterable[st
             for future in as_completed(futures):
                 collect(future.result())
     else:
-        import multiprocessing  # here, not at the top: a small bag's `kho validate` needs no pool
-        method = "fork" if sys.platform.startswith("linux") else None
-        ctx = multiprocessing.get_context(method)
-        with ctx.Pool(min(processes, len(batches))) as pool:
+        with context.Pool(min(processes, len(batches))) as pool:
             pending = pool.imap_unordered(_hash_batch, jobs)
             if meanwhile:
                 meanwhile()
