@@ -1,7 +1,8 @@
 """Replication benchmark: copying AIPs from local storage to an S3 server, whole processes.
 
   * `kho replicate --all` (one process: copies every AIP's OCFL object to the S3 location,
-    sha512 checked while copying, then every copied file read back and verified) ÷ a process
+    then reads every copied file back and checks its sha512 against the inventory, the one
+    hash of each file) ÷ a process
     running boto3 `upload_file` of the same files with the same number of threads
     (target ≤ 1.2), in the same run, on the same SeaweedFS server (started as the tests do);
   * peak RSS of `kho replicate` (bounded memory: target < 200 MB).

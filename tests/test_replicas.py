@@ -175,6 +175,31 @@ def test_ingest_writes_and_verifies_both_copies_and_replicate_remakes_a_lost_one
     rebuilt.dispose()
 
 
+def test_a_rotted_source_file_is_never_left_in_the_replica(replicated):
+    # The replica is proven by reading it back; a source file whose bytes no longer match
+    # its inventory (same size, one bit flipped) fails that proof, and what was written of
+    # it is removed: the replica holds no uncommitted bad bytes and the AIP is not safe.
+    result, catalog, env, local, s3, _ = replicated
+    root = result.object_root
+    s3.delete_prefix(f"{root}/")
+    with catalog.session() as session:  # as a fixity check of the lost replica would leave it
+        for row in session.scalars(select(AipCopy).where(AipCopy.location == "s3")):
+            row.state = "failed"
+    good = read(local, f"{root}/{PAGE}")
+    put(local, f"{root}/{PAGE}", good[:-1] + bytes([good[-1] ^ 1]))
+    run = kho_cli(env, "replicate", "--aip", result.identifier, "--json")
+    [copy] = json.loads(run.output)["copies"]
+    assert copy["state"] == "failed" and "trang 2.jpg" in copy["detail"], copy
+    assert not s3.exists(f"{root}/{PAGE}")
+    assert not s3.exists(f"{root}/inventory.json")  # never a complete-looking object
+    assert status(catalog, result.identifier) == "not safe"
+    put(local, f"{root}/{PAGE}", good)  # mended: the next run finishes the copy
+    [copy] = json.loads(kho_cli(env, "replicate", "--aip", result.identifier,
+                                "--json").output)["copies"]
+    assert copy["state"] == "verified" and read(s3, f"{root}/{PAGE}") == good
+    assert status(catalog, result.identifier) == "safe"
+
+
 def get_settings(env):
     from repository.config import load_settings
     return load_settings(env)

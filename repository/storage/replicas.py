@@ -135,9 +135,11 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
     """Bring ``target``'s copy of ``ocfl_id`` up to ``source``'s head, then verify it.
 
     Only what the target lacks is copied (a new version, or what a crash left unwritten);
-    each file is streamed once, its sha512 checked against the inventory while it is
-    written, then read back from the target and hashed again (``verify``), as is every file
-    an earlier run left there.
+    each file is streamed once, then read back from the target and its sha512 checked
+    against the inventory (``verify``), as is every file an earlier run left there. What
+    proves the copy is that read-back, so the bytes are hashed there only: a file that
+    fails it is removed from the target before the copy is reported failed. Without
+    ``verify`` the sha512 is checked while the file is written instead.
     A target copy that is damaged, diverged or ahead of the source is not touched: the
     outcome is *failed* with the reason (damage is `kho repair`'s business).
     """
@@ -167,19 +169,29 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
 
         def copy_and_verify(job: tuple[str, int, str, bool]) -> int:
             path, size, digest, needed = job
+            key = f"{root}/{path}"
             if needed:
-                _copy_file(source, target, root, path, size, digest)
+                _copy_file(source, target, key, size, digest, check=not verify)
             if verify:  # read back at once: this file's read overlaps other files' writes
                 try:
-                    _verify_file(target, f"{root}/{path}", digest)
+                    _verify_file(target, key, digest)
                 except DigestMismatch:
-                    if needed or path in committed:
+                    if path in committed:
+                        raise  # damage in a committed version: kho repair's business
+                    if needed:
+                        # The source's bytes do not match its inventory (it has rotted, or
+                        # the write went wrong): leave nothing uncommitted behind.
+                        target.delete(key)
                         raise
-                    # Left by an interrupted run with the right size but wrong bytes, and not
-                    # yet committed: copy it again rather than fail on every later run.
-                    _copy_file(source, target, root, path, size, digest)
-                    _verify_file(target, f"{root}/{path}", digest)
+                    # Left by an interrupted run with the right size but wrong bytes: copy
+                    # it again rather than fail on every later run.
+                    _copy_file(source, target, key, size, digest, check=False)
                     needed = True
+                    try:
+                        _verify_file(target, key, digest)
+                    except DigestMismatch:
+                        target.delete(key)
+                        raise
             return size if needed else -1
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kho-replicate") as pool:
@@ -243,14 +255,14 @@ def _committed_paths(target: Storage, root: str, ocfl_id: str, existing: Mapping
     return {p for paths in data.get("manifest", {}).values() for p in paths}
 
 
-def _copy_file(source: Storage, target: Storage, root: str, path: str, size: int,
-               digest: str) -> int:
-    with source.open(f"{root}/{path}") as stream:
-        # The sha512 is checked while the bytes pass: a source file that has rotted is
-        # never copied (DigestMismatch), and nothing is left under the target key.
-        target.put(f"{root}/{path}", stream, size=size, algorithms=(DIGEST_ALGORITHM,),
-                   expected={DIGEST_ALGORITHM: digest}, durable=False)
-    return size
+def _copy_file(source: Storage, target: Storage, key: str, size: int, digest: str, *,
+               check: bool) -> None:
+    with source.open(key) as stream:
+        # With ``check`` the sha512 is checked while the bytes pass: a source file that has
+        # rotted is never copied (DigestMismatch), and nothing is left under the target key.
+        target.put(key, stream, size=size,
+                   algorithms=(DIGEST_ALGORITHM,) if check else (),
+                   expected={DIGEST_ALGORITHM: digest} if check else None, durable=False)
 
 
 def _copy_small(source: Storage, target: Storage, key: str) -> None:
