@@ -6,6 +6,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm font
 WORKDIR /app
 COPY . /app
 RUN pip install --no-cache-dir -e . && pybabel compile -d repository/web/translations -D messages \
+    && python -m compileall -q repository migrations \
     && (cd iiif && npm ci --omit=dev --no-audit --no-fund)
 EXPOSE 5000
 ENV KHO_HOST=0.0.0.0

@@ -13,7 +13,7 @@ APT_PACKAGES := chromium chromium-driver curl zip iproute2 faketime fonts-dejavu
                 tesseract-ocr tesseract-ocr-vie tesseract-ocr-fra
 BENCH_APT_PACKAGES := iipimage-server lighttpd wrk
 
-.PHONY: run test install install-test system-deps viewer translations messages benchmark clean
+.PHONY: run test install install-test system-deps viewer translations bytecode messages benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed viewer translations
+install: $(VENV)/.installed viewer translations bytecode
 
-install-test: $(VENV)/.installed-test viewer translations
+install-test: $(VENV)/.installed-test viewer translations bytecode
 	@$(MAKE) --no-print-directory system-deps PACKAGES="$(APT_PACKAGES)"
 
 # Installs Debian packages only when one is missing, so repeated runs stay fast.
@@ -51,6 +51,12 @@ iiif/node_modules/.installed: iiif/package.json iiif/package-lock.json
 # reads. After changing a template's strings: `make messages`, translate, then this.
 translations: | $(BIN)/python
 	$(BIN)/pybabel compile -d repository/web/translations -D messages
+
+# Kho's modules compiled once at install, as pip does for a wheel. An editable install is
+# otherwise compiled at every start wherever bytecode is not written (PYTHONDONTWRITEBYTECODE,
+# a fresh container): 0.05 s of each `kho` command, measured on `kho fixity run`.
+bytecode: | $(BIN)/python
+	$(BIN)/python -m compileall -q repository migrations
 
 messages: | $(BIN)/python
 	$(BIN)/pybabel extract -F repository/web/babel.cfg -k _ -k gettext -k ngettext:1,2 \
