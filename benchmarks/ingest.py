@@ -3,7 +3,7 @@
   * local: `kho ingest` into a local location ÷ `bagit.py --validate --processes 2` alone
     (target ≤ 1.5: a copy is written beside the hashing, on 2 cores)
   * s3: `kho ingest` into SeaweedFS ÷ plain boto3 `upload_file` of the same files to the same
-    server, with as many threads as Kho uses (target ≤ 1.15)
+    server, with as many threads as Kho uses, in a process of its own (target ≤ 1.15)
   * archive: `kho ingest bag.zip` into a local location on the same file system as staging
     ÷ `unzip` then `bagit.py --validate --processes 2` (target ≤ 1.0: files move into the
     OCFL object instead of being copied)
@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,14 +60,16 @@ def kho_ingest(bag: Path, data_dir: Path, config_dir: Path, location: str,
 
 
 def boto3_upload(server, bucket: str, bag: Path, workers: int) -> float:
-    """The peer: plain boto3 upload_file of every file of the bag, `workers` at a time."""
-    client = server.client()
-    files = [p for p in bag.rglob("*") if p.is_file()]
-    start = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda p: client.upload_file(
-            str(p), bucket, f"peer/{p.relative_to(bag).as_posix()}"), files))
-    return time.perf_counter() - start
+    """The peer (benchmarks/s3_upload.py): plain boto3 upload_file of every file of the bag,
+    `workers` at a time, as one whole process like `kho ingest`."""
+    seconds, _rss, code, _ = run(
+        [sys.executable, str(Path(__file__).with_name("s3_upload.py")), str(bag),
+         "--endpoint", server.endpoint_url, "--bucket", bucket, "--threads", str(workers)],
+        env={**os.environ, "BENCH_S3_KEY": server.access_key,
+             "BENCH_S3_SECRET": server.secret_key})
+    if code != 0:
+        raise SystemExit("the boto3 upload failed")
+    return seconds
 
 
 def main() -> int:
