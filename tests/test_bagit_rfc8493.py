@@ -110,6 +110,35 @@ def test_bag_declaration_must_be_utf8_without_a_byte_order_mark(tmp_path):
     assert "K102" in check(root)[1]
 
 
+def test_tag_file_encoding_must_be_a_character_set_encoding(tmp_path):
+    """§2.1.1: ENCODING is 'any other encoding registered in [IANA-CHARSETS]': codecs that
+    turn bytes into bytes (Python knows base64, rot13, zlib by name) are none; the bag is
+    refused with K107 and validation goes on (it used to stop on a LookupError)."""
+    root = make_bag(tmp_path / "bag", {"data/Cầu.txt": b"x"}, bag_info={"Contact-Name": "Lê"},
+                    tag_manifest=False)
+    for name in (b"base64", b"rot13", b"zlib", b"hex", b"KLINGON-8"):
+        declare(root, b"BagIt-Version: 1.0\nTag-File-Character-Encoding: " + name + b"\n")
+        report, errors, _ = check(root)
+        assert not report.valid and "K107" in errors, name
+        assert [p for p in report.errors if p.code == "K107"][0].path == "bagit.txt"
+
+
+def test_utf8_under_another_name_is_read_with_a_warning(tmp_path):
+    """§2.1.1: 'ENCODING SHOULD be "UTF-8"'; IANA names it UTF-8 (alias csUTF8), and names are
+    case-insensitive. Python's other names for it (utf8, u8, utf_8, cp65001) are read, with
+    a warning naming the spelling to use."""
+    root = make_bag(tmp_path / "bag", {"data/Cầu.txt": b"x"}, bag_info={"Contact-Name": "Lê"},
+                    tag_manifest=False)
+    for name in (b"utf8", b"u8", b"utf_8", b"cp65001"):
+        declare(root, b"BagIt-Version: 1.0\nTag-File-Character-Encoding: " + name + b"\n")
+        report, _, warnings = check(root)
+        assert report.valid and "K113" in warnings, (name, report.errors)
+    for name in (b"UTF-8", b"utf-8", b"csUTF8"):
+        declare(root, b"BagIt-Version: 1.0\nTag-File-Character-Encoding: " + name + b"\n")
+        report, _, warnings = check(root)
+        assert report.valid and not warnings, (name, report.errors, warnings)
+
+
 def test_label_in_other_case_is_read_with_a_warning(tmp_path):
     """§2.1.1 writes 'BagIt-Version'; the RFC's own example writes 'BagIt-version: 1.0', and
     its ABNF literals are case-insensitive: such a bag is read, with a warning."""

@@ -135,7 +135,7 @@ def decode_tag_file(raw: bytes, encoding: str, name: str,
                     version: tuple[int, int] = (1, 0)) -> tuple[str | None, list[Problem]]:
     """Text of a tag file in the bag's declared encoding (RFC 8493 §2.2.4)."""
     problems: list[Problem] = []
-    enc = codecs.lookup(encoding).name
+    enc = text_codec(encoding) or "utf-8"  # an unknown name was reported (K107) as UTF-8
     bom = _BOMS.get(enc)
     if bom and raw.startswith(bom):
         # "when bagit.txt specifies UTF-8 the tag files MUST NOT begin with a BOM"; UTF-16LE
@@ -228,6 +228,11 @@ DECLARATION_LABELS = ("BagIt-Version", "Tag-File-Character-Encoding")
 _VERSION_RE = re.compile(r"[0-9]+\.[0-9]+")
 
 
+# UTF-8's name and alias in the IANA character set registry (compared upper-cased, as
+# charset names are case-insensitive); Python also answers to utf8, u8, utf_8 and cp65001.
+IANA_UTF8_NAMES = {"UTF-8", "CSUTF8"}
+
+
 def read_bag_declaration(root: Path) -> tuple[str | None, str, list[Problem]]:
     """Version and tag-file encoding from bagit.txt (RFC 8493 §2.1.1)."""
     path = root / BAGIT_TXT
@@ -306,15 +311,35 @@ def parse_bag_declaration(raw: bytes) -> tuple[str | None, str, list[Problem]]:
         problems.append(err("K106", BAGIT_TXT, "has no Tag-File-Character-Encoding line"))
         encoding = "UTF-8"
     else:
-        try:
-            if codecs.lookup(encoding).name != "utf-8":
-                problems.append(warn("K112", BAGIT_TXT, f"Tag-File-Character-Encoding is "
-                                     f"'{encoding}'; RFC 8493 §2.1.1 says it should be UTF-8"))
-        except LookupError:
-            problems.append(err("K107", BAGIT_TXT,
-                                f"Tag-File-Character-Encoding '{encoding}' is not known"))
+        codec = text_codec(encoding)
+        if codec is None:
+            problems.append(err("K107", BAGIT_TXT, f"Tag-File-Character-Encoding '{encoding}' "
+                                "is not a character set encoding Kho knows"))
             encoding = "UTF-8"
+        elif codec != "utf-8":
+            problems.append(warn("K112", BAGIT_TXT, f"Tag-File-Character-Encoding is "
+                                 f"'{encoding}'; RFC 8493 §2.1.1 says it should be UTF-8"))
+        elif encoding.upper() not in IANA_UTF8_NAMES:
+            problems.append(warn("K113", BAGIT_TXT, f"Tag-File-Character-Encoding is spelled "
+                                 f"'{encoding}'; the IANA name RFC 8493 §2.1.1 asks for is "
+                                 "'UTF-8'"))
     return version, encoding, problems
+
+
+def text_codec(name: str) -> str | None:
+    """Python's name for the character set encoding ``name``, or None if it is not one.
+
+    codecs.lookup also finds codecs that turn bytes into bytes (base64, rot13, zlib): a
+    tag file cannot be decoded with those, so they are no encoding here."""
+    if name.upper() in IANA_UTF8_NAMES:  # Python does not know csUTF8
+        return "utf-8"
+    try:
+        # LookupError for an unknown name and for a bytes-to-bytes codec (not for b"", which
+        # Python decodes without looking the codec up).
+        b"BagIt".decode(name, "replace")
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
 
 
 # --- paths in manifests and fetch.txt -------------------------------------------------
