@@ -2,9 +2,11 @@
 
   * `kho replicate --all` (one process: copies every AIP's OCFL object to the S3 location,
     then reads every copied file back and checks its sha512 against the inventory, the one
-    hash of each file) ÷ a process
-    running boto3 `upload_file` of the same files with the same number of threads
-    (target ≤ 1.2), in the same run, on the same SeaweedFS server (started as the tests do);
+    hash of each file) ÷ a process running boto3 `upload_file` of the same files with the
+    same number of threads (target ≤ 1.2), in the same run, on the same SeaweedFS server
+    (started as the tests do);
+  * the floor: that upload plus a boto3 download and sha512 of the same objects (the read-back
+    that proves a replica), each a whole process;
   * peak RSS of `kho replicate` (bounded memory: target < 200 MB).
 
     PYTHONPATH=. .venv/bin/python benchmarks/replicate.py              # 4 AIPs x 50 x 5 MB = 1 GB
@@ -35,6 +37,9 @@ AIPS = 4
 # The peer (benchmarks/s3_upload.py): the same files, boto3's own managed upload, the same
 # number of threads, as one whole process.
 UPLOAD = Path(__file__).with_name("s3_upload.py")
+# The rest of the floor (benchmarks/s3_download.py --hash): every uploaded byte fetched back
+# and hashed once, which is what proves a replica (Wellcome's storage service does the same).
+DOWNLOAD = Path(__file__).with_name("s3_download.py")
 
 
 def kho(args: list[str], env: dict[str, str]) -> tuple[float, float, int, float]:
@@ -85,7 +90,8 @@ def measure(args, tmp: Path) -> int:
     try:
         env.update(BENCH_S3_KEY=server.access_key, BENCH_S3_SECRET=server.secret_key)
         (config / "replication.toml").write_text('[default]\nlocations = ["local", "s3"]\n')
-        best = {"kho": (float("inf"), 0.0), "boto3": (float("inf"), 0.0)}
+        best = {"kho": (float("inf"), 0.0), "boto3": (float("inf"), 0.0),
+                "read back": (float("inf"), 0.0)}
         for _ in range(args.repeat):  # alternately, each into a fresh bucket
             bucket = server.new_bucket()
             (config / "s3.toml").write_text(location_toml("s3", server.location_table(
@@ -106,6 +112,13 @@ def measure(args, tmp: Path) -> int:
                 print("   ! the boto3 upload failed")
                 return 1
             best["boto3"] = (min(best["boto3"][0], seconds), max(best["boto3"][1], rss))
+            seconds, rss, code, _ = run([sys.executable, str(DOWNLOAD), "--endpoint",
+                                         server.endpoint_url, "--bucket", bucket, "--threads",
+                                         str(threads), "--hash", "sha512"], env=env)
+            if code != 0:
+                print("   ! the boto3 read-back failed")
+                return 1
+            best["read back"] = (min(best["read back"][0], seconds), 0.0)
             server.remove_bucket(bucket)
     finally:
         server.kill()
@@ -114,6 +127,11 @@ def measure(args, tmp: Path) -> int:
           f"file) ÷ boto3 upload_file x{threads} threads {best['boto3'][0]:.2f} s = {ratio:.2f} "
           f"(target ≤ {TARGET}); {total / 1024**2 / best['kho'][0]:.0f} MB/s; "
           f"kho peak RSS {best['kho'][1]:.0f} MB (target < {RSS_LIMIT_MB})")
+    floor = best["boto3"][0] + best["read back"][0]
+    print(f"floor = boto3 upload {best['boto3'][0]:.2f} s + boto3 download and sha512 of the "
+          f"same objects x{threads} threads {best['read back'][0]:.2f} s = {floor:.2f} s "
+          f"({floor / best['boto3'][0]:.2f}× the upload) | kho ÷ floor = "
+          f"{best['kho'][0] / floor:.2f}")
     print("targets met" if ratio <= TARGET and best["kho"][1] < RSS_LIMIT_MB
           else "some targets missed")
     return 0
