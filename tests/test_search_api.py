@@ -30,7 +30,7 @@ def app(kho_settings):
 def tokens(app):
     made = {}
     with app.extensions["kho"].catalog.session() as session:
-        for role in ("archivist", "researcher"):
+        for role in ("archivist", "researcher", "admin"):
             _, made[role] = add_user(session, f"{role}-mai", role)
     return {role: {"Authorization": f"Bearer {token}"} for role, token in made.items()}
 
@@ -53,6 +53,8 @@ def test_search_api_follows_ingest_versions_edits_and_access(app, tokens, ingest
     assert found["hits"][0]["snippets"]["title"].startswith("<mark>Đại</mark> <mark>Nam</mark>")
     assert found["facets"]["collection"] == [{"value": "Hán-Nôm", "count": 1}]
     assert found["facets"]["lang"] == [{"value": "vi-Hani", "count": 1}]
+    assert hits(client, "dai nam", lang="vi-Hani")["total"] == 1
+    assert hits(client, "dai nam", lang="fr")["total"] == 0
     assert hits(client, "Ða\u0323i Nam")["total"] == 1      # NFD, and Ð (U+00D0) for Đ
     # The restricted AIP: not for an anonymous visitor, in hits or in counts; a researcher sees it.
     assert hits(client, "bao hue")["total"] == 0
@@ -60,6 +62,9 @@ def test_search_api_follows_ingest_versions_edits_and_access(app, tokens, ingest
     assert hits(client, "", tokens["researcher"])["facets"]["access"] == [
         {"value": "public", "count": 1}, {"value": "restricted", "count": 1}]
     assert hits(client, "bao hue", tokens["researcher"])["total"] == 1
+    restricted = hits(client, "", tokens["researcher"], access="restricted")
+    assert restricted["total"] == 1 and restricted["hits"][0]["identifier"] != first
+    assert hits(client, "", access="restricted")["total"] == 0  # a filter opens nothing
 
     edit = client.put(f"/api/v1/aips/{first}/dublin-core", headers=tokens["archivist"],
                       json={**dublin_core(), "title": [{"value": "Địa bạ Quảng Trị",
@@ -77,6 +82,18 @@ def test_search_api_follows_ingest_versions_edits_and_access(app, tokens, ingest
                              external_id="A"), new_version=True)
     assert hits(client, "huong uoc dong ngac", tokens["researcher"])["hits"][0]["identifier"] \
         == first
+
+    # Withdrawn: gone from everyone's hits, totals and facet counts.
+    gone = client.post(f"/api/v1/aips/{first}/withdrawal", headers=tokens["admin"],
+                       json={"reason": "bản trùng"})
+    assert gone.status_code == 200, gone.get_json()
+    for who in (None, tokens["researcher"], tokens["archivist"]):
+        after = hits(client, "huong uoc dong ngac", who)
+        assert after["total"] == 0 and after["hits"] == [], who
+        assert all(not f for f in after["facets"].values()), after["facets"]
+        everything = hits(client, "", who)
+        assert first not in [h["identifier"] for h in everything["hits"]]
+        assert sum(f["count"] for f in everything["facets"]["access"]) == everything["total"]
 
 
 def test_search_api_pages_filters_and_explains_bad_input(app, ingest_bag, tmp_path):
@@ -127,23 +144,40 @@ def test_opensearch_description_lets_a_browser_add_kho(app):
 
 
 def test_kho_search_reindex_rebuilds_the_index(ingest_bag, tmp_path):
+    from sqlalchemy import delete
+
+    from repository.search.models import SearchDocument
     ingest_bag(make_page_bag(tmp_path / "a", pages=1, external_id="A"))
     settings = ingest_bag.settings
     env = {"KHO_DATA_DIR": str(settings.data_dir), "KHO_DATABASE_URL": settings.catalog_url,
            "KHO_STORAGE_CONFIG": str(settings.storage_config_dir)}
+
+    def total() -> str:
+        found = CliRunner().invoke(kho, ["search", "query", "thuc luc", "--json"], env=env)
+        assert found.exit_code == 0, found.output
+        return found.output
+
+    assert '"total": 1' in total()
+    with ingest_bag.catalog.session() as session:  # the index lost, the catalogue kept
+        session.execute(delete(SearchDocument))
+        session.commit()
+    assert '"total": 0' in total()
     result = CliRunner().invoke(kho, ["search", "reindex"], env=env)
     assert result.exit_code == 0, result.output
     assert "indexed 1 AIPs" in result.output
-    found = CliRunner().invoke(kho, ["search", "query", "thuc luc", "--json"], env=env)
-    assert found.exit_code == 0 and '"total": 1' in found.output
+    assert '"total": 1' in total()
 
 
-def test_a_catalogue_rebuilt_from_storage_is_searchable_at_once(ingest_bag, tmp_path):
+def test_a_catalogue_rebuilt_from_storage_is_searchable_at_once(ingest_bag, tmp_path, request):
     from repository.catalog import Reader, open_catalog
     from repository.catalog.rebuild import rebuild_catalog
     from repository.search import search
     first = ingest_bag(make_page_bag(tmp_path / "a", pages=1, external_id="A")).identifier
-    rebuilt = open_catalog(f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}")
+    # Rebuilt into a new catalogue on the same database system as the first.
+    url = request.getfixturevalue("postgres_url") \
+        if ingest_bag.settings.catalog_url.startswith("postgresql") \
+        else f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
+    rebuilt = open_catalog(url)
     rebuilt.upgrade()
     try:
         rebuild_catalog(ingest_bag.settings, rebuilt, force=True)
