@@ -63,12 +63,14 @@ def copy_floor(bag: Path, target: Path, run=None) -> float:
 
 
 def report(label: str, kho_s: float, bagit_s: float | None, hash_s: float,
-           copy_s: float | None = None, peer: str = "bagit.py") -> str:
-    """One line: the floor and Kho's ratios to the peer and to the floor."""
+           copy_s: float | None = None, peer: str = "bagit.py",
+           copy_name: str = "cp -r & sync") -> str:
+    """One line: the floor and Kho's ratios to the peer and to the floor. ``copy_s``: the
+    time of the bare store (``copy_name``: a copy, an unzip, an upload) the work also needs."""
     floor = hash_s + (copy_s or 0.0)
     parts = [f"{label}: floor = 2-process hash {hash_s:.2f} s"]
     if copy_s is not None:
-        parts.append(f"+ cp -r & sync {copy_s:.2f} s = {floor:.2f} s")
+        parts.append(f"+ {copy_name} {copy_s:.2f} s = {floor:.2f} s")
     parts.append(f"| kho {kho_s:.2f} s")
     if bagit_s:
         parts.append(f"÷ {peer} {bagit_s:.2f} s = {kho_s / bagit_s:.2f}")
