@@ -115,6 +115,54 @@ def test_policy_file_errors_name_the_file_and_no_file_keeps_one_copy(settings, t
     catalog.dispose()
 
 
+def test_two_folders_a_collection_override_and_replicate_to_one_location(settings, tmp_path):
+    # Any two configured locations hold copies, two folders included; a collection's own
+    # policy overrides the default; `kho replicate --location` copies to one location,
+    # policy or not.
+    from repository.storage.locations import location_toml
+    folder = settings.storage_config_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("offsite", "vault"):
+        (folder / f"{name}.toml").write_text(location_toml(name, {
+            "kind": "local", "root": str(tmp_path / f"ổ {name}")}), encoding="utf-8")
+    (folder / "replication.toml").write_text(
+        '[default]\nlocations = ["local", "offsite"]\n\n'
+        '[collections."Báo chí"]\nlocations = ["local"]\n', encoding="utf-8")
+    catalog = open_catalog(settings.catalog_url)
+    catalog.upgrade()
+    try:
+        add_collections(catalog, "Hán-Nôm", "Báo chí")
+        book = ingest_package(make_page_bag(tmp_path / "a", pages=2, external_id="A"),
+                              settings=settings, catalog=catalog, collection="Hán-Nôm")
+        paper = ingest_package(make_page_bag(tmp_path / "b", pages=1, external_id="B"),
+                               settings=settings, catalog=catalog, collection="Báo chí")
+        local, offsite, vault = (get_location(settings, n) for n in ("local", "offsite", "vault"))
+        assert copies(catalog, book.identifier) == {"local": ("verified", 1),
+                                                    "offsite": ("verified", 1)}
+        page = f"{book.object_root}/v1/content/data/trang 1.jpg"
+        assert read(offsite, page) == read(local, page)
+        assert copies(catalog, paper.identifier) == {"local": ("verified", 1)}
+        assert not list(offsite.list(f"{paper.object_root}/"))  # the override: one copy
+
+        env = {"KHO_DATA_DIR": str(settings.data_dir), "KHO_STORAGE_CONFIG": str(folder),
+               "KHO_DATABASE_URL": settings.catalog_url}
+        done = json.loads(kho_cli(env, "replicate", "--all", "--location", "vault",
+                                  "--json").output)
+        assert sorted(c["aip"] for c in done["copies"]) == sorted(
+            [book.identifier, paper.identifier])
+        assert all(c["state"] == "verified" and c["location"] == "vault"
+                   for c in done["copies"])
+        assert read(vault, page) == read(local, page)
+        assert copies(catalog, paper.identifier) == {"local": ("verified", 1),
+                                                     "vault": ("verified", 1)}
+        assert not list(offsite.list(f"{paper.object_root}/"))  # --location: vault only
+        checked = check_aips(get_settings(env), catalog, [book.identifier])
+        assert not checked.failed
+        assert sorted(c.location for c in checked.checks) == ["local", "offsite", "vault"]
+    finally:
+        catalog.dispose()
+
+
 def test_ingest_writes_and_verifies_both_copies_and_replicate_remakes_a_lost_one(replicated,
                                                                                  tmp_path):
     result, catalog, env, local, s3, _ = replicated
