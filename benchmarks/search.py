@@ -159,10 +159,15 @@ def index_bytes(catalog) -> int:
             "OR name LIKE 'sqlite_autoindex_search%' OR name LIKE 'ix_search%'")).scalar())
 
 
-def like_scan(session, reader: Reader, query: str, filters: dict) -> int:
+def comparable(query: str, filters: dict) -> bool:
+    """Whether the LIKE scan can do what the search does: it had no filters and no dates."""
+    return not filters and "date:" not in query
+
+
+def like_scan(session, reader: Reader, query: str) -> int:
     """Kho's search before issue 11: every folded word as a substring, then a page."""
     words = fold_for_search(query.replace('"', " ").replace("*", " ")).split()
-    words = [w.split(":", 1)[-1] for w in words if not w.startswith("date:")]
+    words = [w.split(":", 1)[-1] for w in words]
     statement = (select(Aip.id).join(DublinCoreRecord, DublinCoreRecord.aip_id == Aip.id)
                  .where(readable_aips(reader),
                         and_(*(DublinCoreRecord.search_text.like(f"%{w}%") for w in words))))
@@ -205,6 +210,7 @@ def run_backend(url: str, count: int, like: bool) -> dict:
     out["index_mb"] = index_bytes(catalog) / 1e6
     out["size_ratio"] = out["index_mb"] / out["dc_text_mb"]
     plain, facets, likes, per_query = [], [], [], []
+    kho_same: list[float] = []  # Kho's times (with facets) on the queries the scan also ran
     with catalog.session() as session:
         for query, filters in QUERIES:
             search(session, reader, query, filters=Filters(**filters))  # warm the cache
@@ -215,18 +221,26 @@ def run_backend(url: str, count: int, like: bool) -> dict:
             f = [ms for ms, _ in f_runs]
             # "10000+": more matched than the cap (KHO_SEARCH_TOTAL_CAP); those were ranked.
             total = f"{f_runs[0][1].total}{'' if f_runs[0][1].total_is_exact else '+'}"
-            l_ms = timed(lambda: like_scan(session, reader, query, filters))[0] if like else None
+            l_ms = None
+            if like and comparable(query, filters):
+                # Warmed like the search, and the better of two: the scan is not flattered.
+                like_scan(session, reader, query)
+                l_ms = min(timed(lambda: like_scan(session, reader, query))[0]
+                           for _ in range(2))
             plain += p
             facets += f
             if l_ms is not None:
                 likes.append(l_ms)
+                kho_same.extend(f)
             per_query.append((query, filters, total, statistics.median(p), statistics.median(f),
                               l_ms))
     catalog.dispose()
     out.update({"plain_p50": percentile(plain, 50), "plain_p95": percentile(plain, 95),
                 "facets_p50": percentile(facets, 50), "facets_p95": percentile(facets, 95),
                 "like_p50": percentile(likes, 50) if likes else None,
-                "like_p95": percentile(likes, 95) if likes else None, "queries": per_query})
+                "like_p95": percentile(likes, 95) if likes else None,
+                "kho_same_p95": percentile(kho_same, 95) if kho_same else None,
+                "queries": per_query})
     return out
 
 
@@ -254,8 +268,10 @@ def report(backend: str, r: dict) -> None:
     print(f"with facets:    p50 {r['facets_p50']:.1f} ms, p95 {r['facets_p95']:.1f} ms "
           f"(target ≤ {TARGET_P95_MS['facets']} ms at 1M)")
     if r["like_p50"] is not None:
-        print(f"LIKE '%…%' scan: p50 {r['like_p50']:.1f} ms, p95 {r['like_p95']:.1f} ms; "
-              f"Kho's p95 with facets ÷ LIKE p95 = {r['facets_p95'] / r['like_p95']:.3f}")
+        print(f"LIKE '%…%' scan, on the {len(r['queries']) - sum(q[5] is None for q in r['queries'])} "
+              f"queries without filters or dates (it had neither): p50 {r['like_p50']:.1f} ms, "
+              f"p95 {r['like_p95']:.1f} ms; Kho's p95 with facets on those ÷ LIKE p95 = "
+              f"{r['kho_same_p95'] / r['like_p95']:.3f}")
 
 
 def main() -> None:
