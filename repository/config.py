@@ -173,8 +173,10 @@ class Settings:
     fixity_threads: int = _setting(
         "KHO_FIXITY_THREADS", 0, "Hashing threads per check; 0: one per core (local), more on S3.")
     fixity_digests: str = _setting(
-        "KHO_FIXITY_DIGESTS", "all",
-        "all: recompute every recorded algorithm; fastest: one when all sources agree.")
+        "KHO_FIXITY_DIGESTS", "fastest",
+        "fastest: where every source agrees, only the fastest strong algorithm recorded "
+        "(sha256 on CPUs with SHA instructions; every AIP has it); all: recompute every "
+        "recorded algorithm.")
     fixity_auto_repair: bool = _setting(
         "KHO_FIXITY_AUTO_REPAIR", False,
         "Repair a copy that fails its check from another copy that has just passed "

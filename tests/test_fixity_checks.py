@@ -89,6 +89,57 @@ def test_edited_file_is_reported_as_changed_with_expected_and_actual(stored_aip)
     assert list(found) == [PAGE]
 
 
+def test_every_aip_records_sha256_and_fixity_checks_with_the_fastest_strong_digest(
+        settings, tmp_path):
+    """Bags with only sha512 manifests, as a folder and as a zip (whose files move into
+    storage, hashed once while unpacked): ingest records sha256 for every file in the OCFL
+    fixity block too; a check (KHO_FIXITY_DIGESTS=fastest, the default) computes only the
+    fastest strong digest recorded, which still catches one flipped bit; `all` computes
+    every recorded one and catches it too."""
+    import zipfile
+
+    from repository.storage.digests import fastest_strong_algorithms
+    from tests.fixtures.bags import make_bag
+    catalog = open_catalog(settings.catalog_url)
+    catalog.upgrade()
+    add_collections(catalog, "Hán-Nôm")
+    storage = get_location(settings, "local")
+    assert settings.fixity_digests == "fastest"
+    fastest = next(a for a in fastest_strong_algorithms() if a in ("sha256", "sha512"))
+    page = "v1/content/data/Sắc phong.tif"
+    folder = make_bag(tmp_path / "folder", {"data/Sắc phong.tif": b"II*\x00" + bytes(5000),
+                                            "data/ghi chú.txt": "chữ Nôm".encode()},
+                      algorithms=("sha512",), bag_info={"DC-Title": "Sắc phong làng Đông Ngạc"})
+    zipped = make_bag(tmp_path / "zipped", {"data/Sắc phong.tif": b"II*\x00" + bytes(7000)},
+                      algorithms=("sha512",), bag_info={"DC-Title": "Sắc phong làng Cổ Nhuế"})
+    archive = tmp_path / "zipped.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(zipped.rglob("*")):
+            z.write(path, f"zipped/{path.relative_to(zipped).as_posix()}")
+    try:
+        for source in (folder, archive):
+            result = ingest_package(source, settings=settings, catalog=catalog,
+                                    collection="Hán-Nôm")
+            inventory = json.loads(read(storage, f"{result.object_root}/inventory.json"))
+            content = {p for paths in inventory["manifest"].values() for p in paths}
+            assert {p for paths in inventory["fixity"]["sha256"].values()
+                    for p in paths} == content, source.name
+            stored = (result, storage, catalog, settings)
+            check = run(stored)
+            assert check.outcome == "success", problems(check)
+            assert {r.algorithm for r in check.results
+                    if r.path.startswith("v1/content/")} == {fastest}
+            key = f"{result.object_root}/{page}"
+            original = read(storage, key)
+            put(storage, key, bytes([original[0] ^ 0x01]) + original[1:])
+            assert problems(run(stored))[page].outcome == CHANGED
+            every = check_aips(settings.replace(fixity_digests="all"), catalog,
+                               [result.identifier]).checks[0]
+            assert problems(every)[page].outcome == CHANGED
+    finally:
+        catalog.dispose()
+
+
 @both
 def test_truncated_file_is_reported_as_size_changed(stored_aip):
     result, storage, *_ = stored_aip

@@ -24,6 +24,7 @@ from repository.bagit.bag import BAGIT_TXT
 from repository.errors import NotFound, StorageError, StorageUnavailable
 from repository.forking import fork_context
 from repository.storage import Storage, normalise_algorithm
+from repository.storage.digests import fastest_strong_algorithms
 from repository.storage.ocfl import INVENTORY, OBJECT_DECLARATION, ROOT_DECLARATION, SIDECAR
 
 from .models import (CHANGED, DISAGREE, ERROR, INVENTORY_ALTERED, MISSING, OK, SIZE_CHANGED,
@@ -36,9 +37,6 @@ READ_SIZE = 4 * 1024 * 1024  # big reads: hashlib releases the GIL on buffers ov
 LOCAL_READ_SIZE = 1024 * 1024
 # Which computed digest to report first when several disagree: the inventory's own first.
 _ALGORITHM_ORDER = ("sha512", "sha256", "sha384", "sha224", "sha1", "md5", "blake2b")
-# With "fastest", the one algorithm computed when all sources agree (sha256 has CPU
-# instructions on current x86 and ARM; sha512 is next best).
-_FASTEST_ORDER = ("sha256", "sha512", "sha1", "md5", "blake2b", "sha384", "sha224")
 _MANIFEST_NAME = re.compile(r"^(tag)?manifest-([A-Za-z0-9-]+)\.txt$")
 _VERSION_DIR = re.compile(r"^v[1-9][0-9]*$")
 _SEVERITY = {OK: 0, DISAGREE: 1, CHANGED: 2, SIZE_CHANGED: 3, MISSING: 4, ERROR: 5}
@@ -392,9 +390,12 @@ def _first_digest(entry: _Expected) -> tuple[str, str]:
 
 
 def _algorithms_to_compute(entry: _Expected, mode: str) -> tuple[str, ...]:
+    """"all": every recorded algorithm. "fastest": where every source agrees, only the
+    fastest strong one on this machine (the sources were computed from the same bytes, so
+    one strong digest proves them all); where they disagree, all of them."""
     available = entry.algorithms()
     if mode == "fastest" and available and not entry.disagreements():
-        for alg in _FASTEST_ORDER:
+        for alg in fastest_strong_algorithms():
             if alg in available:
                 return (alg,)
     return tuple(available) or ("sha512",)

@@ -42,6 +42,7 @@ from repository.ingest.validate import BagValidation, validate_bag
 from repository.metadata import primary_title
 from repository.storage import (OcflStore, SourceFile, get_location, load_locations,
                                 normalise_algorithm)
+from repository.storage.digests import CHECK_ALGORITHM
 from repository.storage.replicas import ReplicaWrites, write_replicas
 from repository.storage.aip_layout import (AIP_FILE, DUBLIN_CORE_FILE, EVENTS_FILE,
                                            FORMATS_FILE, METADATA_DIR, AipDescription,
@@ -275,11 +276,11 @@ def store_package(package: Package) -> None:
             package.inventory = store.add_version(
                 package.ocfl_id, sources, remove=[p for p in old_state if p not in new_paths],
                 message=f"New deposit of {name}", user_name=package.agent,
-                fixity_algorithms=tuple(bag.manifests))
+                fixity_algorithms=(*bag.manifests, CHECK_ALGORITHM))
         else:
             package.inventory = store.create_object(
                 package.ocfl_id, sources, message=f"Ingest of {package.received.root.name}",
-                user_name=package.agent, fixity_algorithms=tuple(bag.manifests))
+                user_name=package.agent, fixity_algorithms=(*bag.manifests, CHECK_ALGORITHM))
     except DigestMismatch as exc:
         report = ValidationReport()
         report.error("K303", relative_to_bag(exc.key),

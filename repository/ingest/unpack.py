@@ -30,10 +30,12 @@ from repository.errors import UnreadableArchive, UnsafeArchive, UsageError
 from repository.ingest.staging import UNPACK_PREFIX, held
 
 # Digests computed while unpacking, so a staged file can move into storage without being
-# read again: sha512 for OCFL, plus the algorithms of the bag's manifests when the archive
-# names them up front (a zip's central directory); a tar is read in one pass, so the most
-# common manifest algorithm is guessed, and a file lacking one is hashed again at store time.
-STAGING_ALGORITHMS = ("sha512",)
+# read again: sha512 for OCFL and sha256 for fixity (storage.digests.CHECK_ALGORITHM, named
+# here without importing the storage room, for `kho validate`'s start-up), plus the
+# algorithms of the bag's manifests when the archive names them up front (a zip's central
+# directory); a tar is read in one pass, so the most common manifest algorithm is guessed,
+# and a file lacking one is hashed again at store time.
+STAGING_ALGORITHMS = ("sha512", "sha256")
 TAR_GUESSED_ALGORITHMS = ("sha512", "sha256")
 _MANIFEST_NAME = re.compile(r"^(?:[^/]+/)?(?:tag)?manifest-([A-Za-z0-9-]+)\.txt$")
 
@@ -204,8 +206,9 @@ class _Extractor:
 
 
 def _manifest_algorithms(names: list[str]) -> tuple[str, ...]:
-    """sha512 plus the algorithm of every (tag) manifest among an archive's entry names."""
-    found = ["sha512"]
+    """STAGING_ALGORITHMS plus the algorithm of every (tag) manifest among an archive's
+    entry names."""
+    found = list(STAGING_ALGORITHMS)
     for name in names:
         match = _MANIFEST_NAME.match(name.replace("\\", "/").lstrip("./"))
         # An algorithm hashlib lacks is validation's to report, not unpacking's.
