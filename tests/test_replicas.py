@@ -238,6 +238,10 @@ def test_a_rotted_source_file_is_never_left_in_the_replica(replicated):
     run = kho_cli(env, "replicate", "--aip", result.identifier, "--json")
     [copy] = json.loads(run.output)["copies"]
     assert copy["state"] == "failed" and "trang 2.jpg" in copy["detail"], copy
+    # Read back with the fastest strong digest the inventory records, as fixity checks.
+    from repository.storage.digests import fastest_strong_algorithms
+    fastest = next(a for a in fastest_strong_algorithms() if a in ("sha256", "sha512"))
+    assert f": {fastest} expected " in copy["detail"], copy["detail"]
     assert not s3.exists(f"{root}/{PAGE}")
     assert not s3.exists(f"{root}/inventory.json")  # never a complete-looking object
     assert status(catalog, result.identifier) == "not safe"

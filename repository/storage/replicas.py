@@ -24,6 +24,7 @@ from repository.config import Settings
 from repository.errors import ConfigurationError, DigestMismatch, KhoError, NotFound, StorageError
 
 from .base import Storage
+from .digests import fastest_strong_algorithms, normalise_algorithm
 from .ocfl import (DIGEST_ALGORITHM, INVENTORY, OBJECT_DECLARATION, SIDECAR, OcflStore,
                    _VERSION_PATTERN, object_root_for)
 
@@ -135,11 +136,12 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
     """Bring ``target``'s copy of ``ocfl_id`` up to ``source``'s head, then verify it.
 
     Only what the target lacks is copied (a new version, or what a crash left unwritten);
-    each file is streamed once, then read back from the target and its sha512 checked
-    against the inventory (``verify``), as is every file an earlier run left there. What
-    proves the copy is that read-back, so the bytes are hashed there only: a file that
-    fails it is removed from the target before the copy is reported failed. Without
-    ``verify`` the sha512 is checked while the file is written instead.
+    each file is streamed once, then read back from the target and its digest checked
+    against the inventory (``verify``; the fastest strong one it records, see
+    ``_check_digests``), as is every file an earlier run left there. What proves the copy
+    is that read-back, so the bytes are hashed there only: a file that fails it is removed
+    from the target before the copy is reported failed. Without ``verify`` the sha512 is
+    checked while the file is written instead.
     A target copy that is damaged, diverged or ahead of the source is not touched: the
     outcome is *failed* with the reason (damage is `kho repair`'s business).
     """
@@ -155,6 +157,7 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
         committed = _committed_paths(target, root, ocfl_id, existing, inventory)
         sizes = {info.key[len(root) + 1:]: info.size for info in source.list_info(root + "/")}
         jobs = []
+        check_digests = _check_digests(inventory)
         for digest, paths in inventory["manifest"].items():
             for path in paths:
                 if path not in sizes:
@@ -169,12 +172,13 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
 
         def copy_and_verify(job: tuple[str, int, str, bool]) -> int:
             path, size, digest, needed = job
+            proof = check_digests.get(path, (DIGEST_ALGORITHM, digest))
             key = f"{root}/{path}"
             if needed:
                 _copy_file(source, target, key, size, digest, check=not verify)
             if verify:  # read back at once: this file's read overlaps other files' writes
                 try:
-                    _verify_file(target, key, digest)
+                    _verify_file(target, key, *proof)
                 except DigestMismatch:
                     if path in committed:
                         raise  # damage in a committed version: kho repair's business
@@ -188,7 +192,7 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
                     _copy_file(source, target, key, size, digest, check=False)
                     needed = True
                     try:
-                        _verify_file(target, key, digest)
+                        _verify_file(target, key, *proof)
                     except DigestMismatch:
                         target.delete(key)
                         raise
@@ -228,14 +232,34 @@ def replicate_object(source: Storage, target: Storage, ocfl_id: str, *,
     return outcome
 
 
-def _verify_file(storage: Storage, key: str, want: str) -> None:
-    """Read ``key`` back and compare its sha512; DigestMismatch if it differs."""
-    hasher = hashlib.sha512()
+def _check_digests(inventory: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Content path → (algorithm, digest) to prove its copy with: the fastest strong
+    algorithm the inventory records for it (its fixity block holds sha256 for every file
+    Kho stored, and sha256 is the fastest where the CPU has SHA instructions), as fixity
+    checks do; paths it has none for are left out (sha512, the manifest's, is used)."""
+    order = fastest_strong_algorithms()
+    fixity = {}
+    for name, table in inventory.get("fixity", {}).items():
+        try:
+            fixity[normalise_algorithm(name)] = table
+        except StorageError:  # an algorithm this Python lacks: the manifest's sha512 serves
+            continue
+    chosen: dict[str, tuple[str, str]] = {}
+    for algorithm in reversed(order[:order.index(DIGEST_ALGORITHM)]):  # faster than sha512
+        for digest, paths in fixity.get(algorithm, {}).items():
+            for path in paths:
+                chosen[path] = (algorithm, digest.lower())
+    return chosen
+
+
+def _verify_file(storage: Storage, key: str, algorithm: str, want: str) -> None:
+    """Read ``key`` back and compare its ``algorithm`` digest; DigestMismatch if it differs."""
+    hasher = hashlib.new(algorithm)
     with storage.open(key) as stream:
         while chunk := stream.read(READ_SIZE):
             hasher.update(chunk)
     if hasher.hexdigest() != want:
-        raise DigestMismatch(f"{storage.name}: {key}", DIGEST_ALGORITHM, want, hasher.hexdigest())
+        raise DigestMismatch(f"{storage.name}: {key}", algorithm, want, hasher.hexdigest())
 
 
 def _committed_paths(target: Storage, root: str, ocfl_id: str, existing: Mapping[str, int],
