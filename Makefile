@@ -77,9 +77,11 @@ benchmark: install-test
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/iiif.py
 	$(BIN)/python benchmarks/fixity.py
+	$(BIN)/python benchmarks/replicate.py
 	$(BIN)/python benchmarks/oai.py
 	$(BIN)/python benchmarks/holdings.py
 	$(BIN)/python benchmarks/ocr.py
+	$(BIN)/python benchmarks/search.py
 
 clean:
 	rm -rf $(VENV) kho-data iiif/node_modules
