@@ -152,7 +152,7 @@ def index_bytes(catalog) -> int:
         if connection.dialect.name == "postgresql":
             return int(connection.execute(text(
                 "SELECT pg_total_relation_size('search_documents') + "
-                "pg_total_relation_size('search_facets') + "
+                "pg_total_relation_size('search_facet_values') + "
                 "pg_total_relation_size('search_words')")).scalar())
         return int(connection.execute(text(
             "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search%' "

@@ -38,7 +38,7 @@ LOCAL_TABLES = {
     "holding_aip_shelfmarks": "as holding_libraries",
     "search_documents": "the search index is derived from the rows compared here, and says "
                         "when it indexed (updated_at) and in which key order it read the record",
-    "search_facets": "as search_documents", "search_words": "as search_documents",
+    "search_facet_values": "as search_documents", "search_words": "as search_documents",
 }
 # Columns by nature local: when this catalogue created a collection row (storage keeps
 # what a collection is, not when a database first heard of it).

@@ -243,3 +243,39 @@ def test_reindex_rebuilds_the_index_and_drop_aip_takes_one_out(holdings):
         hanoi = session.scalar(select(Aip).where(Aip.identifier == "hanoi"))
         drop_aip(session, hanoi.id)
         assert set(found(session, "ha noi")) == HA_NOI - {"hanoi"}
+
+
+def test_a_document_id_is_never_given_again_and_unchanged_text_is_not_indexed_again(catalog):
+    # SQLite's full-text tables are contentless: the words of a deleted document stay
+    # there under its id. Deleting the newest document and writing another must not hand
+    # the new one that id (it would be found by the old words); an access change, which
+    # leaves the text as it was, keeps the document and its index entries.
+    with catalog.session() as session:
+        add_aip(session, "first", _dc("Sắc phong làng Đông Ngạc"))
+        newest = add_aip(session, "newest", _dc("Hương ước Thổ Hà"))
+        newest_id = session.scalar(select(SearchDocument.id).where(
+            SearchDocument.aip_id == newest.id))
+    with catalog.session() as session:
+        session.delete(session.get(Aip, newest.id))
+    with catalog.session() as session:
+        later = add_aip(session, "later", _dc("Gia phả họ Ngô"))
+        later_id = session.scalar(select(SearchDocument.id).where(
+            SearchDocument.aip_id == later.id))
+        assert later_id > newest_id
+    with catalog.session() as session:
+        assert found(session, "huong uoc tho ha") == [] and found(session, "tho ha") == []
+        assert found(session, "gia pha ngo") == ["later"]
+        later = session.scalar(select(Aip).where(Aip.identifier == "later"))
+        later.access = "restricted"
+    with catalog.session() as session:
+        document = session.scalar(select(SearchDocument).where(
+            SearchDocument.aip_id == later.id))
+        assert (document.id, document.access) == (later_id, "restricted")
+        assert found(session, "gia pha ngo", Reader(None, TODAY)) == []
+        assert found(session, "gia pha ngo") == ["later"]
+        later = session.scalar(select(Aip).where(Aip.identifier == "later"))
+        later.dublin_core.record = _dc("Gia phả họ Lê")
+    with catalog.session() as session:
+        assert found(session, "ngo") == [] and found(session, "gia pha le") == ["later"]
+        assert session.scalar(select(SearchDocument.id).where(
+            SearchDocument.aip_id == later.id)) > later_id

@@ -1,7 +1,7 @@
 """Search at a million records (issue 11): documents carry their AIP's access, embargo,
 collection and withdrawal, so a search decides who may read a hit without joining aips;
 on PostgreSQL one search vector written with the document replaces two generated from
-stored text. The index is rebuilt.
+stored text. The index is rebuilt by 0015.
 
 Revision ID: 0014_search_speed
 Revises: 0013_aip_copies
@@ -39,11 +39,7 @@ def upgrade() -> None:
     op.add_column("search_documents", sa.Column("collection_id", sa.Integer(), nullable=True))
     op.add_column("search_documents", sa.Column("withdrawn", sa.Boolean(), nullable=False,
                                                 server_default=sa.false()))
-    # Every AIP and every harvested record, written as today's code writes them (a
-    # catalogue upgraded from before 0010 gets its first index here).
-    from sqlalchemy.orm import Session
-    from repository.search.upkeep import reindex
-    reindex(Session(bind=bind))
+    # The index is built by 0015_search_compact, whose tables today's indexing code writes.
 
 
 def downgrade() -> None:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import (ColumnElement, and_, column, func, literal_column, select, table,
-                        text)
+from sqlalchemy import (ColumnElement, Integer, and_, column, func, literal_column, select,
+                        table, text, type_coerce)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from repository.search.models import SearchDocument
 from repository.search.query import Query, Term
-from repository.search.schema import FTS_TABLE
+from repository.search.schema import FTS_TABLE, MARKS_TABLE
 
-# bm25 weights per FTS5 column: title, creator, subject, body, exact (never ranked).
-SQLITE_WEIGHTS = (10.0, 4.0, 4.0, 1.0, 0.0)
+# bm25 weights per FTS5 column: title, creator, subject, body.
+SQLITE_WEIGHTS = (10.0, 4.0, 4.0, 1.0)
 POSTGRES_FIELD_WEIGHT = {"title": "A", "creator": "B", "subject": "C"}
 
 
@@ -66,6 +67,16 @@ class Backend:
         """An ORDER BY that lists matches newest first as cheaply as in no order; or None."""
         return None
 
+    def has_facet_value(self, value_id: int, *, per_document: bool) -> ColumnElement[bool]:
+        """True for documents with this facet value (a SearchFacetValue id).
+        ``per_document``: few documents are asked (words matched them already)."""
+        raise NotImplementedError
+
+    def facet_value_rows(self, facet_values):
+        """A table-valued FROM item: one row (column ``value``) per id in ``facet_values``,
+        a column of SearchDocument.facet_values' type."""
+        raise NotImplementedError
+
 
 class SqliteBackend(Backend):
     name = "sqlite"
@@ -109,13 +120,12 @@ class SqliteBackend(Backend):
         toned = [t for t in query.terms if t.has_tones and not t.prefix]
         if not toned:
             return None
-        # The exact column holds each toned word once, without order: words, not phrases.
-        expression = " AND ".join(f'exact : "{w}"' for t in toned for w in t.exact
-                                  if not w.isascii())
+        # The marks table holds each toned word once, without order: words, not phrases.
+        expression = " AND ".join(f'"{w}"' for t in toned for w in t.exact if not w.isascii())
         if not expression:
             return None
-        inner = table(FTS_TABLE, column("rowid"))
-        exact = select(inner.c.rowid).where(text(f"{FTS_TABLE} MATCH :fts_exact")
+        inner = table(MARKS_TABLE, column("rowid"))
+        exact = select(inner.c.rowid).where(text(f"{MARKS_TABLE} MATCH :fts_exact")
                                             .bindparams(fts_exact=expression))
         if since is not None:
             # The IN list is built whole, before any candidate is looked at: at a million
@@ -123,6 +133,18 @@ class SqliteBackend(Backend):
             # so FTS5 need only read its doclists from the oldest of them on.
             exact = exact.where(inner.c.rowid >= since)
         return (SearchDocument.id if ids is None else ids).in_(exact.correlate(None))
+
+    def has_facet_value(self, value_id: int, *, per_document: bool):
+        if per_document:  # the row is read anyway: look in its list
+            values = func.json_each(SearchDocument.facet_values).table_valued("value")
+            return select(values.c.value).where(values.c.value == value_id).exists()
+        # browsing by facet alone: the marks table lists the documents ("f<id>")
+        marks = table(MARKS_TABLE, column("rowid"))
+        return SearchDocument.id.in_(select(marks.c.rowid).where(
+            text(f"{MARKS_TABLE} MATCH '\"f{int(value_id)}\"'")).correlate(None))
+
+    def facet_value_rows(self, facet_values):
+        return func.json_each(facet_values).table_valued("value")
 
 
 class PostgresBackend(Backend):
@@ -181,6 +203,14 @@ class PostgresBackend(Backend):
             return None
         # The toned words follow the folded ones in the same vector (schema.py).
         return self._vector.op("@@")(self._tsquery(expression))
+
+    def has_facet_value(self, value_id: int, *, per_document: bool):
+        # @> is what the GIN index over facet_values answers; the planner chooses.
+        return type_coerce(SearchDocument.facet_values, ARRAY(Integer)).contains([value_id])
+
+    def facet_value_rows(self, facet_values):
+        return func.unnest(type_coerce(facet_values, ARRAY(Integer))).table_valued(
+            "value").render_derived()
 
 
 def backend_for(session) -> Backend:

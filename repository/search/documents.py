@@ -31,9 +31,8 @@ class DocumentText:
     facets: set[tuple[str, str]] = field(default_factory=set)
 
     def row(self) -> dict:
-        return {"title": self.title, "creator": self.creator, "subject": self.subject,
-                "body": self.body, "exact": self.exact, "year_from": self.year_from,
-                "year_to": self.year_to}
+        """The columns of search_documents this text fills (the rest is in the index)."""
+        return {"title": self.title, "year_from": self.year_from, "year_to": self.year_to}
 
     def add_text(self, text: str) -> None:
         """Add running text (a page's OCR or transcription) to the body, weighted lowest."""
@@ -87,9 +86,9 @@ def _has_script(tag: str) -> bool:
     return any(len(sub) == 4 and sub.isalpha() for sub in tag.split("-")[1:])
 
 
-def describe(record: dict, *, fallback_title: str = "", collection: str = "",
-             access: str = "") -> DocumentText:
-    """The search document of an AIP described by ``record``."""
+def describe(record: dict, *, fallback_title: str = "") -> DocumentText:
+    """The search document of a work described by ``record``; its collection and access
+    facets come from its AIP (``SearchDocument.collection_id`` and ``access``)."""
     titles = values(record, TITLE_ELEMENTS) or ([{"value": fallback_title}] if fallback_title
                                                else [])
     named = TITLE_ELEMENTS + CREATOR_ELEMENTS + SUBJECT_ELEMENTS
@@ -113,8 +112,4 @@ def describe(record: dict, *, fallback_title: str = "", collection: str = "",
     languages += [_language(v["lang"]) for v in titles
                   if isinstance(v.get("lang"), str) and _has_script(v["lang"])]
     doc.facets.update(("lang", tag[:200]) for tag in languages if tag)
-    if collection:
-        doc.facets.add(("collection", collection[:200]))
-    if access:
-        doc.facets.add(("access", access))
     return doc

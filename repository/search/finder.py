@@ -12,7 +12,7 @@ import difflib
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from repository.catalog.models import Aip, Collection
@@ -21,7 +21,7 @@ from repository.errors import UsageError
 from repository.search.backends import backend_for
 from repository.search.documents import FACETS
 from repository.search.models import (AIP_DOCUMENT, PAGE_DOCUMENT, UNION_DOCUMENT,
-                                      SearchDocument, SearchFacet, SearchWord)
+                                      SearchDocument, SearchFacetValue, SearchWord)
 from repository.search.query import Query, Term, parse_query, parse_years
 from repository.search.snippets import highlight, snippets
 
@@ -90,14 +90,14 @@ def _years_overlap(years: tuple[int | None, int | None]):
     return and_(*conditions)
 
 
-def _has_facet(name: str, value: str, *, per_document: bool):
-    if per_document:  # few documents matched the words: look each one's facets up
-        return select(SearchFacet.document_id).where(
-            SearchFacet.document_id == SearchDocument.id, SearchFacet.facet == name,
-            SearchFacet.value == value).exists()
-    # browsing by facet alone: the facet's own index lists the documents
-    return SearchDocument.id.in_(select(SearchFacet.document_id).where(
-        SearchFacet.facet == name, SearchFacet.value == value))
+def _has_facet(session: Session, backend, name: str, value: str, *, per_document: bool):
+    if name == "access":  # a column of every AIP document, as collection is
+        return SearchDocument.access == value
+    value_id = session.scalar(select(SearchFacetValue.id).where(
+        SearchFacetValue.facet == name, SearchFacetValue.value == value))
+    if value_id is None:  # no document has ever had it
+        return false()
+    return backend.has_facet_value(value_id, per_document=per_document)
 
 
 def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
@@ -125,7 +125,7 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
             Collection.name == unicodedata.normalize("NFC", name))))
     for name, chosen in (("type", filters.type), ("lang", filters.lang),
                          ("access", filters.access)):
-        conditions.extend(_has_facet(name, unicodedata.normalize("NFC", v),
+        conditions.extend(_has_facet(session, backend, name, unicodedata.normalize("NFC", v),
                                      per_document=bool(query.terms)) for v in chosen)
     return statement.where(*conditions), backend
 
@@ -138,23 +138,41 @@ def readable_documents(reader: Reader):
                        not_withdrawn=SearchDocument.withdrawn.is_(False))
 
 
-def _facet_counts(documents):
-    """SELECT (facet, value, count) over the ids ``documents`` selects."""
-    return (select(SearchFacet.facet, SearchFacet.value, func.count().label("n"))
-            .where(SearchFacet.document_id.in_(documents))
-            .group_by(SearchFacet.facet, SearchFacet.value))
+def _facet_columns(backend, documents) -> list:
+    """Three JSON columns of [key, count] rows over ``documents`` (a CTE with the columns
+    facet_values, collection_id and access): counts by facet value id, by collection id
+    and by access. They ride on the statement that ranks, instead of matching the words
+    a second time."""
+    values = backend.facet_value_rows(documents.c.facet_values)
+    counted = {
+        "values": select(values.c.value.label("key"), func.count().label("n"))
+        .select_from(documents.join(values, true())).group_by(values.c.value),
+        "collections": select(documents.c.collection_id.label("key"), func.count().label("n"))
+        .where(documents.c.collection_id.is_not(None)).group_by(documents.c.collection_id),
+        "accesses": select(documents.c.access.label("key"), func.count().label("n"))
+        .where(documents.c.access.is_not(None)).group_by(documents.c.access)}
+    columns = []
+    for name, statement in counted.items():
+        counts = statement.subquery()
+        columns.append(select(backend.json_rows(counts.c.key, counts.c.n))
+                       .scalar_subquery().label(f"counts_{name}"))
+    return columns
 
 
-def _facets(session: Session, matched: Select) -> dict[str, list[tuple[str, int]]]:
-    return _sorted_facets(session.execute(_facet_counts(matched)))
-
-
-def _facets_column(backend, documents):
-    """One JSON column, [[facet, value, count], …] over ``documents``: the facet counts ride
-    on the statement that ranks, instead of matching the words a second time."""
-    counts = _facet_counts(documents).subquery()
-    return select(backend.json_rows(counts.c.facet, counts.c.value, counts.c.n)) \
-        .scalar_subquery().label("facets")
+def _named_facets(session: Session, backend, row) -> dict[str, list[tuple[str, int]]]:
+    """The facet counts of ``row`` (its three ``_facet_columns``), by facet and value name."""
+    by_value = backend.json_value(row.counts_values)
+    by_collection = backend.json_value(row.counts_collections)
+    named = {i: (facet, value) for i, facet, value in session.execute(
+        select(SearchFacetValue.id, SearchFacetValue.facet, SearchFacetValue.value)
+        .where(SearchFacetValue.id.in_([int(k) for k, _ in by_value])))} if by_value else {}
+    collections = dict(session.execute(select(Collection.id, Collection.name).where(
+        Collection.id.in_([int(k) for k, _ in by_collection]))).all()) if by_collection else {}
+    counts = [(*named[int(k)], n) for k, n in by_value if int(k) in named]
+    counts += [("collection", collections[int(k)], n) for k, n in by_collection
+               if int(k) in collections]
+    counts += [("access", k, n) for k, n in backend.json_value(row.counts_accesses)]
+    return _sorted_facets(counts)
 
 
 def _sorted_facets(counts) -> dict[str, list[tuple[str, int]]]:
@@ -197,6 +215,7 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
     ranked = query.terms and order == "relevance"
     candidates = matched.with_only_columns(
         SearchDocument.id, SearchDocument.aip_id, SearchDocument.kind, SearchDocument.page,
+        SearchDocument.facet_values, SearchDocument.collection_id, SearchDocument.access,
         SearchDocument.title.label("sort_title"),
         func.coalesce(SearchDocument.year_from, SearchDocument.year_to).label("sort_year"),
         (exact if exact is not None else SearchDocument.id.is_(None)).label("exact"),
@@ -225,7 +244,7 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
     columns = [*(c for c in shown.c if c.name != "exact"), exact_column.label("exact"),
                select(func.count()).select_from(found).scalar_subquery().label("total")]
     if with_facets:  # over the same first matches found (all of them when total_is_exact)
-        columns.append(_facets_column(backend, select(shown.c.id)))
+        columns.extend(_facet_columns(backend, shown))
     rows = session.execute(
         select(*columns)
         .order_by(*ordering).limit(per_page).offset((page - 1) * per_page)).all()
@@ -235,9 +254,10 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
     total = min(total, total_cap)
     facets = {}
     if with_facets:
-        facets = _sorted_facets(backend.json_value(rows[0].facets) if rows else
-                                session.execute(_facet_counts(
-                                    _first_found(matched, backend, query, total_cap))))
+        if not rows:  # a page past the last: the counts of the same first matches
+            counted = _first_found(candidates, backend, query, total_cap).cte("counted")
+            facet_row = session.execute(select(*_facet_columns(backend, counted))).one()
+        facets = _named_facets(session, backend, rows[0] if rows else facet_row)
     aips = {aip.id: aip for aip in session.scalars(
         select(Aip).where(Aip.id.in_({row.aip_id for row in rows}))
         .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))}

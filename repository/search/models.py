@@ -8,16 +8,20 @@ another library, with its ``union_record_id`` and no AIP). AIP and union documen
 with every library that holds it. Its text columns hold the search form
 (folded words, see tokens.py); the original text with its diacritics stays in the catalogue.
 
-Each backend adds its own index over this table in the migration (0005_search): an FTS5
-table kept by triggers on SQLite, a generated ``tsvector`` column with a GIN index on
-PostgreSQL (see schema.py). Deleting an AIP or a harvested record deletes its documents
-(ON DELETE CASCADE).
+Each backend keeps its own index beside this table (see schema.py): two contentless FTS5
+tables on SQLite, a ``tsvector`` column with a GIN index on PostgreSQL. The folded text
+lives only in that index; a document keeps its title (for sorting), a digest of what was
+indexed (``text_hash``, so a re-index that changes only who may read it leaves the index
+alone) and the ids of its facet values. Deleting an AIP or a harvested record deletes its
+documents (ON DELETE CASCADE).
 """
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from repository.catalog.models import Base, utcnow
@@ -31,9 +35,12 @@ class SearchDocument(Base):
     """One searchable text: fields in search form, years for date filters."""
 
     __tablename__ = "search_documents"
+    # SQLite: AUTOINCREMENT, so an id is never given twice; the contentless full-text
+    # tables may still hold a deleted document's words under its id (schema.py).
     __table_args__ = (Index("ix_search_documents_aip_kind", "aip_id", "kind"),
                       Index("ix_search_documents_work_key", "work_key"),
-                      Index("ix_search_documents_union_record_id", "union_record_id"))
+                      Index("ix_search_documents_union_record_id", "union_record_id"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     aip_id: Mapped[int | None] = mapped_column(ForeignKey("aips.id", ondelete="CASCADE"))
@@ -43,11 +50,14 @@ class SearchDocument(Base):
     union_record_id: Mapped[int | None] = mapped_column(
         ForeignKey("union_records.id", ondelete="CASCADE"))  # a union document's record
     work_key: Mapped[str | None] = mapped_column(String(500))  # union.records.work_key
-    title: Mapped[str] = mapped_column(Text, default="")    # search form: "dai nam thuc luc"
-    creator: Mapped[str] = mapped_column(Text, default="")
-    subject: Mapped[str] = mapped_column(Text, default="")
-    body: Mapped[str] = mapped_column(Text, default="")     # every other element, page text
-    exact: Mapped[str] = mapped_column(Text, default="")    # each toned word once: ranking
+    # The title in search form ("dai nam thuc luc"), to sort by; the text of every field is
+    # in the full-text index only.
+    title: Mapped[str] = mapped_column(Text, default="")
+    # 64 bits of BLAKE2b over everything the full-text index holds for this document.
+    text_hash: Mapped[int | None] = mapped_column(BigInteger)
+    # SearchFacetValue ids: a JSON array on SQLite, an integer array on PostgreSQL.
+    facet_values: Mapped[list[int] | None] = mapped_column(
+        JSON().with_variant(ARRAY(Integer), "postgresql"))
     year_from: Mapped[int | None] = mapped_column(Integer)
     year_to: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -61,18 +71,17 @@ class SearchDocument(Base):
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class SearchFacet(Base):
-    """A facet value of a document (collection, type, language, decade, access)."""
+class SearchFacetValue(Base):
+    """A facet value documents can have (type Text, language vi-Hani, decade 1890); a
+    document lists the ids of its own (``SearchDocument.facet_values``). Collection and
+    access are not here: every document carries them as columns."""
 
-    __tablename__ = "search_facets"
-    # SQLite: the primary key is the table (no rowid copy); the index answers filters.
-    __table_args__ = (Index("ix_search_facets_facet_value", "facet", "value", "document_id"),
-                      {"sqlite_with_rowid": False})
+    __tablename__ = "search_facet_values"
+    __table_args__ = (UniqueConstraint("facet", "value", name="uq_search_facet_values"),)
 
-    document_id: Mapped[int] = mapped_column(
-        ForeignKey("search_documents.id", ondelete="CASCADE"), primary_key=True)
-    facet: Mapped[str] = mapped_column(String(20), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facet: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class SearchWord(Base):

@@ -1,27 +1,54 @@
-"""Each backend's own index objects over search_documents, created by migration 0005.
+"""Each backend's own index objects over search_documents (migration 0015_search_compact).
 
-SQLite: an FTS5 table with external content (the text is stored once, in search_documents)
-kept in step by triggers, so any write to search_documents, even an ON DELETE CASCADE,
-updates it in the same transaction. Its tokenizer keeps diacritics: our text is already
-folded in Python, because FTS5's ``remove_diacritics 2`` leaves đ alone (SQLite 3.40).
+SQLite: two contentless FTS5 tables (``content=''``) keyed by the document's id. The folded
+text of the four weighted fields (title, creator, subject, body: what bm25 ranks) is in
+``search_fts``, with positions for phrases; ``search_marks`` (``detail=none``: which
+documents hold a token, nothing more) has each toned word once, for ranking exact matches
+first, and a token ``f<id>`` per facet value, for narrowing by facet. The text is kept
+nowhere else, which is what keeps the index small (issue 11: at most 2× the Dublin Core).
+Our text is folded in Python before it gets here, because FTS5's ``remove_diacritics 2``
+leaves đ alone (SQLite 3.40).
+
+SQLite 3.40 (Debian 12) cannot delete a row from a contentless table without being given
+the text it indexed, which is not kept: a deleted document's words stay in the full-text
+tables, unreachable, because every search joins search_documents, whose ids are never
+given twice (AUTOINCREMENT). A re-index that leaves a document's text as it was (an access
+change, a new version with the same description) keeps the document and its index rows
+(``text_hash``); ``kho search reindex`` rebuilds the tables without the leftovers.
 
 PostgreSQL: one ``tsvector`` column with the ``simple`` configuration on the folded text
 (fields weighted A title, B creator, C subject, D the rest), followed by the words with
-their tones, stripped of positions (for ranking exact matches first), and a GIN index; no
-``unaccent`` (not IMMUTABLE, and the fold already happened); ``pg_trgm`` over the word list
-for "did you mean". The vector is computed from the text when a document is written
-(``POSTGRES_VECTOR``) and the text itself is not kept: only the title, for sorting. Keeping
-the text and a second vector of toned words had made each row 1.7 kB, ten times the
-Dublin Core it indexes, and every hit a read of all that (issue 11's size target).
+their tones, stripped of positions (for ranking exact matches first), and a GIN index;
+no ``unaccent`` (not IMMUTABLE, and the fold already happened); a GIN index over each
+document's facet value ids; ``pg_trgm`` over the word list for "did you mean".
 """
 from __future__ import annotations
 
 FTS_TABLE = "search_fts"
-FTS_COLUMNS = ("title", "creator", "subject", "body", "exact")
+MARKS_TABLE = "search_marks"
+FTS_COLUMNS = ("title", "creator", "subject", "body")
+_TOKENIZER = "tokenize='unicode61 remove_diacritics 0'"
 
-_cols = ", ".join(FTS_COLUMNS)
-_new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
-_old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+SQLITE_INDEX_CREATE = [
+    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5({', '.join(FTS_COLUMNS)}, content='', "
+    f"{_TOKENIZER})",
+    f"CREATE VIRTUAL TABLE {MARKS_TABLE} USING fts5(marks, content='', detail=none, "
+    f"columnsize=0, {_TOKENIZER})",
+]
+SQLITE_INDEX_DROP = [f"DROP TABLE IF EXISTS {MARKS_TABLE}", f"DROP TABLE IF EXISTS {FTS_TABLE}"]
+
+POSTGRES_INDEX_CREATE = [
+    "CREATE INDEX ix_search_documents_facet_values ON search_documents "
+    "USING gin (facet_values)",
+]
+POSTGRES_INDEX_DROP = ["DROP INDEX IF EXISTS ix_search_documents_facet_values"]
+
+# What 0010 to 0014 had, which their migrations (and 0015's downgrade) create and drop.
+_LEGACY_FTS_COLUMNS = ("title", "creator", "subject", "body", "exact")
+
+_cols = ", ".join(_LEGACY_FTS_COLUMNS)
+_new = ", ".join(f"new.{c}" for c in _LEGACY_FTS_COLUMNS)
+_old = ", ".join(f"old.{c}" for c in _LEGACY_FTS_COLUMNS)
 
 # Only a change of the text re-indexes: copying an AIP's access onto its documents
 # (0014_search_speed) must not rewrite the full-text index.
@@ -80,13 +107,31 @@ POSTGRES_DROP = ["DROP INDEX IF EXISTS ix_search_words_trigram",
 
 # What the models cannot describe, so schema comparisons (Alembic autogenerate, the
 # migration test) leave it alone.
-_UNMODELLED_TABLES = {FTS_TABLE} | {f"{FTS_TABLE}_{s}" for s in ("data", "idx", "docsize",
-                                                                  "config", "content")}
+_UNMODELLED_TABLES = {name for table in (FTS_TABLE, MARKS_TABLE) for name in (
+    table, *(f"{table}_{s}" for s in ("data", "idx", "docsize", "config", "content")))}
 _UNMODELLED_COLUMNS = {("search_documents", "search_vector"), ("search_documents", "exact_vector")}
-_UNMODELLED_INDEXES = {"ix_search_documents_search_vector", "ix_search_words_trigram"}
+_UNMODELLED_INDEXES = {"ix_search_documents_search_vector", "ix_search_words_trigram",
+                       "ix_search_documents_facet_values"}
+
+
+def create_index_objects(connection) -> None:
+    """Create the backend's full-text objects of 0015 on (an empty) search_documents."""
+    statements = SQLITE_INDEX_CREATE if connection.dialect.name == "sqlite" else \
+        POSTGRES_INDEX_CREATE
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
+def drop_index_objects(connection) -> None:
+    statements = SQLITE_INDEX_DROP if connection.dialect.name == "sqlite" else \
+        POSTGRES_INDEX_DROP
+    for statement in statements:
+        connection.exec_driver_sql(statement)
 
 
 def create_backend_objects(connection) -> None:
+    """The objects of 0010 to 0014 (an FTS5 table with external content kept by triggers;
+    the search vector column): for those migrations and 0015's downgrade only."""
     statements = SQLITE_CREATE if connection.dialect.name == "sqlite" else POSTGRES_CREATE
     for statement in statements:
         connection.exec_driver_sql(statement)

@@ -19,16 +19,17 @@ pages (``finder.pages_matching``).
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Iterable
 
-from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy import bindparam, delete, event, func, inspect, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from repository.catalog.models import Aip, AipFile, Collection, DublinCoreRecord, utcnow
 from repository.search.documents import DocumentText, describe
 from repository.search.models import (AIP_DOCUMENT, PAGE_DOCUMENT, UNION_DOCUMENT,
-                                      SearchDocument, SearchFacet, SearchWord)
+                                      SearchDocument, SearchFacetValue, SearchWord)
 from repository.union.models import UnionRecord
 from repository.union.records import work_key
 
@@ -55,9 +56,6 @@ def index_aips(session: Session, aip_ids: Iterable[int]) -> int:
     written = 0
     for start in range(0, len(aip_ids), BATCH):
         batch = aip_ids[start:start + BATCH]
-        connection.execute(delete(SearchDocument).where(
-            SearchDocument.aip_id.in_(batch),
-            SearchDocument.kind.in_((AIP_DOCUMENT, PAGE_DOCUMENT))))
         rows = connection.execute(
             select(Aip.id, Aip.access, Collection.name, DublinCoreRecord.record,
                    DublinCoreRecord.title, Aip.embargo_until, Aip.collection_id,
@@ -66,7 +64,13 @@ def index_aips(session: Session, aip_ids: Iterable[int]) -> int:
             .outerjoin(DublinCoreRecord, DublinCoreRecord.aip_id == Aip.id)
             .where(Aip.id.in_(batch))).all()
         pages = _page_texts(connection, batch)
-        written += _write(connection, rows, pages)
+        indexed = connection.execute(
+            select(SearchDocument.aip_id, SearchDocument.kind, SearchDocument.page,
+                   SearchDocument.id, SearchDocument.text_hash)
+            .where(SearchDocument.aip_id.in_(batch),
+                   SearchDocument.kind.in_((AIP_DOCUMENT, PAGE_DOCUMENT)))).all()
+        written += _write(connection, rows, pages,
+                          {(a, kind, page): (i, h) for a, kind, page, i, h in indexed})
     return written
 
 
@@ -111,78 +115,139 @@ def _work_key(record: dict | None, alone: str) -> str:
     return alone if key == "tcd:||" else key
 
 
-def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]]) -> int:
-    if not rows:
-        return 0
+def _write(connection, rows, pages: dict[int, list[tuple[int, str, str]]],
+           indexed: dict[tuple, tuple[int, int | None]]) -> int:
+    """Write the documents of these AIPs (``rows``) and their pages; ``indexed``: their
+    documents already written, (aip id, kind, page) → (id, text hash)."""
     now = utcnow()
-    documents = []
-    # Who may read each document: its AIP's access rule, copied (see SearchDocument.access).
-    readers = {row.id: {"access": row.access, "embargo_until": row.embargo_until,
-                        "collection_id": row.collection_id,
-                        "withdrawn": row.withdrawn_at is not None} for row in rows}
-    for aip_id, access, collection, record, title, *_ in rows:
-        doc = describe(record or {}, fallback_title=title or "", collection=collection,
-                       access=access)
-        if aip_id in pages:
-            doc.add_text("\n".join(text for _, _, text in pages[aip_id]))
-        documents.append((aip_id, doc, _work_key(record, f"aip:{aip_id}")))
-    _insert_documents(connection, [{"aip_id": aip_id, "kind": AIP_DOCUMENT, "updated_at": now,
-                                    "work_key": key, **doc.row(), **readers[aip_id]}
-                                   for aip_id, doc, key in documents])
-    documents = [(aip_id, doc) for aip_id, doc, _ in documents]
-    # One AIP document per AIP, so (aip_id, kind) finds the new ids without RETURNING,
-    # which SQLite would answer one row at a time.
-    id_of = dict(connection.execute(
-        select(SearchDocument.aip_id, SearchDocument.id).where(
-            SearchDocument.aip_id.in_([aip_id for aip_id, _ in documents]),
-            SearchDocument.kind == AIP_DOCUMENT)).all())
-    ids = [id_of[aip_id] for aip_id, _ in documents]
-    _write_facets(connection, zip(ids, (doc for _, doc in documents)))
-    # Page documents carry no facets: they only say where in a found AIP its words are.
-    page_rows = []
-    for aip_id, _ in documents:
-        for number, path, text in pages.get(aip_id, []):
+    documents: list[tuple[tuple, dict, DocumentText]] = []
+    described = []
+    for row in rows:
+        # Who may read each document: its AIP's access rule, copied (see
+        # SearchDocument.access), to its page documents too.
+        reader = {"aip_id": row.id, "access": row.access, "embargo_until": row.embargo_until,
+                  "collection_id": row.collection_id,
+                  "withdrawn": row.withdrawn_at is not None, "updated_at": now}
+        doc = describe(row.record or {}, fallback_title=row.title or "")
+        if row.id in pages:
+            doc.add_text("\n".join(text for _, _, text in pages[row.id]))
+        described.append(doc)
+        documents.append(((row.id, AIP_DOCUMENT, None), {
+            **reader, "kind": AIP_DOCUMENT, "work_key": _work_key(row.record, f"aip:{row.id}"),
+            **doc.row()}, doc))
+        # Page documents carry no facets and no toned words: they only say where in a
+        # found AIP its words are.
+        for number, path, text in pages.get(row.id, []):
             page = DocumentText()
             page.add_text(text)
-            page_rows.append({"aip_id": aip_id, "kind": PAGE_DOCUMENT, "page": number,
-                              "ref": path[:500], "updated_at": now, **page.row(),
-                              **readers[aip_id]})
-    for start in range(0, len(page_rows), BATCH):
-        _insert_documents(connection, page_rows[start:start + BATCH])
-    _write_words(connection, (doc for _, doc in documents))
-    return len(ids)
+            page.exact = ""
+            documents.append(((row.id, PAGE_DOCUMENT, number), {
+                **reader, "kind": PAGE_DOCUMENT, "page": number, "ref": path[:500],
+                **page.row()}, page))
+    _store(connection, documents, indexed)
+    _write_words(connection, described)
+    return len(rows)
+
+
+def _facet_value_ids(connection, documents: list[DocumentText]) -> dict[tuple[str, str], int]:
+    """The id of every facet value of ``documents``, new values added."""
+    wanted = set().union(*(doc.facets for doc in documents))
+    if not wanted:
+        return {}
+    table = SearchFacetValue.__table__
+    connection.execute(_insert_ignoring_duplicates(connection.dialect.name, table),
+                       [{"facet": f, "value": v} for f, v in sorted(wanted)])
+    facets = {f for f, _ in wanted}
+    return {(f, v): i for i, f, v in connection.execute(
+        select(table.c.id, table.c.facet, table.c.value).where(table.c.facet.in_(facets)))
+            if (f, v) in wanted}
+
+
+def _text_hash(doc: DocumentText, facet_ids: list[int]) -> int:
+    """64 bits of what the full-text index holds for ``doc``, as a signed integer."""
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (doc.title, doc.creator, doc.subject, doc.body, doc.exact,
+                 " ".join(map(str, facet_ids))):
+        digest.update(part.encode("utf-8") + b"\x1f")
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def _store(connection, documents: list[tuple[tuple, dict, DocumentText]],
+           indexed: dict[tuple, tuple[int, int | None]]) -> None:
+    """Bring search_documents and the index to ``documents`` ((key, columns, text) each).
+
+    A document already indexed (``indexed``: key → (id, text hash)) with the same text
+    keeps its id and index entries and has only its columns rewritten (access, embargo,
+    collection …); one whose text changed is deleted and written anew, as is every
+    document of ``indexed`` that ``documents`` no longer has."""
+    ids = _facet_value_ids(connection, [doc for _, _, doc in documents])
+    kept, fresh = [], []
+    for key, columns, doc in documents:
+        facet_ids = sorted(ids[f] for f in doc.facets)
+        columns = {**columns, "facet_values": facet_ids if key[1] != PAGE_DOCUMENT else None,
+                   "text_hash": _text_hash(doc, facet_ids)}
+        old = indexed.pop(key, None)
+        if old is not None and old[1] == columns["text_hash"]:
+            kept.append({**columns, "document_id": old[0]})
+        else:
+            if old is not None:
+                indexed[key] = old  # deleted below, with those no longer written
+            fresh.append((columns, doc, facet_ids))
+    stale = [document_id for document_id, _ in indexed.values()]
+    for start in range(0, len(stale), BATCH):
+        connection.execute(delete(SearchDocument).where(
+            SearchDocument.id.in_(stale[start:start + BATCH])))
+    if kept:
+        table = SearchDocument.__table__
+        names = sorted(set().union(*kept) - {"document_id"})
+        connection.execute(table.update().where(table.c.id == bindparam("document_id"))
+                           .values({name: bindparam(f"new_{name}") for name in names}),
+                           [{"document_id": row["document_id"],
+                             **{f"new_{name}": row.get(name, _DEFAULTS[name]) for name in names}}
+                            for row in kept])
+    for start in range(0, len(fresh), BATCH):
+        _insert_documents(connection, fresh[start:start + BATCH])
+
+
+_DEFAULTS = {c.name: None for c in SearchDocument.__table__.columns if c.name != "id"}
+
+
+def _insert_documents(connection, documents: list[tuple[dict, DocumentText, list[int]]]) -> None:
+    """Insert search documents ((columns, text, facet value ids) each) and index them: on
+    SQLite in the two full-text tables, under the ids the rows got; on PostgreSQL in the
+    row's search vector, computed here from the text."""
+    if not documents:
+        return
+    rows = [{**_DEFAULTS, "withdrawn": False, **columns} for columns, _, _ in documents]
+    if connection.dialect.name != "postgresql":
+        from repository.search.schema import FTS_COLUMNS, FTS_TABLE, MARKS_TABLE
+        table = SearchDocument.__table__
+        ids = connection.execute(table.insert().returning(table.c.id,
+                                                          sort_by_parameter_order=True),
+                                 rows).scalars().all()
+        connection.exec_driver_sql(
+            f"INSERT INTO {FTS_TABLE}(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
+            [(i, doc.title, doc.creator, doc.subject, doc.body)
+             for i, (_, doc, _) in zip(ids, documents)])
+        marks = [(i, " ".join(filter(None, (doc.exact, *(f"f{v}" for v in facet_ids)))))
+                 for i, (_, doc, facet_ids) in zip(ids, documents)]
+        marks = [mark for mark in marks if mark[1]]
+        if marks:
+            connection.exec_driver_sql(
+                f"INSERT INTO {MARKS_TABLE}(rowid, marks) VALUES (?, ?)", marks)
+        return
+    from repository.search.schema import POSTGRES_VECTOR
+    columns = list(_DEFAULTS)
+    statement = sql_text(
+        f"INSERT INTO search_documents ({', '.join(columns)}, search_vector) VALUES "
+        f"({', '.join('CAST(:facet_values AS integer[])' if c == 'facet_values' else ':' + c for c in columns)}, "
+        f"{POSTGRES_VECTOR})")
+    connection.execute(statement, [
+        {**row, **{f"v_{name}": getattr(doc, name) for name in _TEXT}}
+        for row, (_, doc, _) in zip(rows, documents)])
 
 
 _TEXT = ("title", "creator", "subject", "body", "exact")
-_POSTGRES_KEPT = ("title",)  # for sorting by title; the rest lives only in the vector
-
-
-def _insert_documents(connection, rows: list[dict]) -> None:
-    """Insert search documents: on SQLite their text, which FTS5 indexes (its triggers);
-    on PostgreSQL their search vector, computed here from the text, and the title only."""
-    if not rows:
-        return
-    if connection.dialect.name != "postgresql":
-        connection.execute(SearchDocument.__table__.insert(), rows)
-        return
-    from repository.search.schema import POSTGRES_VECTOR
-    columns = [c.name for c in SearchDocument.__table__.columns if c.name != "id"]
-    statement = sql_text(
-        f"INSERT INTO search_documents ({', '.join(columns)}, search_vector) VALUES "
-        f"({', '.join(':' + c for c in columns)}, {POSTGRES_VECTOR})")
-    defaults = {c: None for c in columns}
-    connection.execute(statement, [
-        {**defaults, **row, "withdrawn": row.get("withdrawn", False),
-         **{f"v_{name}": row.get(name, "") for name in _TEXT},
-         **{name: row.get(name, "") if name in _POSTGRES_KEPT else "" for name in _TEXT}}
-        for row in rows])
-
-
-def _write_facets(connection, documents: Iterable[tuple[int, DocumentText]]) -> None:
-    facets = [{"document_id": document_id, "facet": facet, "value": value}
-              for document_id, doc in documents for facet, value in doc.facets]
-    if facets:
-        connection.execute(SearchFacet.__table__.insert(), facets)
 
 
 def _write_words(connection, documents: Iterable[DocumentText]) -> None:
@@ -201,32 +266,29 @@ def index_union_records(session: Session, record_ids: Iterable[int]) -> int:
     written = 0
     for start in range(0, len(record_ids), BATCH):
         batch = record_ids[start:start + BATCH]
-        connection.execute(delete(SearchDocument).where(
-            SearchDocument.union_record_id.in_(batch)))
+        indexed = {(r, UNION_DOCUMENT, None): (i, h) for r, i, h in connection.execute(
+            select(SearchDocument.union_record_id, SearchDocument.id, SearchDocument.text_hash)
+            .where(SearchDocument.union_record_id.in_(batch)))}
         rows = connection.execute(
             select(UnionRecord.id, UnionRecord.record, UnionRecord.title)
             .where(UnionRecord.id.in_(batch), UnionRecord.deleted.is_(False))).all()
-        if not rows:
-            continue
         now = utcnow()
-        # Harvested descriptions are public: no access facet, no collection of Kho's.
-        documents = [(record_id, describe(record or {}, fallback_title=title or ""),
-                      _work_key(record, f"union:{record_id}"))
-                     for record_id, record, title in rows]
-        _insert_documents(connection, [{"union_record_id": record_id, "kind": UNION_DOCUMENT,
-                                        "updated_at": now, "work_key": key, **doc.row()}
-                                       for record_id, doc, key in documents])
-        id_of = dict(connection.execute(
-            select(SearchDocument.union_record_id, SearchDocument.id).where(
-                SearchDocument.union_record_id.in_([r for r, _, _ in documents]))).all())
-        _write_facets(connection, ((id_of[r], doc) for r, doc, _ in documents))
-        _write_words(connection, (doc for _, doc, _ in documents))
+        # Harvested descriptions are public: no access, no collection of Kho's.
+        documents = [((record_id, UNION_DOCUMENT, None), {
+                          "union_record_id": record_id, "kind": UNION_DOCUMENT,
+                          "updated_at": now, "work_key": _work_key(record, f"union:{record_id}"),
+                          **doc.row()}, doc)
+                     for record_id, record, title in rows
+                     for doc in (describe(record or {}, fallback_title=title or ""),)]
+        _store(connection, documents, indexed)
+        _write_words(connection, [doc for _, _, doc in documents])
         written += len(documents)
     return written
 
 
 def drop_aip(session: Session, aip_id: int) -> None:
-    """Take an AIP out of search (withdrawal): its documents of every kind, now."""
+    """Take an AIP out of search (withdrawal): its documents of every kind, now (on SQLite
+    their words stay in the full-text tables, where no search reaches them)."""
     session.execute(delete(SearchDocument).where(SearchDocument.aip_id == aip_id))
 
 
@@ -235,6 +297,12 @@ def reindex(session: Session, progress=None) -> int:
     how many AIPs were indexed (``count_union_documents`` tells the rest)."""
     session.execute(delete(SearchDocument))
     session.execute(delete(SearchWord))
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        # Contentless tables: the words of deleted documents go only with everything.
+        from repository.search.schema import FTS_TABLE, MARKS_TABLE
+        for table in (FTS_TABLE, MARKS_TABLE):
+            session.execute(sql_text(f"INSERT INTO {table}({table}) VALUES ('delete-all')"))
     done, last = 0, 0
     while True:
         batch = list(session.scalars(select(Aip.id).where(Aip.id > last)
@@ -254,12 +322,11 @@ def reindex(session: Session, progress=None) -> int:
             break
         index_union_records(session, batch)
         last = batch[-1]
-    if session.get_bind().dialect.name == "sqlite":
-        # Deleting and rewriting every document leaves FTS5 its old segments beside the
-        # new until merges catch up: 76 MB instead of 46 MB at 100,000 records. One merge
-        # now (under a second there) leaves the index as a fresh build would.
-        from repository.search.schema import FTS_TABLE
-        session.execute(sql_text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')"))
+    if sqlite:
+        # Written in batches, FTS5 holds many segments until merges catch up; one merge
+        # now (under a second at 100,000 records) leaves the index as small as it gets.
+        for table in (FTS_TABLE, MARKS_TABLE):
+            session.execute(sql_text(f"INSERT INTO {table}({table}) VALUES ('optimize')"))
     return done
 
 
