@@ -23,7 +23,7 @@ from repository.search.documents import FACETS
 from repository.search.models import (AIP_DOCUMENT, PAGE_DOCUMENT, UNION_DOCUMENT,
                                       SearchDocument, SearchFacetValue, SearchWord)
 from repository.search.query import Query, Term, parse_query, parse_years
-from repository.search.snippets import highlight, snippets
+from repository.search.snippets import highlight, matcher, snippets
 
 MAX_PER_PAGE = 1000
 ORDERS = ("relevance", "newest", "title", "date")
@@ -262,9 +262,10 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
         select(Aip).where(Aip.id.in_({row.aip_id for row in rows}))
         .options(selectinload(Aip.dublin_core), selectinload(Aip.collection)))}
     found_in = pages_matching(session, backend, query, [row.aip_id for row in rows])
+    matches = matcher(query)
     hits = [Hit(aips[row.aip_id], row.kind, row.page, bool(row.exact),
                 snippets(aips[row.aip_id].dublin_core.record
-                         if aips[row.aip_id].dublin_core else {}, query),
+                         if aips[row.aip_id].dublin_core else {}, query, matches),
                 found_in.get(row.aip_id, []))
             for row in rows]
     for hit in hits:

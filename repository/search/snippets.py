@@ -18,24 +18,33 @@ SNIPPET_FIELDS = (("title", ("title",)), ("creator", ("creator", "contributor"))
                   ("subject", ("subject", "coverage")), ("description", ("description",)))
 
 
-def _matcher(query: Query):
+def matcher(query: Query):
+    """A test of one word of the original text: does it answer ``query``?"""
     exact = {token for t in query.terms for token in (t.tokens if not t.prefix else t.tokens[:-1])}
     prefixes = tuple(t.tokens[-1] for t in query.terms if t.prefix)
 
+    # Folding is most of a search's Python time, and a page of hits repeats its words.
+    known: dict[str, bool] = {}
+
     def matches(word: str) -> bool:
-        folded = search_tokens(word)
-        return bool(folded) and all(w in exact or w.startswith(prefixes) for w in folded)
+        if word not in known:
+            folded = search_tokens(word)
+            known[word] = bool(folded) and all(w in exact or w.startswith(prefixes)
+                                               for w in folded)
+        return known[word]
     return matches
 
 
-def highlight(text: str, query: Query, max_words: int = SNIPPET_WORDS) -> str | None:
+def highlight(text: str, query: Query, max_words: int = SNIPPET_WORDS,
+              matches=None) -> str | None:
     """``text`` as escaped HTML with the query's words marked, cut to a window around the
-    first match; None when nothing in it matches."""
-    matches = _matcher(query)
-    found = [m for m in words(text) if matches(m.group())]
+    first match; None when nothing in it matches. ``matches``: the query's ``matcher``,
+    to share between calls."""
+    matches = matches or matcher(query)
+    all_words = list(words(text))
+    found = [m for m in all_words if matches(m.group())]
     if not found:
         return None
-    all_words = list(words(text))
     first = next(i for i, m in enumerate(all_words) if m.start() == found[0].start())
     lo = max(0, first - max_words // 3)
     hi = min(len(all_words), lo + max_words)
@@ -53,14 +62,16 @@ def highlight(text: str, query: Query, max_words: int = SNIPPET_WORDS) -> str | 
     return "".join(out)
 
 
-def snippets(record: dict, query: Query) -> dict[str, str]:
-    """Field name → highlighted snippet, for the fields of ``record`` the query matched."""
+def snippets(record: dict, query: Query, matches=None) -> dict[str, str]:
+    """Field name → highlighted snippet, for the fields of ``record`` the query matched.
+    ``matches``: the query's ``matcher``, to share between the records of a page."""
     out: dict[str, str] = {}
     if not query.terms:
         return out
+    matches = matches or matcher(query)
     for name, elements in SNIPPET_FIELDS:
         for item in values(record, elements):
-            marked = highlight(item["value"], query)
+            marked = highlight(item["value"], query, matches=matches)
             if marked:
                 out[name] = marked
                 break
