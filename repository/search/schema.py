@@ -114,33 +114,28 @@ _UNMODELLED_INDEXES = {"ix_search_documents_search_vector", "ix_search_words_tri
                        "ix_search_documents_facet_values"}
 
 
+def _execute(connection, sqlite: list[str], postgresql: list[str]) -> None:
+    for statement in sqlite if connection.dialect.name == "sqlite" else postgresql:
+        connection.exec_driver_sql(statement)
+
+
 def create_index_objects(connection) -> None:
     """Create the backend's full-text objects of 0015 on (an empty) search_documents."""
-    statements = SQLITE_INDEX_CREATE if connection.dialect.name == "sqlite" else \
-        POSTGRES_INDEX_CREATE
-    for statement in statements:
-        connection.exec_driver_sql(statement)
+    _execute(connection, SQLITE_INDEX_CREATE, POSTGRES_INDEX_CREATE)
 
 
 def drop_index_objects(connection) -> None:
-    statements = SQLITE_INDEX_DROP if connection.dialect.name == "sqlite" else \
-        POSTGRES_INDEX_DROP
-    for statement in statements:
-        connection.exec_driver_sql(statement)
+    _execute(connection, SQLITE_INDEX_DROP, POSTGRES_INDEX_DROP)
 
 
 def create_backend_objects(connection) -> None:
     """The objects of 0010 to 0014 (an FTS5 table with external content kept by triggers;
     the search vector column): for those migrations and 0015's downgrade only."""
-    statements = SQLITE_CREATE if connection.dialect.name == "sqlite" else POSTGRES_CREATE
-    for statement in statements:
-        connection.exec_driver_sql(statement)
+    _execute(connection, SQLITE_CREATE, POSTGRES_CREATE)
 
 
 def drop_backend_objects(connection) -> None:
-    statements = SQLITE_DROP if connection.dialect.name == "sqlite" else POSTGRES_DROP
-    for statement in statements:
-        connection.exec_driver_sql(statement)
+    _execute(connection, SQLITE_DROP, POSTGRES_DROP)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

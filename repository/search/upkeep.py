@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, delete, event, func, inspect, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from repository.catalog.models import Aip, AipFile, Collection, DublinCoreRecord, utcnow
+from repository.catalog.models import Aip, AipFile, DublinCoreRecord, utcnow
 from repository.search.documents import DocumentText, describe
 from repository.search.models import (AIP_DOCUMENT, PAGE_DOCUMENT, UNION_DOCUMENT,
                                       SearchDocument, SearchFacetValue, SearchWord)
@@ -57,10 +57,8 @@ def index_aips(session: Session, aip_ids: Iterable[int]) -> int:
     for start in range(0, len(aip_ids), BATCH):
         batch = aip_ids[start:start + BATCH]
         rows = connection.execute(
-            select(Aip.id, Aip.access, Collection.name, DublinCoreRecord.record,
-                   DublinCoreRecord.title, Aip.embargo_until, Aip.collection_id,
-                   Aip.withdrawn_at)
-            .join(Collection, Collection.id == Aip.collection_id)
+            select(Aip.id, Aip.access, DublinCoreRecord.record, DublinCoreRecord.title,
+                   Aip.embargo_until, Aip.collection_id, Aip.withdrawn_at)
             .outerjoin(DublinCoreRecord, DublinCoreRecord.aip_id == Aip.id)
             .where(Aip.id.in_(batch))).all()
         pages = _page_texts(connection, batch)
@@ -186,12 +184,11 @@ def _store(connection, documents: list[tuple[tuple, dict, DocumentText]],
         facet_ids = sorted(ids[f] for f in doc.facets)
         columns = {**columns, "facet_values": facet_ids if key[1] != PAGE_DOCUMENT else None,
                    "text_hash": _text_hash(doc, facet_ids)}
-        old = indexed.pop(key, None)
+        old = indexed.get(key)
         if old is not None and old[1] == columns["text_hash"]:
             kept.append({**columns, "document_id": old[0]})
-        else:
-            if old is not None:
-                indexed[key] = old  # deleted below, with those no longer written
+            del indexed[key]
+        else:  # an old version, if any, is left in ``indexed``: deleted below
             fresh.append((columns, doc, facet_ids))
     stale = [document_id for document_id, _ in indexed.values()]
     for start in range(0, len(stale), BATCH):
@@ -238,10 +235,10 @@ def _insert_documents(connection, documents: list[tuple[dict, DocumentText, list
         return
     from repository.search.schema import POSTGRES_VECTOR
     columns = list(_DEFAULTS)
+    values = [f"CAST(:{c} AS integer[])" if c == "facet_values" else f":{c}" for c in columns]
     statement = sql_text(
         f"INSERT INTO search_documents ({', '.join(columns)}, search_vector) VALUES "
-        f"({', '.join('CAST(:facet_values AS integer[])' if c == 'facet_values' else ':' + c for c in columns)}, "
-        f"{POSTGRES_VECTOR})")
+        f"({', '.join(values)}, {POSTGRES_VECTOR})")
     connection.execute(statement, [
         {**row, **{f"v_{name}": getattr(doc, name) for name in _TEXT}}
         for row, (_, doc, _) in zip(rows, documents)])
