@@ -19,6 +19,7 @@ from pathlib import Path
 
 from repository.config import Settings
 from repository.errors import DigestMismatch, NotFound, UnreadableImage
+from repository.storage import digest_stream
 
 TILE_SIZE = 512
 JPEG_QUALITY = 85
@@ -84,13 +85,10 @@ def ensure_derivative(source: ImageSource, settings: Settings) -> Path:
 
 
 def _check_original(path: Path, sha512: str) -> None:
-    digest = hashlib.sha512()
     with open(path, "rb") as original:
-        while chunk := original.read(4 * 1024 * 1024):
-            digest.update(chunk)
-    if digest.hexdigest() != sha512:
-        raise DigestMismatch(f"the stored original of image {sha512[:16]}", "sha512", sha512,
-                             digest.hexdigest())
+        got = digest_stream(original, ("sha512",))[1]["sha512"]
+    if got != sha512:
+        raise DigestMismatch(f"the stored original of image {sha512[:16]}", "sha512", sha512, got)
 
 
 def _build_or_refuse(source: ImageSource, target: Path) -> None:

@@ -24,13 +24,12 @@ from repository.config import Settings
 from repository.errors import ConfigurationError, DigestMismatch, KhoError, NotFound, StorageError
 
 from .base import Storage
-from .digests import fastest_strong_algorithms, normalise_algorithm
+from .digests import digest_stream, fastest_strong_algorithms, normalise_algorithm
 from .ocfl import (DIGEST_ALGORITHM, INVENTORY, OBJECT_DECLARATION, SIDECAR, OcflStore,
                    _VERSION_PATTERN, object_root_for)
 
 REPLICATION_FILE = "replication.toml"
 VERIFIED, PENDING, FAILED = "verified", "pending", "failed"
-READ_SIZE = 4 * 1024 * 1024
 
 
 # -- the policy ------------------------------------------------------------------------------
@@ -254,12 +253,10 @@ def _check_digests(inventory: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
 
 def _verify_file(storage: Storage, key: str, algorithm: str, want: str) -> None:
     """Read ``key`` back and compare its ``algorithm`` digest; DigestMismatch if it differs."""
-    hasher = hashlib.new(algorithm)
     with storage.open(key) as stream:
-        while chunk := stream.read(READ_SIZE):
-            hasher.update(chunk)
-    if hasher.hexdigest() != want:
-        raise DigestMismatch(f"{storage.name}: {key}", algorithm, want, hasher.hexdigest())
+        got = digest_stream(stream, (algorithm,))[1][algorithm]
+    if got != want:
+        raise DigestMismatch(f"{storage.name}: {key}", algorithm, want, got)
 
 
 def _committed_paths(target: Storage, root: str, ocfl_id: str, existing: Mapping[str, int],
