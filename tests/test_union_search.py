@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from repository.catalog import Reader
 from repository.cli import kho
+from repository.errors import UsageError
 from repository.search import reindex, search, search_works
 from repository.search.models import UNION_DOCUMENT, SearchDocument
 from repository.union import UnionRecord, UnionSource
@@ -158,6 +159,37 @@ def test_kho_search_reindex_indexes_the_union_catalogue_too(catalog, kho_setting
         assert works(session, "o chau can luc") == [("Ô châu cận lục", [HUE])]
 
 
+
+def test_the_tones_typed_rank_first_and_beyond_the_cap_the_union_search_says_more_than(catalog):
+    """At most ``total_cap`` matching documents are ranked and grouped, as Kho's own search
+    does (a million documents took a second to rank and group whole); the reader's access
+    decides what counts towards it."""
+    with catalog.session() as session:
+        for n, title in enumerate(("Hà nói chuyện làng", "Ha Noi 1930", "Hà Nội xưa",
+                                   "Hà Nội nay", "Hạ Nổi")):
+            harvest(session, HUE, n, title)
+        add_aip(session, "mat", _dc("Hà Nội mật"), access="restricted")
+    with catalog.session() as session:
+        found = search_works(session, ANONYMOUS, "Hà Nội", own_library=OWN)
+        assert found.total == 5 and found.total_is_exact
+        assert {w.title for w in found.works[:2]} == {"Hà Nội xưa", "Hà Nội nay"}
+        assert [w.exact for w in found.works] == [True, True, False, False, False]
+        # The restricted AIP is not a match for an anonymous visitor, so 5 is exact.
+        assert search_works(session, ANONYMOUS, "ha noi", own_library=OWN,
+                            total_cap=5).total_is_exact
+        researcher = search_works(session, Reader("researcher", TODAY), "ha noi",
+                                  own_library=OWN, total_cap=5)
+        assert researcher.total == 5 and not researcher.total_is_exact
+        capped = search_works(session, ANONYMOUS, "Hà Nội", own_library=OWN, total_cap=3,
+                              per_page=2)
+        assert (capped.total, capped.total_is_exact, len(capped.works)) == (3, False, 2)
+        past = search_works(session, ANONYMOUS, "Hà Nội", own_library=OWN, total_cap=3,
+                            page=4, per_page=2)
+        assert (past.works, past.total, past.total_is_exact) == ([], 3, False)
+        with pytest.raises(UsageError):
+            search_works(session, ANONYMOUS, "ha noi", own_library=OWN, total_cap=0)
+
+
 @pytest.fixture
 def app(kho_settings, catalog):
     app = create_app(kho_settings.replace(holding_institution=OWN))
@@ -201,3 +233,10 @@ def test_search_api_and_union_page_search_the_union_catalogue(app, catalog):
     assert page.count('class="work"') == 1 and page.count('class="holder"') == 3
     assert 'href="/aips/kieu"' in page and 'href="https://nd.vn/r/2"' in page
     assert "Kim Vân Kiều" not in page  # restricted: not for an anonymous visitor
+    assert answer["total_is_exact"] is True
+    services = app.extensions["kho"]
+    services.settings = services.settings.replace(search_total_cap=1)  # 3 documents match
+    status, capped = get(q="kieu", source="union")
+    assert (status, capped["total"], capped["total_is_exact"]) == (200, 1, False)
+    client.get("/language/en")
+    assert "(more than 1)" in client.get("/union?q=kieu").get_data(as_text=True)

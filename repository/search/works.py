@@ -5,6 +5,10 @@ Matching, ranking, folding and who may read what are ``finder``'s (one statement
 in SQL): harvested descriptions are public, Kho's AIPs keep their access rules. Documents
 are then grouped by their work key (identifiers, else folded title + creator + year; see
 ``union.records.work_key``), each work ranked by its best document, and paged as works.
+As in ``finder.search``, at most ``total_cap`` matching documents are ranked and grouped
+(the newest first found, on SQLite); beyond them the number of works is a lower bound
+(``WorkResult.total_is_exact`` False): at a million documents, ranking and grouping every
+match of "nam" took a second.
 """
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from repository.catalog.models import Aip
 from repository.catalog.visibility import Reader, readable_aips
 from repository.errors import UsageError
 from repository.metadata.text import fold_for_search
-from repository.search.finder import MAX_PER_PAGE, Filters, _matched, did_you_mean
+from repository.search.finder import (MAX_PER_PAGE, TOTAL_CAP, Filters, _first_found, _matched,
+                                      did_you_mean)
 from repository.search.models import AIP_DOCUMENT, UNION_DOCUMENT, SearchDocument
 from repository.search.query import Query, parse_query
 from repository.search.snippets import snippets
@@ -60,49 +65,67 @@ class WorkResult:
     page: int
     per_page: int
     suggestion: str | None = None
+    # False when more than the cap matched: ``total`` counts the works of the first
+    # matches found, the ones ranked, so more works may match.
+    total_is_exact: bool = True
 
 
 def search_works(session: Session, reader: Reader, text: str, *, own_library: str,
                  filters: Filters | None = None, page: int = 1,
-                 per_page: int = 20) -> WorkResult:
+                 per_page: int = 20, total_cap: int = TOTAL_CAP) -> WorkResult:
     """Works matching ``text`` that ``reader`` may see, best first, each with every holder
-    the reader may see (``own_library`` names this Kho)."""
+    the reader may see (``own_library`` names this Kho). At most ``total_cap`` matching
+    documents are ranked and grouped (``total_is_exact``)."""
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise UsageError(f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
+    if total_cap < 1:
+        raise UsageError("the search's total cap must be at least 1")
     filters = filters or Filters()
     query = parse_query(text)
     if query.typed and query.is_empty:
         return WorkResult(query, [], 0, page, per_page)
     matched, backend = _matched(session, reader, query, filters, KINDS)
-    exact = backend.exact(query) if query.terms else None
-    scored = matched.with_only_columns(
+    exact = backend.exact(query) if query.terms and not backend.exact_on_ids else None
+    candidates = matched.with_only_columns(
         SearchDocument.id, SearchDocument.work_key,
         cast(exact if exact is not None else SearchDocument.id.is_(None), Integer).label("exact"),
-        (backend.rank(query) if query.terms else -SearchDocument.id).label("score"),
-    ).cte("scored").prefix_with("MATERIALIZED")
-    # A work ranks as its best document. SQLite's bm25 cannot sit under an aggregate, so the
-    # ranked documents are a MATERIALIZED CTE (SQLite ≥ 3.35, PostgreSQL ≥ 12) that the
-    # planner may not fold into the grouping.
-    works = select(scored.c.work_key, func.max(scored.c.exact).label("exact"),
-                   func.min(scored.c.score).label("score"),
-                   func.min(scored.c.id).label("first")).group_by(scored.c.work_key).subquery()
+        (backend.rank(query) if query.terms else -SearchDocument.id).label("score"))
+    # Scored once, in a MATERIALIZED CTE (SQLite ≥ 3.35, PostgreSQL ≥ 12): SQLite's bm25
+    # cannot sit under an aggregate. One more than the cap, to tell "exactly" from "more".
+    found = _first_found(candidates, backend, query, total_cap + 1).cte(
+        "found").prefix_with("MATERIALIZED")
+    shown = select(found).limit(total_cap).cte("shown")
+    exact_column = shown.c.exact
+    if query.terms and backend.exact_on_ids:  # SQLite: asked of the candidates, as in finder
+        found_exact = backend.exact(query, shown.c.id,
+                                    since=select(func.min(found.c.id)).scalar_subquery())
+        if found_exact is not None:
+            exact_column = cast(found_exact, Integer)
+    # A work ranks as its best document.
+    works = select(shown.c.work_key, func.max(exact_column).label("exact"),
+                   func.min(shown.c.score).label("score"),
+                   func.min(shown.c.id).label("first")).group_by(shown.c.work_key).subquery()
+    matches = select(func.count()).select_from(found).scalar_subquery()
     rows = session.execute(
-        select(works, func.count().over().label("total"))
+        select(works, func.count().over().label("total"), matches.label("matches"))
         .order_by(works.c.exact.desc(), works.c.score, works.c.first)
         .limit(per_page).offset((page - 1) * per_page)).all()
-    total = rows[0].total if rows else session.scalar(
-        select(func.count()).select_from(works)) or 0
+    if rows:
+        total, total_is_exact = rows[0].total, rows[0].matches <= total_cap
+    else:  # a page past the last
+        total = session.scalar(select(func.count()).select_from(works)) or 0
+        total_is_exact = (session.scalar(select(matches)) or 0) <= total_cap
     holders = _holders(session, reader, [row.work_key for row in rows], own_library)
-    found = []
+    shown_works = []
     for row in rows:
         held = holders.get(row.work_key, [])
         marked = next(filter(None, (snippets(h.record, query) for h in held)), {})
-        found.append(Work(row.work_key, held[0].title if held else "", bool(row.exact),
+        shown_works.append(Work(row.work_key, held[0].title if held else "", bool(row.exact),
                           marked, held))
     suggestion = None
     if total == 0 and query.terms:
         suggestion = did_you_mean(session, reader, text, query, filters, KINDS)
-    return WorkResult(query, found, total, page, per_page, suggestion)
+    return WorkResult(query, shown_works, total, page, per_page, suggestion, total_is_exact)
 
 
 def _holders(session: Session, reader: Reader, keys: list[str],

@@ -59,8 +59,10 @@ def _work_json(work) -> dict:
 
 def _union_answer(result: WorkResult, per_page: int) -> dict:
     pages = max(1, -(-result.total // per_page))
+    # total_is_exact false: more documents matched than KHO_SEARCH_TOTAL_CAP; total counts
+    # the works of the first ones found, the ones ranked.
     return {"query": request.args.get("q", ""), "source": "union", "total": result.total,
-            "page": result.page, "per_page": per_page, "pages": pages,
+            "total_is_exact": result.total_is_exact, "page": result.page, "per_page": per_page, "pages": pages,
             "works": [_work_json(work) for work in result.works],
             "did_you_mean": result.suggestion, "links": _links(result.page, pages)}
 
@@ -85,7 +87,8 @@ def search_api():
         with services.catalog.session() as session:
             result = search_works(session, current_reader(), request.args.get("q", ""),
                                   filters=filters, page=page, per_page=per_page,
-                                  own_library=services.settings.holding_institution)
+                                  own_library=services.settings.holding_institution,
+                                  total_cap=services.settings.search_total_cap)
             return _union_answer(result, per_page)
     with services.catalog.session() as session:
         result = search(session, current_reader(), request.args.get("q", ""), filters=filters,

@@ -27,7 +27,8 @@ def union_catalogue():
     with services.catalog.session() as session:
         sources = [(s, last_harvest(session, s)) for s in list_sources(session)]
         result = search_works(session, current_reader(), query, page=page, per_page=PER_PAGE,
-                              own_library=services.settings.holding_institution) \
+                              own_library=services.settings.holding_institution,
+                              total_cap=services.settings.search_total_cap) \
             if query else None
         pages = max(1, -(-result.total // PER_PAGE)) if result else 1
         links = {name: f"{request.path}?{urlencode({'q': query, 'page': number})}"
