@@ -2,6 +2,7 @@
 versions, Dublin Core edits and access changes; OpenSearch; `kho search reindex`."""
 from __future__ import annotations
 
+import json
 import urllib.parse
 from datetime import date
 import xml.etree.ElementTree as ET
@@ -157,15 +158,29 @@ def test_kho_search_reindex_rebuilds_the_index(ingest_bag, tmp_path):
         assert found.exit_code == 0, found.output
         return found.output
 
+    def status() -> dict:
+        answer = CliRunner().invoke(kho, ["search", "status", "--json"], env=env)
+        assert answer.exit_code == 0, answer.output
+        return json.loads(answer.output)
+
     assert '"total": 1' in total()
+    sqlite = settings.catalog_url.startswith("sqlite")
+    # An ingest indexes its AIP more than once in its transaction: nothing is left behind.
+    assert (status()["documents"], status()["left_behind"]) == ({"aip": 1}, 0)
     with ingest_bag.catalog.session() as session:  # the index lost, the catalogue kept
         session.execute(delete(SearchDocument))
         session.commit()
     assert '"total": 0' in total()
+    lost = status()
+    assert (lost["total"], lost["left_behind"], lost["reindex_advised"]) == \
+        (0, 1 if sqlite else 0, sqlite)
+    said = CliRunner().invoke(kho, ["search", "status"], env=env).output
+    assert ("left behind: 1 entry" in said and "kho search reindex" in said) is sqlite
     result = CliRunner().invoke(kho, ["search", "reindex"], env=env)
     assert result.exit_code == 0, result.output
     assert "indexed 1 AIPs" in result.output
     assert '"total": 1' in total()
+    assert (status()["total"], status()["left_behind"]) == (1, 0)
 
 
 def test_a_catalogue_rebuilt_from_storage_is_searchable_at_once(ingest_bag, tmp_path, request):

@@ -32,6 +32,35 @@ def reindex() -> None:
     click.echo(f"indexed {done} AIPs and {harvested} union catalogue records")
 
 
+@search.command(short_help="What the search index holds, its size, and whether to rebuild it.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+def status(as_json: bool) -> None:
+    """Documents in the search index by kind, its size, and (SQLite) the entries that
+    documents re-indexed or withdrawn since the last `kho search reindex` left behind."""
+    from repository.catalog import open_catalog
+    from repository.search import index_status
+    db = open_catalog(load_settings().catalog_url)
+    try:
+        db.upgrade()
+        with db.session() as session:
+            state = index_status(session)
+    finally:
+        db.dispose()
+    if as_json:
+        click.echo(json.dumps(state.as_dict(), ensure_ascii=False))
+        return
+    kinds = ", ".join(f"{n:,} {kind}" for kind, n in state.documents.items()) or "nothing"
+    click.echo(f"documents: {state.total:,} ({kinds}) on {state.backend}")
+    if state.size_bytes is not None:
+        click.echo(f"size: {state.size_bytes / 1e6:,.1f} MB")
+    if state.backend == "sqlite":
+        entries = "entry" if state.left_behind == 1 else "entries"
+        click.echo(f"left behind: {state.left_behind:,} {entries} of documents re-indexed or "
+                   f"withdrawn ({100 * state.left_behind_share:.1f}% of the full-text index)")
+    if state.reindex_advised:
+        click.echo("advice: run `kho search reindex` to drop them")
+
+
 @search.command(name="query", short_help="Search as an archivist and print the hits.")
 @click.argument("text")
 @click.option("--page", default=1, show_default=True)

@@ -191,6 +191,7 @@ def _store(connection, documents: list[tuple[tuple, dict, DocumentText]],
         else:  # an old version, if any, is left in ``indexed``: deleted below
             fresh.append((columns, doc, facet_ids))
     stale = [document_id for document_id, _ in indexed.values()]
+    _unindex_fresh(connection, stale)
     for start in range(0, len(stale), BATCH):
         connection.execute(delete(SearchDocument).where(
             SearchDocument.id.in_(stale[start:start + BATCH])))
@@ -222,12 +223,16 @@ def _insert_documents(connection, documents: list[tuple[dict, DocumentText, list
         ids = connection.execute(table.insert().returning(table.c.id,
                                                           sort_by_parameter_order=True),
                                  rows).scalars().all()
+        texts = [(i, doc.title, doc.creator, doc.subject, doc.body)
+                 for i, (_, doc, _) in zip(ids, documents)]
         connection.exec_driver_sql(
             f"INSERT INTO {FTS_TABLE}(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
-            [(i, doc.title, doc.creator, doc.subject, doc.body)
-             for i, (_, doc, _) in zip(ids, documents)])
+            texts)
         marks = [(i, " ".join(filter(None, (doc.exact, *(f"f{v}" for v in facet_ids)))))
                  for i, (_, doc, facet_ids) in zip(ids, documents)]
+        fresh = _fresh_entries(connection)
+        for text, mark in zip(texts, marks):
+            fresh[text[0]] = (text[1:], mark[1])
         marks = [mark for mark in marks if mark[1]]
         if marks:
             connection.exec_driver_sql(
@@ -245,6 +250,40 @@ def _insert_documents(connection, documents: list[tuple[dict, DocumentText, list
 
 
 _TEXT = ("title", "creator", "subject", "body", "exact")
+_FRESH = "kho_search_fresh_entries"
+
+
+def _fresh_entries(connection) -> dict[int, tuple[tuple[str, ...], str]]:
+    """SQLite: the full-text values this transaction wrote, by document id (fields, marks).
+
+    A contentless FTS5 table forgets a document only when given the values it indexed
+    (SQLite 3.40), which Kho does not keep; but those written in the same transaction are
+    known. An ingest indexes its AIP when the AIP row is flushed and again with its
+    description a flush later: without this, every ingest left an entry behind."""
+    transaction = connection.get_transaction()
+    held = connection.info.get(_FRESH)
+    if held is None or held[0] is not transaction:  # another transaction's: gone with it
+        held = connection.info[_FRESH] = (transaction, {})
+    return held[1]
+
+
+def _unindex_fresh(connection, document_ids: Iterable[int]) -> None:
+    """Take out of the full-text tables those of these documents this transaction wrote."""
+    if connection.dialect.name == "postgresql":
+        return  # the vector is in the row: it goes with it
+    fresh = _fresh_entries(connection)
+    known = [(i, fresh.pop(i)) for i in document_ids if i in fresh]
+    if not known:
+        return
+    from repository.search.schema import FTS_COLUMNS, FTS_TABLE, MARKS_TABLE
+    connection.exec_driver_sql(
+        f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {', '.join(FTS_COLUMNS)}) "
+        f"VALUES ('delete', ?, ?, ?, ?, ?)", [(i, *fields) for i, (fields, _) in known])
+    marks = [(i, mark) for i, (_, mark) in known if mark]
+    if marks:
+        connection.exec_driver_sql(
+            f"INSERT INTO {MARKS_TABLE}({MARKS_TABLE}, rowid, marks) VALUES ('delete', ?, ?)",
+            marks)
 
 
 def _write_words(connection, documents: Iterable[DocumentText]) -> None:
@@ -285,7 +324,11 @@ def index_union_records(session: Session, record_ids: Iterable[int]) -> int:
 
 def drop_aip(session: Session, aip_id: int) -> None:
     """Take an AIP out of search (withdrawal): its documents of every kind, now (on SQLite
-    their words stay in the full-text tables, where no search reaches them)."""
+    their words stay in the full-text tables, where no search reaches them, unless this
+    transaction wrote them)."""
+    connection = session.connection()
+    _unindex_fresh(connection, connection.execute(
+        select(SearchDocument.id).where(SearchDocument.aip_id == aip_id)).scalars().all())
     session.execute(delete(SearchDocument).where(SearchDocument.aip_id == aip_id))
 
 
@@ -300,6 +343,7 @@ def reindex(session: Session, progress=None) -> int:
         from repository.search.schema import FTS_TABLE, MARKS_TABLE
         for table in (FTS_TABLE, MARKS_TABLE):
             session.execute(sql_text(f"INSERT INTO {table}({table}) VALUES ('delete-all')"))
+        _fresh_entries(session.connection()).clear()
     done, last = 0, 0
     while True:
         batch = list(session.scalars(select(Aip.id).where(Aip.id > last)
