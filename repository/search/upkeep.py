@@ -232,7 +232,11 @@ def _insert_documents(connection, documents: list[tuple[dict, DocumentText, list
                  for i, (_, doc, facet_ids) in zip(ids, documents)]
         fresh = _fresh_entries(connection)
         for text, mark in zip(texts, marks):
-            fresh[text[0]] = (text[1:], mark[1])
+            # Past the bound (a rebuild, which writes each document once) no more are
+            # held; an id held already (given again after a savepoint's rollback) is
+            # always brought up to date, or a later 'delete' would corrupt the index.
+            if text[0] in fresh or len(fresh) < FRESH_MAX:
+                fresh[text[0]] = (text[1:], mark[1])
         marks = [mark for mark in marks if mark[1]]
         if marks:
             connection.exec_driver_sql(
@@ -251,6 +255,9 @@ def _insert_documents(connection, documents: list[tuple[dict, DocumentText, list
 
 _TEXT = ("title", "creator", "subject", "body", "exact")
 _FRESH = "kho_search_fresh_entries"
+# Texts held per transaction for that: a few MB. A rebuild of a million documents writes
+# each once and must not hold them all.
+FRESH_MAX = 5000
 
 
 def _fresh_entries(connection) -> dict[int, tuple[tuple[str, ...], str]]:
