@@ -7,8 +7,8 @@ index in step by themselves (``upkeep.keep_index_in_step``), harvested records i
 holds and whether a rebuild is worth it.
 """
 from repository.search.finder import Filters, Hit, SearchResult, search
-from repository.search.status import IndexStatus, index_status
 from repository.search.query import FIELDS, Query, Term, parse_query, parse_years
+from repository.search.status import IndexStatus, index_status
 from repository.search.tokens import search_form, search_tokens
 from repository.search.upkeep import (count_union_documents, drop_aip, index_aips,
                                       index_union_records, reindex)
