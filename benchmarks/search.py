@@ -5,7 +5,7 @@ Generates realistic Dublin Core records (Vietnamese titles and names with every 
 Hán titles, dates, subjects, several collections, mixed access), loads them into a fresh
 catalogue on SQLite and on PostgreSQL, builds the index with ``repository.search.reindex``
 and runs a fixed set of 20 queries as an anonymous visitor (so the access condition is in
-every query), each several times.
+every query), each several times; and five of them as the union catalogue's search.
 
 Targets at 1,000,000 records: p95 ≤ 50 ms without facets, ≤ 250 ms with facets; the index
 at most 2× the size of the Dublin Core text. Beyond 10,000 matches (KHO_SEARCH_TOTAL_CAP)
@@ -36,7 +36,7 @@ from sqlalchemy import and_, func, insert, select, text  # noqa: E402
 from repository.catalog import Aip, Collection, DublinCoreRecord, Reader, open_catalog  # noqa: E402
 from repository.catalog.visibility import readable_aips  # noqa: E402
 from repository.metadata import fold_for_search, primary_title, search_text  # noqa: E402
-from repository.search import Filters, reindex, search  # noqa: E402
+from repository.search import Filters, reindex, search, search_works  # noqa: E402
 
 POSTGRES = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 TARGET_P95_MS = {"plain": 50, "facets": 250}
@@ -81,6 +81,9 @@ QUERIES = [
     ("bao", {"collection": ["Báo chí"]}), ("gia pha ho", {"lang": ["vi"]}),
     ("van te than", {"date": "1900s"}),
 ]
+
+
+UNION_QUERIES = ["ha noi", "nam", "huong uoc dong ngac", '"ruong dat cong"', "xyzzyq"]
 
 
 def _choice(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
@@ -234,7 +237,16 @@ def run_backend(url: str, count: int, like: bool) -> dict:
                 kho_same.extend(f)
             per_query.append((query, filters, total, statistics.median(p), statistics.median(f),
                               l_ms))
+        # The union catalogue's search (one result per work): its share of the same queries,
+        # ranked and grouped over the first matches found, as Kho's own search is.
+        union = []
+        for query in UNION_QUERIES:
+            search_works(session, reader, query, own_library="Kho")  # warm the cache
+            union.append((query, statistics.median(
+                timed(lambda: search_works(session, reader, query, own_library="Kho"))[0]
+                for _ in range(REPEATS))))
     catalog.dispose()
+    out["union"] = union
     out.update({"plain_p50": percentile(plain, 50), "plain_p95": percentile(plain, 95),
                 "facets_p50": percentile(facets, 50), "facets_p95": percentile(facets, 95),
                 "like_p50": percentile(likes, 50) if likes else None,
@@ -267,6 +279,8 @@ def report(backend: str, r: dict) -> None:
           f"(target ≤ {TARGET_P95_MS['plain']} ms at 1M)")
     print(f"with facets:    p50 {r['facets_p50']:.1f} ms, p95 {r['facets_p95']:.1f} ms "
           f"(target ≤ {TARGET_P95_MS['facets']} ms at 1M)")
+    print("union search (one result per work), median ms: " + ", ".join(
+        f"{query} {ms:.1f}" for query, ms in r["union"]))
     if r["like_p50"] is not None:
         print(f"LIKE '%…%' scan, on the {len(r['queries']) - sum(q[5] is None for q in r['queries'])} "
               f"queries without filters or dates (it had neither): p50 {r['like_p50']:.1f} ms, "
