@@ -36,7 +36,7 @@ from sqlalchemy import and_, func, insert, select, text  # noqa: E402
 from repository.catalog import Aip, Collection, DublinCoreRecord, Reader, open_catalog  # noqa: E402
 from repository.catalog.visibility import readable_aips  # noqa: E402
 from repository.metadata import fold_for_search, primary_title, search_text  # noqa: E402
-from repository.search import Filters, reindex, search, search_works  # noqa: E402
+from repository.search import Filters, index_status, reindex, search, search_works  # noqa: E402
 
 POSTGRES = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 TARGET_P95_MS = {"plain": 50, "facets": 250}
@@ -151,15 +151,8 @@ def load(catalog, count: int, seed: int = 11) -> int:
 
 
 def index_bytes(catalog) -> int:
-    with catalog.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            return int(connection.execute(text(
-                "SELECT pg_total_relation_size('search_documents') + "
-                "pg_total_relation_size('search_facet_values') + "
-                "pg_total_relation_size('search_words')")).scalar())
-        return int(connection.execute(text(
-            "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search%' "
-            "OR name LIKE 'sqlite_autoindex_search%' OR name LIKE 'ix_search%'")).scalar())
+    with catalog.session() as session:
+        return index_status(session).size_bytes
 
 
 def comparable(query: str, filters: dict) -> bool:

@@ -220,23 +220,7 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
         func.coalesce(SearchDocument.year_from, SearchDocument.year_to).label("sort_year"),
         (exact if exact is not None else SearchDocument.id.is_(None)).label("exact"),
         (backend.rank(query) if ranked else -SearchDocument.id).label("score"))
-    # One bounded set of candidates, scored once: MATERIALIZED (SQLite ≥ 3.35, PostgreSQL
-    # ≥ 12) keeps the planner from folding it into the ordering, and lets bm25 (which
-    # cannot sit beside a window function in SQLite) be computed inside it. It holds one
-    # more than the cap, to tell "exactly the cap" from "more"; the first ``total_cap``
-    # of it, in the order found, are ranked and shown.
-    found = _first_found(candidates, backend, query, total_cap + 1).cte(
-        "candidates").prefix_with("MATERIALIZED")
-    shown = select(found).limit(total_cap).cte("shown")
-    exact_column = shown.c.exact
-    if query.terms and backend.exact_on_ids:
-        # After the candidates: an IN list is built whole before it is used, and at a
-        # million records "hà nội" lists 100,000 documents; FTS5 need only read its
-        # doclists from the oldest candidate on.
-        found_exact = backend.exact(query, shown.c.id,
-                                    since=select(func.min(found.c.id)).scalar_subquery())
-        if found_exact is not None:
-            exact_column = found_exact
+    found, shown, exact_column = first_matches(candidates, backend, query, total_cap)
     ordering = {"relevance": (exact_column.desc(), shown.c.score, shown.c.id),
                 "newest": (shown.c.score, shown.c.id),
                 "title": (shown.c.sort_title, shown.c.id),
@@ -275,6 +259,31 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
     if total == 0 and query.terms:
         suggestion = did_you_mean(session, reader, text, query, filters, kinds)
     return SearchResult(query, hits, total, page, per_page, facets, suggestion, total_is_exact)
+
+
+def first_matches(candidates: Select, backend, query: Query, total_cap: int):
+    """(found, shown, exact): the first ``total_cap`` + 1 of ``candidates`` (columns ``id``
+    and ``exact`` among them) as a CTE, the first ``total_cap`` of those as another, and
+    the column saying which of the shown matched with the tones typed.
+
+    One bounded set of candidates, scored once: MATERIALIZED (SQLite ≥ 3.35, PostgreSQL
+    ≥ 12) keeps the planner from folding it into the ordering or a grouping, and lets
+    bm25 (which cannot sit beside a window function or under an aggregate in SQLite) be
+    computed inside it. It holds one more than the cap, to tell "exactly the cap" from
+    "more"; the first ``total_cap`` of it, in the order found, are ranked and shown."""
+    found = _first_found(candidates, backend, query, total_cap + 1).cte(
+        "candidates").prefix_with("MATERIALIZED")
+    shown = select(found).limit(total_cap).cte("shown")
+    exact_column = shown.c.exact
+    if query.terms and backend.exact_on_ids:
+        # After the candidates: an IN list is built whole before it is used, and at a
+        # million records "hà nội" lists 100,000 documents; FTS5 need only read its
+        # doclists from the oldest candidate on.
+        found_exact = backend.exact(query, shown.c.id,
+                                    since=select(func.min(found.c.id)).scalar_subquery())
+        if found_exact is not None:
+            exact_column = found_exact
+    return found, shown, exact_column
 
 
 def _first_found(statement: Select, backend, query: Query, limit: int) -> Select:

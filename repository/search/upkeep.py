@@ -333,10 +333,9 @@ def drop_aip(session: Session, aip_id: int) -> None:
     """Take an AIP out of search (withdrawal): its documents of every kind, now (on SQLite
     their words stay in the full-text tables, where no search reaches them, unless this
     transaction wrote them)."""
-    connection = session.connection()
-    _unindex_fresh(connection, connection.execute(
-        select(SearchDocument.id).where(SearchDocument.aip_id == aip_id)).scalars().all())
-    session.execute(delete(SearchDocument).where(SearchDocument.aip_id == aip_id))
+    dropped = session.execute(delete(SearchDocument).where(SearchDocument.aip_id == aip_id)
+                              .returning(SearchDocument.id)).scalars().all()
+    _unindex_fresh(session.connection(), dropped)
 
 
 def reindex(session: Session, progress=None) -> int:

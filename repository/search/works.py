@@ -21,11 +21,11 @@ from repository.catalog.models import Aip
 from repository.catalog.visibility import Reader, readable_aips
 from repository.errors import UsageError
 from repository.metadata.text import fold_for_search
-from repository.search.finder import (MAX_PER_PAGE, TOTAL_CAP, Filters, _first_found, _matched,
-                                      did_you_mean)
+from repository.search.finder import (MAX_PER_PAGE, TOTAL_CAP, Filters, _matched, did_you_mean,
+                                      first_matches)
 from repository.search.models import AIP_DOCUMENT, UNION_DOCUMENT, SearchDocument
 from repository.search.query import Query, parse_query
-from repository.search.snippets import snippets
+from repository.search.snippets import matcher, snippets
 from repository.union.models import UnionRecord
 
 KINDS = (AIP_DOCUMENT, UNION_DOCUMENT)
@@ -88,40 +88,31 @@ def search_works(session: Session, reader: Reader, text: str, *, own_library: st
     exact = backend.exact(query) if query.terms and not backend.exact_on_ids else None
     candidates = matched.with_only_columns(
         SearchDocument.id, SearchDocument.work_key,
-        cast(exact if exact is not None else SearchDocument.id.is_(None), Integer).label("exact"),
+        (exact if exact is not None else SearchDocument.id.is_(None)).label("exact"),
         (backend.rank(query) if query.terms else -SearchDocument.id).label("score"))
-    # Scored once, in a MATERIALIZED CTE (SQLite ≥ 3.35, PostgreSQL ≥ 12): SQLite's bm25
-    # cannot sit under an aggregate. One more than the cap, to tell "exactly" from "more".
-    found = _first_found(candidates, backend, query, total_cap + 1).cte(
-        "found").prefix_with("MATERIALIZED")
-    shown = select(found).limit(total_cap).cte("shown")
-    exact_column = shown.c.exact
-    if query.terms and backend.exact_on_ids:  # SQLite: asked of the candidates, as in finder
-        found_exact = backend.exact(query, shown.c.id,
-                                    since=select(func.min(found.c.id)).scalar_subquery())
-        if found_exact is not None:
-            exact_column = cast(found_exact, Integer)
+    found, shown, exact_column = first_matches(candidates, backend, query, total_cap)
     # A work ranks as its best document.
-    works = select(shown.c.work_key, func.max(exact_column).label("exact"),
+    works = select(shown.c.work_key, func.max(cast(exact_column, Integer)).label("exact"),
                    func.min(shown.c.score).label("score"),
                    func.min(shown.c.id).label("first")).group_by(shown.c.work_key).subquery()
-    matches = select(func.count()).select_from(found).scalar_subquery()
+    found_count = select(func.count()).select_from(found).scalar_subquery()
     rows = session.execute(
-        select(works, func.count().over().label("total"), matches.label("matches"))
+        select(works, func.count().over().label("total"), found_count.label("matches"))
         .order_by(works.c.exact.desc(), works.c.score, works.c.first)
         .limit(per_page).offset((page - 1) * per_page)).all()
     if rows:
         total, total_is_exact = rows[0].total, rows[0].matches <= total_cap
     else:  # a page past the last
         total = session.scalar(select(func.count()).select_from(works)) or 0
-        total_is_exact = (session.scalar(select(matches)) or 0) <= total_cap
+        total_is_exact = (session.scalar(select(found_count)) or 0) <= total_cap
     holders = _holders(session, reader, [row.work_key for row in rows], own_library)
+    matches = matcher(query)  # each distinct word folded once for the page
     shown_works = []
     for row in rows:
         held = holders.get(row.work_key, [])
-        marked = next(filter(None, (snippets(h.record, query) for h in held)), {})
+        marked = next(filter(None, (snippets(h.record, query, matches) for h in held)), {})
         shown_works.append(Work(row.work_key, held[0].title if held else "", bool(row.exact),
-                          marked, held))
+                                marked, held))
     suggestion = None
     if total == 0 and query.terms:
         suggestion = did_you_mean(session, reader, text, query, filters, KINDS)

@@ -62,7 +62,8 @@ def _union_answer(result: WorkResult, per_page: int) -> dict:
     # total_is_exact false: more documents matched than KHO_SEARCH_TOTAL_CAP; total counts
     # the works of the first ones found, the ones ranked.
     return {"query": request.args.get("q", ""), "source": "union", "total": result.total,
-            "total_is_exact": result.total_is_exact, "page": result.page, "per_page": per_page, "pages": pages,
+            "total_is_exact": result.total_is_exact, "page": result.page, "per_page": per_page,
+            "pages": pages,
             "works": [_work_json(work) for work in result.works],
             "did_you_mean": result.suggestion, "links": _links(result.page, pages)}
 
