@@ -130,6 +130,51 @@ def test_tones_typed_rank_exact_matches_first_and_titles_above_descriptions(hold
         assert found(session, "hà nói")[0] == "ha-noi-chuyen"
 
 
+def test_more_of_the_query_in_the_title_ranks_higher(catalog):
+    with catalog.session() as session:
+        add_aip(session, "in-description", _dc("Sổ bộ", description=["Làng Đông Ngạc"]))
+        add_aip(session, "one-in-title", _dc("Làng xưa", description=["Đông Ngạc"]))
+        add_aip(session, "both-in-title", _dc("Làng Đông Ngạc ở Từ Liêm, bản sao chép tay"))
+        add_aip(session, "both-short-title", _dc("Làng Đông Ngạc"))
+        add_aip(session, "newer-in-description", _dc("Địa bạ", description=["Đông Ngạc, làng"]))
+        assert found(session, "lang dong ngac") == [
+            "both-short-title", "both-in-title", "one-in-title", "newer-in-description",
+            "in-description"]  # equal ranks: the newest first
+        assert found(session, '"dong ngac" lang*')[:2] == ["both-short-title", "both-in-title"]
+
+
+def test_a_prefix_finds_every_word_it_begins_however_many_and_however_long(catalog):
+    long_word = "a" * 95 + "bcdefghij"  # longer than the vocabulary keeps whole
+    many = [f"tho{chr(ord('a') + n // 26)}{chr(ord('a') + n % 26)}" for n in range(30)]
+    with catalog.session() as session:
+        add_aip(session, "long", _dc("Mã số", description=[long_word]))
+        add_aip(session, "few", _dc("Thơ Nguyễn Khuyến", description=["Nguyệt"]))
+        for n, word in enumerate(many):
+            add_aip(session, f"many-{n}", _dc(f"Tập {word}"))
+        assert found(session, "a" * 90 + "*") == ["long"]
+        assert found(session, "a" * 95 + "bcd*") == ["long"]
+        assert found(session, "a" * 95 + "bcdefghi*") == ["long"]  # longer than kept: the index's
+        assert found(session, "a" * 95 + "bcx*") == []
+        assert set(found(session, "nguy*")) == {"few"}
+        assert len(found(session, "tho*")) == 31  # more words than are expanded: the index's own
+        assert found(session, "title:tho-nguy*") == ["few"]  # a phrase ending in a prefix
+        assert found(session, "nguyx*") == []
+
+
+def test_a_prefix_is_looked_up_as_the_words_it_stands_for(catalog):
+    from repository.search.finder import MAX_PREFIX_WORDS, known_words
+    from repository.search.query import parse_query
+    with catalog.session() as session:
+        add_aip(session, "few", _dc("Thơ Nguyễn Khuyến", description=["Nguyệt thực"]))
+        add_aip(session, "long", _dc("Mã", description=["nguy" + "x" * 120]))
+        for n in range(MAX_PREFIX_WORDS + 1):
+            add_aip(session, f"many-{n}", _dc(f"Thư{n}"))
+        prefix, = known_words(session, parse_query("nguy*")).terms
+        assert prefix.words == ("nguyen", "nguyet", "nguy" + "x" * 96)
+        assert known_words(session, parse_query("thu*")).terms[0].words is None
+        assert known_words(session, parse_query("thuc")).terms[0].words is None
+
+
 def test_hits_carry_snippets_with_the_original_diacritics(holdings):
     with holdings.session() as session:
         hit = next(h for h in search(session, ARCHIVIST, "ha noi").hits

@@ -2,23 +2,26 @@
 
 Each turns a parsed ``Query`` into: a match condition on search_documents, a rank to order
 by (best first), and a condition true for documents matching the words as typed, tones
-and all ("Hà Nội" ranks above "Hà nói" for the query "hà nội"). Fields are weighted so a
-word in the title counts more than one in the creator, subject or description.
+and all ("Hà Nội" ranks above "Hà nói" for the query "hà nội"). A word in the title counts
+more than one elsewhere: on PostgreSQL by ``ts_rank`` with field weights (title, then
+creator, then subject, then the rest); on SQLite by how many of the query's terms the
+title holds (bm25's cost grows with the whole index, see ``SqliteBackend.rank``).
 """
 from __future__ import annotations
 
 import json
 
-from sqlalchemy import (ColumnElement, Integer, and_, column, func, literal_column, select,
-                        table, text, type_coerce)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (ColumnElement, Integer, and_, case, cast, column, func, literal,
+                        literal_column, select, table, text, type_coerce)
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
-from repository.search.models import SearchDocument
+from repository.search.models import MAX_WORD, SearchDocument
 from repository.search.query import Query, Term
-from repository.search.schema import FTS_TABLE, MARKS_TABLE
+from repository.search.schema import EXACT_MARK, FTS_TABLE, MARKS_TABLE
 
-# bm25 weights per FTS5 column: title, creator, subject, body.
-SQLITE_WEIGHTS = (10.0, 4.0, 4.0, 1.0)
+# SQLite's rank: each of the query's terms found in the title counts this much more than
+# a title's length in characters (``SqliteBackend.rank``).
+TITLE_TIER = 1000
 POSTGRES_FIELD_WEIGHT = {"title": "A", "creator": "B", "subject": "C"}
 
 
@@ -33,6 +36,10 @@ class Backend:
     def rank(self, query: Query):
         """An expression to ORDER BY (ascending) so the best match comes first."""
         raise NotImplementedError
+
+    # Whether a prefix is best matched as the indexed words it stands for (Term.words,
+    # finder.known_words) rather than by the index's own prefix matching.
+    expands_prefixes = False
 
     # Whether ``exact`` may be asked of the ranked candidates' ids (``exact(query, ids,
     # since)``) rather than of search_documents' rows.
@@ -80,10 +87,17 @@ class Backend:
 
 class SqliteBackend(Backend):
     name = "sqlite"
+    expands_prefixes = True
     _fts = table(FTS_TABLE, column("rowid"))
 
     @staticmethod
     def _term(term: Term, tokens: tuple[str, ...], columns: str) -> str:
+        if term.prefix and term.words:  # the prefix's words, read lazily (finder.known_words)
+            phrases = " OR ".join(
+                '"' + " ".join((*tokens[:-1], word)) + '"' + (" *" if len(word) >= MAX_WORD
+                                                               else "")
+                for word in term.words)
+            return f"{columns} : ({phrases})"
         phrase = '"' + " ".join(tokens) + '"' + (" *" if term.prefix else "")
         return f"{columns} : {phrase}"
 
@@ -112,7 +126,26 @@ class SqliteBackend(Backend):
             fts_query=self._expression(query))
 
     def rank(self, query: Query):
-        return func.bm25(literal_column(FTS_TABLE), *SQLITE_WEIGHTS)
+        # Tiers, not bm25: bm25 first reads the whole doclist of every word of the query to
+        # count the documents holding it, 10-35 ms a common word at a million records,
+        # whatever the cap; the title is on the row the match reads anyway. More of the
+        # query's words (or phrases) in the title first, then the shorter such title (as
+        # bm25 favours a short field); ties are left to the caller (newest first).
+        in_title = [self._in_title(t) for t in query.terms if t.field in (None, "title")]
+        if not in_title:
+            return literal(0)
+        found = sum(in_title)
+        return -found * TITLE_TIER + case(
+            (found > 0, func.min(func.length(SearchDocument.title), TITLE_TIER - 1)),
+            else_=TITLE_TIER - 1)
+
+    @staticmethod
+    def _in_title(term: Term):
+        """1 where the term's words are in the document's title, in order, else 0."""
+        # The title is stored in search form (words folded, one space between them).
+        needle = " " + " ".join(term.tokens) + ("" if term.prefix else " ")
+        haystack = literal(" ") + SearchDocument.title + literal(" ")
+        return case((func.instr(haystack, needle) > 0, 1), else_=0)
 
     exact_on_ids = True
 
@@ -198,11 +231,13 @@ class PostgresBackend(Backend):
         toned = [t for t in query.terms if t.has_tones and not t.prefix]
         if not toned:
             return None
-        expression = " & ".join(f"'{w}'" for t in toned for w in t.exact if not w.isascii())
+        expression = " & ".join(f"'{EXACT_MARK}{w}'" for t in toned for w in t.exact
+                                if not w.isascii())
         if not expression:
             return None
-        # The toned words follow the folded ones in the same vector (schema.py).
-        return self._vector.op("@@")(self._tsquery(expression))
+        # The toned words follow the folded ones in the same vector, marked (schema.py);
+        # cast, not parsed: the parser would drop the mark.
+        return self._vector.op("@@")(cast(literal(expression), TSQUERY))
 
     def has_facet_value(self, value_id: int, *, per_document: bool):
         # @> is what the GIN index over facet_values answers; the planner chooses.

@@ -84,9 +84,15 @@ class SearchFacetValue(Base):
     value: Mapped[str] = mapped_column(String(200))
 
 
+# The longest word kept whole in search_words; a longer one is kept as its first MAX_WORD
+# characters, which stand for it (and any other word they begin) when a prefix is expanded.
+MAX_WORD = 100
+
+
 class SearchWord(Base):
-    """A folded word the index has seen: the vocabulary "did you mean" picks from."""
+    """A folded word the index has seen: the vocabulary "did you mean" picks from, and the
+    words a prefix stands for (``finder.known_words``)."""
 
     __tablename__ = "search_words"
 
-    word: Mapped[str] = mapped_column(String(100), primary_key=True)
+    word: Mapped[str] = mapped_column(String(MAX_WORD), primary_key=True)

@@ -32,6 +32,9 @@ class Term:
     exact: tuple[str, ...]        # as typed, lower case, tones kept: ("hà", "nội")
     field: str | None = None      # None: any field
     prefix: bool = False          # the last token is a prefix
+    # The indexed words the prefix stands for, when few (``finder.known_words``): a word
+    # of MAX_WORD characters stands for every longer word it begins. None: not looked up.
+    words: tuple[str, ...] | None = None
 
     @property
     def has_tones(self) -> bool:

@@ -18,7 +18,7 @@ change, a new version with the same description) keeps the document and its inde
 
 PostgreSQL: one ``tsvector`` column with the ``simple`` configuration on the folded text
 (fields weighted A title, B creator, C subject, D the rest), followed by the words with
-their tones, stripped of positions (for ranking exact matches first), and a GIN index;
+their tones, marked and without positions (for ranking exact matches first), and a GIN index;
 no ``unaccent`` (not IMMUTABLE, and the fold already happened); a GIN index over each
 document's facet value ids; ``pg_trgm`` over the word list for "did you mean".
 """
@@ -71,14 +71,21 @@ SQLITE_DROP = ["DROP TRIGGER IF EXISTS search_documents_au",
                "DROP TRIGGER IF EXISTS search_documents_ai",
                f"DROP TABLE IF EXISTS {FTS_TABLE}"]
 
+# PostgreSQL: a toned word is kept as a lexeme of its own, EXACT_MARK before it, without a
+# position. No word the parser makes starts so; unmarked, "nguyễn" would be one of the
+# lexemes a prefix such as 'nguy':* stands for, and a phrase ending in that prefix
+# ('tho' <-> 'nguy':*) then finds nothing (a lexeme without positions fails a phrase).
+EXACT_MARK = "="
+
 # The search vector of a document written with bind parameters :v_title, :v_creator,
-# :v_subject, :v_body and :v_exact (upkeep._insert_documents).
+# :v_subject, :v_body (text) and :v_exact (the marked toned words, a text array; see
+# upkeep._insert_documents).
 POSTGRES_VECTOR = (
     "setweight(to_tsvector('simple'::regconfig, :v_title), 'A') || "
     "setweight(to_tsvector('simple'::regconfig, :v_creator), 'B') || "
     "setweight(to_tsvector('simple'::regconfig, :v_subject), 'C') || "
     "setweight(to_tsvector('simple'::regconfig, :v_body), 'D') || "
-    "strip(to_tsvector('simple'::regconfig, :v_exact))")
+    "array_to_tsvector(CAST(:v_exact AS text[]))")
 
 POSTGRES_CREATE = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",

@@ -28,13 +28,12 @@ from sqlalchemy.orm import Session
 
 from repository.catalog.models import Aip, AipFile, DublinCoreRecord, utcnow
 from repository.search.documents import DocumentText, describe
-from repository.search.models import (AIP_DOCUMENT, PAGE_DOCUMENT, UNION_DOCUMENT,
+from repository.search.models import (AIP_DOCUMENT, MAX_WORD, PAGE_DOCUMENT, UNION_DOCUMENT,
                                       SearchDocument, SearchFacetValue, SearchWord)
 from repository.union.models import UnionRecord
 from repository.union.records import work_key
 
 BATCH = 2000
-MAX_WORD = 100
 # Attributes of an AIP that its search documents or facets depend on (a new version may
 # bring other pages).
 _AIP_FIELDS = ("access", "embargo_until", "collection_id", "collection", "current_version",
@@ -242,18 +241,19 @@ def _insert_documents(connection, documents: list[tuple[dict, DocumentText, list
             connection.exec_driver_sql(
                 f"INSERT INTO {MARKS_TABLE}(rowid, marks) VALUES (?, ?)", marks)
         return
-    from repository.search.schema import POSTGRES_VECTOR
+    from repository.search.schema import EXACT_MARK, POSTGRES_VECTOR
     columns = list(_DEFAULTS)
     values = [f"CAST(:{c} AS integer[])" if c == "facet_values" else f":{c}" for c in columns]
     statement = sql_text(
         f"INSERT INTO search_documents ({', '.join(columns)}, search_vector) VALUES "
         f"({', '.join(values)}, {POSTGRES_VECTOR})")
     connection.execute(statement, [
-        {**row, **{f"v_{name}": getattr(doc, name) for name in _TEXT}}
+        {**row, **{f"v_{name}": getattr(doc, name) for name in _TEXT},
+         "v_exact": [EXACT_MARK + word for word in doc.exact.split()]}
         for row, (_, doc, _) in zip(rows, documents)])
 
 
-_TEXT = ("title", "creator", "subject", "body", "exact")
+_TEXT = ("title", "creator", "subject", "body")
 _FRESH = "kho_search_fresh_entries"
 # Texts held per transaction for that: a few MB. A rebuild of a million documents writes
 # each once and must not hold them all.
@@ -295,7 +295,7 @@ def _unindex_fresh(connection, document_ids: Iterable[int]) -> None:
 
 def _write_words(connection, documents: Iterable[DocumentText]) -> None:
     words = set().union(*(doc.words() for doc in documents))
-    words = [{"word": w} for w in sorted(words) if len(w) <= MAX_WORD]
+    words = [{"word": w} for w in sorted({w[:MAX_WORD] for w in words})]
     if words:
         connection.execute(_insert_ignoring_duplicates(connection.dialect.name,
                                                        SearchWord.__table__), words)
