@@ -201,6 +201,27 @@ def test_facets_count_what_the_query_found(holdings):
         assert dai_nam["decade"] == {str(d): 1 for d in range(1840, 1910, 10)}
 
 
+def test_filters_follow_a_move_to_another_collection_and_long_date_spans(catalog):
+    with catalog.session() as session:
+        add_aip(session, "fonds", _dc("Châu bản triều Nguyễn", date="1400/1945"))
+        add_aip(session, "decade", _dc("Châu bản năm Thành Thái", date="1901"))
+        add_aip(session, "earlier", _dc("Châu bản năm Tự Đức", date="1870"))
+        add_aip(session, "moved", _dc("Châu bản Huế", type="StillImage", lang="vi-Hani"))
+    with catalog.session() as session:
+        assert set(found(session, "chau ban", date="1900s")) == {"fonds", "decade"}
+        assert set(found(session, "chau ban date:1905..1915")) == {"fonds"}
+        assert set(found(session, "", date="1870..1901")) == {"fonds", "decade", "earlier"}
+        assert set(found(session, "chau ban", date="..1500")) == {"fonds"}  # open range
+        moved = session.scalar(select(Aip).where(Aip.identifier == "moved"))
+        moved.collection = get_or_create_collection(session, "Châu bản")
+    with catalog.session() as session:
+        assert found(session, "chau ban", collection=["Châu bản"]) == ["moved"]
+        assert found(session, "", collection=["Châu bản"], type=["StillImage"]) == ["moved"]
+        assert "moved" not in found(session, "chau ban", collection=["Hán Nôm"])
+        assert found(session, "chau ban", collection=["Châu bản"], lang=["vi"]) == []
+        assert found(session, "hue", collection=["Không có"]) == []
+
+
 def test_a_typo_gets_a_did_you_mean_that_finds_something(holdings):
     with holdings.session() as session:
         result = search(session, ARCHIVIST, "giuok")

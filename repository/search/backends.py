@@ -17,11 +17,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
 from repository.search.models import MAX_WORD, SearchDocument
 from repository.search.query import Query, Term
-from repository.search.schema import EXACT_MARK, FTS_TABLE, MARKS_TABLE
+from repository.search.schema import (EXACT_MARK, FILTERS_COLUMN, FTS_TABLE, MARKS_TABLE,
+                                      TEXT_COLUMNS)
 
 # SQLite's rank: each of the query's terms found in the title counts this much more than
 # a title's length in characters (``SqliteBackend.rank``).
 TITLE_TIER = 1000
+_TEXT_COLUMNS = "{" + " ".join(TEXT_COLUMNS) + "}"
 POSTGRES_FIELD_WEIGHT = {"title": "A", "creator": "B", "subject": "C"}
 
 
@@ -30,8 +32,14 @@ class Backend:
 
     name = ""
 
-    def match(self, query: Query) -> ColumnElement[bool]:
+    def match(self, query: Query, required=()) -> ColumnElement[bool]:
+        """The documents matching ``query``'s terms and, where ``filters_in_index``, holding
+        one token of each group of ``required`` (schema.FILTERS_COLUMN's tokens)."""
         raise NotImplementedError
+
+    # Whether a search narrows by collection, facet value and decade in ``match`` (tokens
+    # of the index) rather than by conditions on each matching row.
+    filters_in_index = False
 
     def rank(self, query: Query):
         """An expression to ORDER BY (ascending) so the best match comes first."""
@@ -74,9 +82,9 @@ class Backend:
         """An ORDER BY that lists matches newest first as cheaply as in no order; or None."""
         return None
 
-    def has_facet_value(self, value_id: int, *, per_document: bool) -> ColumnElement[bool]:
-        """True for documents with this facet value (a SearchFacetValue id).
-        ``per_document``: few documents are asked (words matched them already)."""
+    def has_facet_value(self, value_id: int) -> ColumnElement[bool]:
+        """True for documents with this facet value (a SearchFacetValue id), where the
+        backend does not narrow in ``match``."""
         raise NotImplementedError
 
     def facet_value_rows(self, facet_values):
@@ -101,10 +109,11 @@ class SqliteBackend(Backend):
         phrase = '"' + " ".join(tokens) + '"' + (" *" if term.prefix else "")
         return f"{columns} : {phrase}"
 
-    def _expression(self, query: Query) -> str:
-        return " AND ".join(
-            self._term(t, t.tokens, t.field or "{title creator subject body}")
-            for t in query.terms)
+    def _expression(self, query: Query, required) -> str:
+        words = [self._term(t, t.tokens, t.field or _TEXT_COLUMNS) for t in query.terms]
+        filters = [f"{FILTERS_COLUMN} : (" + " OR ".join(f'"{token}"' for token in group) + ")"
+                   for group in required]
+        return " AND ".join(words + filters)
 
     def join(self, statement):
         return statement.join(self._fts, self._fts.c.rowid == SearchDocument.id)
@@ -121,9 +130,11 @@ class SqliteBackend(Backend):
         # ordering by search_documents.id would make it look each row up instead.
         return self._fts.c.rowid.desc()
 
-    def match(self, query: Query):
+    filters_in_index = True
+
+    def match(self, query: Query, required=()):
         return text(f"{FTS_TABLE} MATCH :fts_query").bindparams(
-            fts_query=self._expression(query))
+            fts_query=self._expression(query, required))
 
     def rank(self, query: Query):
         # Tiers, not bm25: bm25 first reads the whole doclist of every word of the query to
@@ -167,15 +178,6 @@ class SqliteBackend(Backend):
             exact = exact.where(inner.c.rowid >= since)
         return (SearchDocument.id if ids is None else ids).in_(exact.correlate(None))
 
-    def has_facet_value(self, value_id: int, *, per_document: bool):
-        if per_document:  # the row is read anyway: look in its list
-            values = func.json_each(SearchDocument.facet_values).table_valued("value")
-            return select(values.c.value).where(values.c.value == value_id).exists()
-        # browsing by facet alone: the marks table lists the documents ("f<id>")
-        marks = table(MARKS_TABLE, column("rowid"))
-        return SearchDocument.id.in_(select(marks.c.rowid).where(
-            text(f"{MARKS_TABLE} MATCH '\"f{int(value_id)}\"'")).correlate(None))
-
     def facet_value_rows(self, facet_values):
         return func.json_each(facet_values).table_valued("value")
 
@@ -211,7 +213,8 @@ class PostgresBackend(Backend):
         return " & ".join(f"'{token}'" + (":*" if t.prefix and n == len(t.tokens) - 1 else "")
                           for t in query.terms for n, token in enumerate(t.tokens))
 
-    def match(self, query: Query):
+    def match(self, query: Query, required=()):
+        assert not required, "PostgreSQL narrows by facets on the row (has_facet_value)"
         expression = " & ".join(self._term(t, t.tokens) for t in query.terms)
         precise = self._vector.op("@@")(self._tsquery(expression))
         if all(len(t.tokens) == 1 and not t.field for t in query.terms):
@@ -239,7 +242,7 @@ class PostgresBackend(Backend):
         # cast, not parsed: the parser would drop the mark.
         return self._vector.op("@@")(cast(literal(expression), TSQUERY))
 
-    def has_facet_value(self, value_id: int, *, per_document: bool):
+    def has_facet_value(self, value_id: int):
         # @> is what the GIN index over facet_values answers; the planner chooses.
         return type_coerce(SearchDocument.facet_values, ARRAY(Integer)).contains([value_id])
 

@@ -39,6 +39,15 @@ class DocumentText:
         self.body = " ".join(part for part in (self.body, search_form(text)) if part)
         self.exact = " ".join(dict.fromkeys((self.exact + " " + exact_form(text)).split()))
 
+    @property
+    def long_span(self) -> bool:
+        """Dated across more decades than it is listed under (``_decades``)."""
+        if self.year_from is None and self.year_to is None:
+            return False
+        lo = self.year_to if self.year_from is None else self.year_from
+        hi = lo if self.year_to is None else self.year_to
+        return len(_decades(lo, hi)) < (hi - hi % 10 - (lo - lo % 10)) // 10 + 1
+
     def words(self) -> set[str]:
         return set(" ".join((self.title, self.creator, self.subject, self.body)).split())
 

@@ -23,6 +23,7 @@ from repository.search.documents import FACETS
 from repository.search.models import (AIP_DOCUMENT, MAX_WORD, PAGE_DOCUMENT, UNION_DOCUMENT,
                                       SearchDocument, SearchFacetValue, SearchWord)
 from repository.search.query import Query, Term, parse_query, parse_years
+from repository.search.schema import LONG_SPAN_TOKEN, collection_token, facet_token
 from repository.search.snippets import highlight, matcher, snippets
 
 MAX_PER_PAGE = 1000
@@ -31,7 +32,9 @@ MAX_FACET_VALUES = 50
 MAX_PAGES_PER_HIT = 5
 # A prefix standing for more indexed words than this is left to the index's own prefix
 # matching (``known_words``).
-MAX_PREFIX_WORDS = 24  # pages named under one hit; the viewer's Content Search finds all
+MAX_PREFIX_WORDS = 24
+# A date filter over more decades than this is checked on each match only (``_matched``).
+MAX_DECADES_ASKED = 30  # pages named under one hit; the viewer's Content Search finds all
 # Matches are counted, ranked and faceted exactly up to this many; beyond it the total is
 # reported as "more than 10,000" (``total_is_exact`` False) and the first 10,000 found are
 # ranked and faceted, as web search engines do. Counting and ranking every hit of a common
@@ -93,19 +96,34 @@ def _years_overlap(years: tuple[int | None, int | None]):
     return and_(*conditions)
 
 
-def _has_facet(session: Session, backend, name: str, value: str, *, per_document: bool):
-    if name == "access":  # a column of every AIP document, as collection is
-        return SearchDocument.access == value
-    value_id = session.scalar(select(SearchFacetValue.id).where(
+def _facet_value_id(session: Session, name: str, value: str) -> int | None:
+    return session.scalar(select(SearchFacetValue.id).where(
         SearchFacetValue.facet == name, SearchFacetValue.value == value))
-    if value_id is None:  # no document has ever had it
-        return false()
-    return backend.has_facet_value(value_id, per_document=per_document)
+
+
+def _decade_tokens(session: Session, years: tuple[int | None, int | None]) -> list[str] | None:
+    """Tokens of the index (schema.FILTERS_COLUMN) of which a document dated within
+    ``years`` has at least one: each decade it covers, or the long-span mark. None when
+    the range is open or too long to be worth listing."""
+    lo, hi = years
+    if lo is None or hi is None or (hi - lo) // 10 > MAX_DECADES_ASKED:
+        return None
+    decades = [str(d) for d in range(lo - lo % 10, hi - hi % 10 + 10, 10)]
+    ids = session.scalars(select(SearchFacetValue.id).where(
+        SearchFacetValue.facet == "decade", SearchFacetValue.value.in_(decades))).all()
+    return [facet_token(i) for i in ids] + [LONG_SPAN_TOKEN]
 
 
 def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
              kinds: tuple[str, ...]) -> tuple[Select, object]:
-    """SELECT over the documents this reader may see that match; and the backend."""
+    """SELECT over the documents this reader may see that match, in the order they are
+    found; and the backend.
+
+    Newest first when the index gives that order for free (SQLite's FTS5 walks its
+    doclists either way, a primary key too); PostgreSQL's GIN bitmap gives table order,
+    and sorting every hit to take the newest would cost what the cap saves. On SQLite the
+    collection, type, language and decade asked for are tokens of the same MATCH, so a
+    narrow filter reads only the documents it keeps instead of checking every match."""
     backend = backend_for(session)
     statement = select(SearchDocument.id)
     # readable_aips's rule, on the copy of each AIP's access the document carries; it
@@ -116,22 +134,40 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
         # AIPs keep their rules.
         readable = or_(SearchDocument.kind == UNION_DOCUMENT, readable)
     conditions = [readable, SearchDocument.kind.in_(kinds)]
-    if query.terms:
+    required: list[list[str]] = []   # groups of index tokens: one of each (filters_in_index)
+    for years in filter(None, (query.years, filters.date and parse_years(filters.date))):
+        conditions.append(_years_overlap(years))  # exact; the decades only narrow
+        if backend.filters_in_index and (decades := _decade_tokens(session, years)):
+            required.append(decades)
+    for name in filters.collection:
+        ids = session.scalars(select(Collection.id).where(
+            Collection.name == unicodedata.normalize("NFC", name))).all()
+        if not ids:
+            conditions.append(false())
+        elif backend.filters_in_index:
+            required.append([collection_token(i) for i in ids])
+        else:
+            conditions.append(SearchDocument.collection_id.in_(ids))
+    for value in filters.access:  # a column of every AIP document
+        conditions.append(SearchDocument.access == unicodedata.normalize("NFC", value))
+    for name, chosen in (("type", filters.type), ("lang", filters.lang)):
+        for value in chosen:
+            value_id = _facet_value_id(session, name, unicodedata.normalize("NFC", value))
+            if value_id is None:  # no document has ever had it
+                conditions.append(false())
+            elif backend.filters_in_index:
+                required.append([facet_token(value_id)])
+            else:
+                conditions.append(backend.has_facet_value(value_id))
+    if query.terms or required:
         statement = backend.join(statement)
         if backend.expands_prefixes:
             query = known_words(session, query)
-        conditions.append(backend.match(query))
-    if query.years is not None:
-        conditions.append(_years_overlap(query.years))
-    if filters.date:
-        conditions.append(_years_overlap(parse_years(filters.date)))
-    for name in filters.collection:
-        conditions.append(SearchDocument.collection_id.in_(select(Collection.id).where(
-            Collection.name == unicodedata.normalize("NFC", name))))
-    for name, chosen in (("type", filters.type), ("lang", filters.lang),
-                         ("access", filters.access)):
-        conditions.extend(_has_facet(session, backend, name, unicodedata.normalize("NFC", v),
-                                     per_document=bool(query.terms)) for v in chosen)
+        conditions.append(backend.match(query, required))
+        if backend.newest_first() is not None:
+            statement = statement.order_by(backend.newest_first())
+    else:
+        statement = statement.order_by(SearchDocument.id.desc())
     return statement.where(*conditions), backend
 
 
@@ -261,13 +297,13 @@ def search(session: Session, reader: Reader, text: str = "", *, filters: Filters
         select(*columns)
         .order_by(*ordering).limit(per_page).offset((page - 1) * per_page)).all()
     total = rows[0].total if rows else session.scalar(select(func.count()).select_from(
-        _first_found(matched, backend, query, total_cap + 1).subquery())) or 0
+        matched.limit(total_cap + 1).subquery())) or 0
     total_is_exact = total <= total_cap
     total = min(total, total_cap)
     facets = {}
     if with_facets:
         if not rows:  # a page past the last: the counts of the same first matches
-            counted = _first_found(candidates, backend, query, total_cap).cte("counted")
+            counted = candidates.limit(total_cap).cte("counted")
             facet_row = session.execute(select(*_facet_columns(backend, counted))).one()
         facets = _named_facets(session, backend, rows[0] if rows else facet_row)
     aips = {aip.id: aip for aip in session.scalars(
@@ -299,8 +335,7 @@ def first_matches(candidates: Select, backend, query: Query, total_cap: int):
     bm25 (which cannot sit beside a window function or under an aggregate in SQLite) be
     computed inside it. It holds one more than the cap, to tell "exactly the cap" from
     "more"; the first ``total_cap`` of it, in the order found, are ranked and shown."""
-    found = _first_found(candidates, backend, query, total_cap + 1).cte(
-        "candidates").prefix_with("MATERIALIZED")
+    found = candidates.limit(total_cap + 1).cte("candidates").prefix_with("MATERIALIZED")
     shown = select(found).limit(total_cap).cte("shown")
     exact_column = shown.c.exact
     if query.terms and backend.exact_on_ids:
@@ -312,19 +347,6 @@ def first_matches(candidates: Select, backend, query: Query, total_cap: int):
         if found_exact is not None:
             exact_column = found_exact
     return found, shown, exact_column
-
-
-def _first_found(statement: Select, backend, query: Query, limit: int) -> Select:
-    """``statement`` cut to the first ``limit`` matches found.
-
-    Newest first when the index can give that order for free (SQLite's FTS5 walks its
-    doclists either way, a primary key too); PostgreSQL's GIN bitmap gives table order,
-    and sorting every hit to take the newest would cost what the cap saves."""
-    if not query.terms:
-        statement = statement.order_by(SearchDocument.id.desc())
-    elif backend.newest_first() is not None:
-        statement = statement.order_by(backend.newest_first())
-    return statement.limit(limit)
 
 
 def pages_matching(session: Session, backend, query: Query,

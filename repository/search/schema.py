@@ -1,13 +1,17 @@
-"""Each backend's own index objects over search_documents (migration 0015_search_compact).
+"""Each backend's own index objects over search_documents (migrations 0015_search_compact
+and 0016_search_filters_in_index).
 
 SQLite: two contentless FTS5 tables (``content=''``) keyed by the document's id. The folded
-text of the four weighted fields (title, creator, subject, body: what bm25 ranks) is in
-``search_fts``, with positions for phrases; ``search_marks`` (``detail=none``: which
-documents hold a token, nothing more) has each toned word once, for ranking exact matches
-first, and a token ``f<id>`` per facet value, for narrowing by facet. The text is kept
-nowhere else, which is what keeps the index small (issue 11: at most 2× the Dublin Core).
-Our text is folded in Python before it gets here, because FTS5's ``remove_diacritics 2``
-leaves đ alone (SQLite 3.40).
+text of the four weighted fields (title, creator, subject, body: what a reader's words are
+matched in) is in ``search_fts``, with positions for phrases, and a fifth column,
+``filters``, holds a token per facet value (``f<id>``), one for the collection (``c<id>``)
+and one for a date span too long to be listed under each decade (``ylong``): narrowing a
+search by collection, type, language or decade is then part of the one MATCH, read from
+the doclists, instead of a check of every match's row. ``search_marks`` (``detail=none``:
+which documents hold a token, nothing more) has each toned word once, for ranking exact
+matches first. The text is kept nowhere else, which is what keeps the index small (issue
+11: at most 2× the Dublin Core). Our text is folded in Python before it gets here, because
+FTS5's ``remove_diacritics 2`` leaves đ alone (SQLite 3.40).
 
 SQLite 3.40 (Debian 12) cannot delete a row from a contentless table without being given
 the text it indexed, which is not kept: a deleted document's words stay in the full-text
@@ -26,7 +30,21 @@ from __future__ import annotations
 
 FTS_TABLE = "search_fts"
 MARKS_TABLE = "search_marks"
-FTS_COLUMNS = ("title", "creator", "subject", "body")
+TEXT_COLUMNS = ("title", "creator", "subject", "body")   # where a reader's words are matched
+FILTERS_COLUMN = "filters"
+FTS_COLUMNS = (*TEXT_COLUMNS, FILTERS_COLUMN)
+LONG_SPAN_TOKEN = "ylong"
+
+
+def facet_token(value_id: int) -> str:
+    """The filters column's token for a SearchFacetValue id."""
+    return f"f{int(value_id)}"
+
+
+def collection_token(collection_id: int) -> str:
+    """The filters column's token for a collection id."""
+    return f"c{int(collection_id)}"
+
 _TOKENIZER = "tokenize='unicode61 remove_diacritics 0'"
 
 SQLITE_INDEX_CREATE = [

@@ -160,11 +160,22 @@ def _facet_value_ids(connection, documents: list[DocumentText]) -> dict[tuple[st
             if (f, v) in wanted}
 
 
-def _text_hash(doc: DocumentText, facet_ids: list[int]) -> int:
+def _filters(doc: DocumentText, facet_ids: list[int], collection_id: int | None) -> str:
+    """The tokens a search narrows by (schema.FILTERS_COLUMN): facet values, collection,
+    and whether the date spans more decades than it is listed under."""
+    from repository.search.schema import LONG_SPAN_TOKEN, collection_token, facet_token
+    tokens = [facet_token(i) for i in facet_ids]
+    if collection_id is not None:
+        tokens.append(collection_token(collection_id))
+    if doc.long_span:
+        tokens.append(LONG_SPAN_TOKEN)
+    return " ".join(tokens)
+
+
+def _text_hash(doc: DocumentText, filters: str) -> int:
     """64 bits of what the full-text index holds for ``doc``, as a signed integer."""
     digest = hashlib.blake2b(digest_size=8)
-    for part in (doc.title, doc.creator, doc.subject, doc.body, doc.exact,
-                 " ".join(map(str, facet_ids))):
+    for part in (doc.title, doc.creator, doc.subject, doc.body, doc.exact, filters):
         digest.update(part.encode("utf-8") + b"\x1f")
     return int.from_bytes(digest.digest(), "big", signed=True)
 
@@ -181,14 +192,17 @@ def _store(connection, documents: list[tuple[tuple, dict, DocumentText]],
     kept, fresh = [], []
     for key, columns, doc in documents:
         facet_ids = sorted(ids[f] for f in doc.facets)
+        # A page document is only asked which pages of a found AIP hold the words.
+        filters = (_filters(doc, facet_ids, columns.get("collection_id"))
+                   if key[1] != PAGE_DOCUMENT else "")
         columns = {**columns, "facet_values": facet_ids if key[1] != PAGE_DOCUMENT else None,
-                   "text_hash": _text_hash(doc, facet_ids)}
+                   "text_hash": _text_hash(doc, filters)}
         old = indexed.get(key)
         if old is not None and old[1] == columns["text_hash"]:
             kept.append({**columns, "document_id": old[0]})
             del indexed[key]
         else:  # an old version, if any, is left in ``indexed``: deleted below
-            fresh.append((columns, doc, facet_ids))
+            fresh.append((columns, doc, filters))
     stale = [document_id for document_id, _ in indexed.values()]
     _unindex_fresh(connection, stale)
     for start in range(0, len(stale), BATCH):
@@ -209,10 +223,10 @@ def _store(connection, documents: list[tuple[tuple, dict, DocumentText]],
 _DEFAULTS = {c.name: None for c in SearchDocument.__table__.columns if c.name != "id"}
 
 
-def _insert_documents(connection, documents: list[tuple[dict, DocumentText, list[int]]]) -> None:
-    """Insert search documents ((columns, text, facet value ids) each) and index them: on
+def _insert_documents(connection, documents: list[tuple[dict, DocumentText, str]]) -> None:
+    """Insert search documents ((columns, text, filter tokens) each) and index them: on
     SQLite in the two full-text tables, under the ids the rows got; on PostgreSQL in the
-    row's search vector, computed here from the text."""
+    row's search vector, computed here from the text (its facet value ids are a column)."""
     if not documents:
         return
     rows = [{**_DEFAULTS, "withdrawn": False, **columns} for columns, _, _ in documents]
@@ -222,13 +236,12 @@ def _insert_documents(connection, documents: list[tuple[dict, DocumentText, list
         ids = connection.execute(table.insert().returning(table.c.id,
                                                           sort_by_parameter_order=True),
                                  rows).scalars().all()
-        texts = [(i, doc.title, doc.creator, doc.subject, doc.body)
-                 for i, (_, doc, _) in zip(ids, documents)]
+        texts = [(i, doc.title, doc.creator, doc.subject, doc.body, filters)
+                 for i, (_, doc, filters) in zip(ids, documents)]
         connection.exec_driver_sql(
-            f"INSERT INTO {FTS_TABLE}(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
-            texts)
-        marks = [(i, " ".join(filter(None, (doc.exact, *(f"f{v}" for v in facet_ids)))))
-                 for i, (_, doc, facet_ids) in zip(ids, documents)]
+            f"INSERT INTO {FTS_TABLE}(rowid, {', '.join(FTS_COLUMNS)}) "
+            f"VALUES (?, {', '.join('?' for _ in FTS_COLUMNS)})", texts)
+        marks = [(i, doc.exact) for i, (_, doc, _) in zip(ids, documents)]
         fresh = _fresh_entries(connection)
         for text, mark in zip(texts, marks):
             # Past the bound (a rebuild, which writes each document once) no more are
@@ -285,7 +298,8 @@ def _unindex_fresh(connection, document_ids: Iterable[int]) -> None:
     from repository.search.schema import FTS_COLUMNS, FTS_TABLE, MARKS_TABLE
     connection.exec_driver_sql(
         f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {', '.join(FTS_COLUMNS)}) "
-        f"VALUES ('delete', ?, ?, ?, ?, ?)", [(i, *fields) for i, (fields, _) in known])
+        f"VALUES ('delete', ?, {', '.join('?' for _ in FTS_COLUMNS)})",
+        [(i, *fields) for i, (fields, _) in known])
     marks = [(i, mark) for i, (_, mark) in known if mark]
     if marks:
         connection.exec_driver_sql(
