@@ -331,9 +331,8 @@ def first_matches(candidates: Select, backend, query: Query, total_cap: int):
     the column saying which of the shown matched with the tones typed.
 
     One bounded set of candidates, scored once: MATERIALIZED (SQLite ≥ 3.35, PostgreSQL
-    ≥ 12) keeps the planner from folding it into the ordering or a grouping, and lets
-    bm25 (which cannot sit beside a window function or under an aggregate in SQLite) be
-    computed inside it. It holds one more than the cap, to tell "exactly the cap" from
+    ≥ 12) keeps the planner from folding it into the ordering or a grouping, so each
+    candidate's rank is computed once, inside it. It holds one more than the cap, to tell "exactly the cap" from
     "more"; the first ``total_cap`` of it, in the order found, are ranked and shown."""
     found = candidates.limit(total_cap + 1).cte("candidates").prefix_with("MATERIALIZED")
     shown = select(found).limit(total_cap).cte("shown")

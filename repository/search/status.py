@@ -4,9 +4,8 @@
 SQLite 3.40's contentless FTS5 tables cannot forget a document's words without being given
 its text again, which Kho keeps only while the transaction that wrote it lasts (see
 upkeep.py): a document re-indexed or withdrawn later leaves its old entries behind,
-unreachable, until ``kho search reindex``. They
-cost disk and every search a little (longer doclists, and bm25 counts them among the
-documents), so this says how many there are and when a rebuild is worth it.
+unreachable, until ``kho search reindex``. They cost disk and every search a little
+(longer doclists to read), so this says how many there are and when a rebuild is worth it.
 """
 from __future__ import annotations
 
