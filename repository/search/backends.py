@@ -96,6 +96,7 @@ class Backend:
 class SqliteBackend(Backend):
     name = "sqlite"
     expands_prefixes = True
+    filters_in_index = True
     _fts = table(FTS_TABLE, column("rowid"))
 
     @staticmethod
@@ -129,8 +130,6 @@ class SqliteBackend(Backend):
         # FTS5 reads its doclists backwards as fast as forwards (rowid DESC is in its plan);
         # ordering by search_documents.id would make it look each row up instead.
         return self._fts.c.rowid.desc()
-
-    filters_in_index = True
 
     def match(self, query: Query, required=()):
         return text(f"{FTS_TABLE} MATCH :fts_query").bindparams(

@@ -42,11 +42,7 @@ class DocumentText:
     @property
     def long_span(self) -> bool:
         """Dated across more decades than it is listed under (``_decades``)."""
-        if self.year_from is None and self.year_to is None:
-            return False
-        lo = self.year_to if self.year_from is None else self.year_from
-        hi = lo if self.year_to is None else self.year_to
-        return len(_decades(lo, hi)) < (hi - hi % 10 - (lo - lo % 10)) // 10 + 1
+        return len(decades_of(self.year_from, self.year_to)) > MAX_DECADES
 
     def words(self) -> set[str]:
         return set(" ".join((self.title, self.creator, self.subject, self.body)).split())
@@ -75,15 +71,19 @@ def _type_name(value: str) -> str:
     return value.strip().rstrip("/").rsplit("/", 1)[-1]
 
 
-def _decades(lo: int | None, hi: int | None) -> list[int]:
+def decades_of(lo: int | None, hi: int | None) -> list[int]:
+    """Every decade the years ``lo``..``hi`` touch (one end None: that one year)."""
     if lo is None and hi is None:
         return []
     lo = hi if lo is None else lo
     hi = lo if hi is None else hi
-    first, last = lo - lo % 10, hi - hi % 10
-    if (last - first) // 10 + 1 > MAX_DECADES:
-        return [first]
-    return list(range(first, last + 10, 10))
+    return list(range(lo - lo % 10, hi - hi % 10 + 10, 10))
+
+
+def _decades(lo: int | None, hi: int | None) -> list[int]:
+    """The decades a document dated ``lo``..``hi`` is listed under (the decade facet)."""
+    decades = decades_of(lo, hi)
+    return decades if len(decades) <= MAX_DECADES else decades[:1]
 
 
 def _language(tag: str) -> str:

@@ -19,7 +19,7 @@ from repository.catalog.models import Aip, Collection
 from repository.catalog.visibility import Reader, readable_by
 from repository.errors import UsageError
 from repository.search.backends import backend_for
-from repository.search.documents import FACETS
+from repository.search.documents import FACETS, decades_of
 from repository.search.models import (AIP_DOCUMENT, MAX_WORD, PAGE_DOCUMENT, UNION_DOCUMENT,
                                       SearchDocument, SearchFacetValue, SearchWord)
 from repository.search.query import Query, Term, parse_query, parse_years
@@ -29,12 +29,12 @@ from repository.search.snippets import highlight, matcher, snippets
 MAX_PER_PAGE = 1000
 ORDERS = ("relevance", "newest", "title", "date")
 MAX_FACET_VALUES = 50
-MAX_PAGES_PER_HIT = 5
+MAX_PAGES_PER_HIT = 5  # pages named under one hit; the viewer's Content Search finds all
 # A prefix standing for more indexed words than this is left to the index's own prefix
 # matching (``known_words``).
 MAX_PREFIX_WORDS = 24
 # A date filter over more decades than this is checked on each match only (``_matched``).
-MAX_DECADES_ASKED = 30  # pages named under one hit; the viewer's Content Search finds all
+MAX_DECADES_ASKED = 30
 # Matches are counted, ranked and faceted exactly up to this many; beyond it the total is
 # reported as "more than 10,000" (``total_is_exact`` False) and the first 10,000 found are
 # ranked and faceted, as web search engines do. Counting and ranking every hit of a common
@@ -108,9 +108,9 @@ def _decade_tokens(session: Session, years: tuple[int | None, int | None]) -> li
     lo, hi = years
     if lo is None or hi is None or (hi - lo) // 10 > MAX_DECADES_ASKED:
         return None
-    decades = [str(d) for d in range(lo - lo % 10, hi - hi % 10 + 10, 10)]
     ids = session.scalars(select(SearchFacetValue.id).where(
-        SearchFacetValue.facet == "decade", SearchFacetValue.value.in_(decades))).all()
+        SearchFacetValue.facet == "decade",
+        SearchFacetValue.value.in_([str(d) for d in decades_of(lo, hi)]))).all()
     return [facet_token(i) for i in ids] + [LONG_SPAN_TOKEN]
 
 
@@ -182,13 +182,13 @@ def known_words(session: Session, query: Query) -> Query:
         return query
     terms = []
     for term in query.terms:
-        if term.prefix:
-            start = term.tokens[-1]
+        # A prefix as long as a kept word could begin words longer than kept ones.
+        if term.prefix and len(start := term.tokens[-1]) < MAX_WORD:
             words = session.scalars(
                 select(SearchWord.word).where(SearchWord.word >= start,
                                               SearchWord.word < start + "\U0010ffff")
                 .order_by(SearchWord.word).limit(MAX_PREFIX_WORDS + 1)).all()
-            if 0 < len(words) <= MAX_PREFIX_WORDS and len(start) < MAX_WORD:
+            if 0 < len(words) <= MAX_PREFIX_WORDS:
                 term = replace(term, words=tuple(words))
         terms.append(term)
     return replace(query, terms=tuple(terms))
@@ -332,8 +332,9 @@ def first_matches(candidates: Select, backend, query: Query, total_cap: int):
 
     One bounded set of candidates, scored once: MATERIALIZED (SQLite ≥ 3.35, PostgreSQL
     ≥ 12) keeps the planner from folding it into the ordering or a grouping, so each
-    candidate's rank is computed once, inside it. It holds one more than the cap, to tell "exactly the cap" from
-    "more"; the first ``total_cap`` of it, in the order found, are ranked and shown."""
+    candidate's rank is computed once, inside it. It holds one more than the cap, to tell
+    "exactly the cap" from "more"; the first ``total_cap`` of it, in the order found, are
+    ranked and shown."""
     found = candidates.limit(total_cap + 1).cte("candidates").prefix_with("MATERIALIZED")
     shown = select(found).limit(total_cap).cte("shown")
     exact_column = shown.c.exact

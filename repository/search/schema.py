@@ -46,6 +46,12 @@ def collection_token(collection_id: int) -> str:
     return f"c{int(collection_id)}"
 
 _TOKENIZER = "tokenize='unicode61 remove_diacritics 0'"
+# Writing a document's row of search_fts (rowid, then FTS_COLUMNS), and taking it out again
+# (a contentless table must be given the same values: upkeep._unindex_fresh).
+_FTS_VALUES = ", ".join("?" for _ in FTS_COLUMNS)
+FTS_INSERT = f"INSERT INTO {FTS_TABLE}(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, {_FTS_VALUES})"
+FTS_DELETE = (f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {', '.join(FTS_COLUMNS)}) "
+              f"VALUES ('delete', ?, {_FTS_VALUES})")
 
 SQLITE_INDEX_CREATE = [
     f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5({', '.join(FTS_COLUMNS)}, content='', "

@@ -231,16 +231,14 @@ def _insert_documents(connection, documents: list[tuple[dict, DocumentText, str]
         return
     rows = [{**_DEFAULTS, "withdrawn": False, **columns} for columns, _, _ in documents]
     if connection.dialect.name != "postgresql":
-        from repository.search.schema import FTS_COLUMNS, FTS_TABLE, MARKS_TABLE
+        from repository.search.schema import FTS_INSERT, MARKS_TABLE
         table = SearchDocument.__table__
         ids = connection.execute(table.insert().returning(table.c.id,
                                                           sort_by_parameter_order=True),
                                  rows).scalars().all()
         texts = [(i, doc.title, doc.creator, doc.subject, doc.body, filters)
                  for i, (_, doc, filters) in zip(ids, documents)]
-        connection.exec_driver_sql(
-            f"INSERT INTO {FTS_TABLE}(rowid, {', '.join(FTS_COLUMNS)}) "
-            f"VALUES (?, {', '.join('?' for _ in FTS_COLUMNS)})", texts)
+        connection.exec_driver_sql(FTS_INSERT, texts)
         marks = [(i, doc.exact) for i, (_, doc, _) in zip(ids, documents)]
         fresh = _fresh_entries(connection)
         for text, mark in zip(texts, marks):
@@ -295,11 +293,8 @@ def _unindex_fresh(connection, document_ids: Iterable[int]) -> None:
     known = [(i, fresh.pop(i)) for i in document_ids if i in fresh]
     if not known:
         return
-    from repository.search.schema import FTS_COLUMNS, FTS_TABLE, MARKS_TABLE
-    connection.exec_driver_sql(
-        f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {', '.join(FTS_COLUMNS)}) "
-        f"VALUES ('delete', ?, {', '.join('?' for _ in FTS_COLUMNS)})",
-        [(i, *fields) for i, (fields, _) in known])
+    from repository.search.schema import FTS_DELETE, MARKS_TABLE
+    connection.exec_driver_sql(FTS_DELETE, [(i, *fields) for i, (fields, _) in known])
     marks = [(i, mark) for i, (_, mark) in known if mark]
     if marks:
         connection.exec_driver_sql(
