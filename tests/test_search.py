@@ -222,6 +222,64 @@ def test_filters_follow_a_move_to_another_collection_and_long_date_spans(catalog
         assert found(session, "hue", collection=["Không có"]) == []
 
 
+def test_a_word_spelled_like_a_filter_token_is_not_a_filter(catalog):
+    # The index holds filter tokens beside the words (f<id>, c<id>, ylong): a description
+    # that happens to hold such words must not pass for a record of that type or fonds.
+    with catalog.session() as session:
+        add_aip(session, "text", _dc("Sách cũ"))
+        tokens = " ".join([f"f{i}" for i in range(1, 60)] + [f"c{i}" for i in range(1, 20)]
+                          + ["ylong", "#f1", "@Acu", "+cu sach"])
+        add_aip(session, "image", _dc("Sách ảnh", type="StillImage", lang="fr",
+                                      description=[tokens]), collection="Ảnh")
+    with catalog.session() as session:
+        assert found(session, "sach", type=["Text"]) == ["text"]
+        assert found(session, "sach", lang=["vi"]) == ["text"]
+        assert found(session, "sach", collection=["Hán Nôm"]) == ["text"]
+        assert found(session, "sach", date="1900s") == []
+        assert found(session, "title:cu") == ["text"]
+        assert found(session, '"sach cu"') == ["text"]
+        assert set(found(session, "f1")) == {"image"}
+
+
+def test_a_phrase_is_found_in_a_text_too_long_for_its_word_pairs_to_be_kept(catalog):
+    # PostgreSQL keeps a document's pairs of adjacent words for phrases, up to a bound; a
+    # longer text (a book's pages) is re-checked word by word instead, and found the same.
+    from repository.search.schema import MAX_PAIRS
+    words = [f"tu{n}" for n in range(MAX_PAIRS + 50)]
+    with catalog.session() as session:
+        add_aip(session, "long", _dc("Sách dài", description=[" ".join(words)]))
+        add_aip(session, "short", _dc("Sách ngắn", description=["tu17 tu18 tu19"]))
+    with catalog.session() as session:
+        assert set(found(session, '"tu17 tu18"')) == {"long", "short"}
+        assert found(session, f'"tu{MAX_PAIRS + 40} tu{MAX_PAIRS + 41}"') == ["long"]
+        assert found(session, '"tu18 tu17"') == []
+        assert found(session, '"sach dai tu0"') == []  # a phrase stays in one field
+        assert set(found(session, "tu17-tu1*")) == {"long", "short"}  # a phrase ending in a prefix
+
+
+@pytest.mark.postgres
+def test_postgresql_keeps_a_long_description_s_vector_in_its_row(postgres_url):
+    # Moved out of line (TOAST), a vector is read back through another table's index at
+    # every rank and re-check: a common word's first matches took twice as long.
+    from repository.catalog import open_catalog
+    catalog = open_catalog(postgres_url)
+    try:
+        catalog.upgrade()
+        with catalog.session() as session:
+            for n in range(20):
+                add_aip(session, f"long-{n}", _dc(f"Địa bạ làng {n}", description=[" ".join(
+                    f"chữ{n}{i} Nôm{i} ruộng đất" for i in range(60))]))
+        with catalog.session() as session:
+            size, toast = session.execute(text(
+                "SELECT max(pg_column_size(search_vector)), "
+                "pg_relation_size((SELECT reltoastrelid FROM pg_class "
+                "WHERE relname = 'search_documents')) FROM search_documents")).one()
+            assert size > 4000 and toast == 0
+            assert len(found(session, '"ruong dat chu17"')) == 1
+    finally:
+        catalog.dispose()
+
+
 def test_a_typo_gets_a_did_you_mean_that_finds_something(holdings):
     with holdings.session() as session:
         result = search(session, ARCHIVIST, "giuok")

@@ -17,14 +17,14 @@ from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
 from repository.search.models import MAX_WORD, SearchDocument
 from repository.search.query import Query, Term
-from repository.search.schema import (EXACT_MARK, FILTERS_COLUMN, FTS_TABLE, MARKS_TABLE,
-                                      TEXT_COLUMNS)
+from repository.search.schema import (EXACT_MARK, FIELD_MARK, FIELD_WEIGHTS, FILTER_MARK,
+                                      FILTERS_COLUMN, FTS_TABLE, MARKS_TABLE, TEXT_COLUMNS,
+                                      UNPAIRED, pair_key)
 
 # SQLite's rank: each of the query's terms found in the title counts this much more than
 # a title's length in characters (``SqliteBackend.rank``).
 TITLE_TIER = 1000
 _TEXT_COLUMNS = "{" + " ".join(TEXT_COLUMNS) + "}"
-POSTGRES_FIELD_WEIGHT = {"title": "A", "creator": "B", "subject": "C"}
 
 
 class Backend:
@@ -33,13 +33,10 @@ class Backend:
     name = ""
 
     def match(self, query: Query, required=()) -> ColumnElement[bool]:
-        """The documents matching ``query``'s terms and, where ``filters_in_index``, holding
-        one token of each group of ``required`` (schema.FILTERS_COLUMN's tokens)."""
+        """The documents matching ``query``'s terms and holding one token of each group of
+        ``required`` (schema.FILTERS_COLUMN's tokens: collection, facet values, decades),
+        so a narrow filter reads only the documents it keeps."""
         raise NotImplementedError
-
-    # Whether a search narrows by collection, facet value and decade in ``match`` (tokens
-    # of the index) rather than by conditions on each matching row.
-    filters_in_index = False
 
     def rank(self, query: Query):
         """An expression to ORDER BY (ascending) so the best match comes first."""
@@ -82,11 +79,6 @@ class Backend:
         """An ORDER BY that lists matches newest first as cheaply as in no order; or None."""
         return None
 
-    def has_facet_value(self, value_id: int) -> ColumnElement[bool]:
-        """True for documents with this facet value (a SearchFacetValue id), where the
-        backend does not narrow in ``match``."""
-        raise NotImplementedError
-
     def facet_value_rows(self, facet_values):
         """A table-valued FROM item: one row (column ``value``) per id in ``facet_values``,
         a column of SearchDocument.facet_values' type."""
@@ -96,7 +88,6 @@ class Backend:
 class SqliteBackend(Backend):
     name = "sqlite"
     expands_prefixes = True
-    filters_in_index = True
     _fts = table(FTS_TABLE, column("rowid"))
 
     @staticmethod
@@ -193,7 +184,7 @@ class PostgresBackend(Backend):
         return " <-> ".join(lexemes)
 
     def _term(self, term: Term, tokens: tuple[str, ...]) -> str:
-        weight = POSTGRES_FIELD_WEIGHT.get(term.field or "", "")
+        weight = FIELD_WEIGHTS.get(term.field or "", "")
         if weight or len(tokens) == 1:
             return "(" + self._phrase(tokens, term.prefix, weight) + ")"
         # The fields' vectors are concatenated end to end, so a phrase could run from the
@@ -208,22 +199,38 @@ class PostgresBackend(Backend):
         return func.json_agg(func.json_build_array(*columns))
 
     @staticmethod
-    def _words(query: Query) -> str:
-        return " & ".join(f"'{token}'" + (":*" if t.prefix and n == len(t.tokens) - 1 else "")
-                          for t in query.terms for n, token in enumerate(t.tokens))
+    def _keys(term: Term) -> str:
+        """What the GIN index answers exactly for ``term`` (the words, or the field's words,
+        and the pairs of a phrase: schema.postgres_keys), as tsquery input."""
+        def lexeme(text: str, prefix: bool) -> str:
+            quoted = text.replace("\\", "\\\\").replace("'", "''")
+            return f"'{quoted}'" + (":*" if prefix else "")
+        tokens, last = term.tokens, len(term.tokens) - 1
+        mark = FIELD_MARK + FIELD_WEIGHTS[term.field] if term.field else ""
+        keys = [lexeme(mark + token, term.prefix and n == last) for n, token in enumerate(tokens)]
+        # Pairs are hashed, so a prefix cannot be one: a phrase ending in a prefix has the
+        # pairs before it only.
+        whole = tokens[:-1] if term.prefix else tokens
+        pairs = [pair_key(a, b) for a, b in zip(whole, whole[1:])]
+        if pairs:
+            keys.append("(" + " & ".join(lexeme(p, False) for p in pairs)
+                        + f" | {lexeme(UNPAIRED, False)})")
+        return " & ".join(keys)
 
     def match(self, query: Query, required=()):
-        assert not required, "PostgreSQL narrows by facets on the row (has_facet_value)"
+        keys = [self._keys(t) for t in query.terms]
+        keys += ["(" + " | ".join(f"'{FILTER_MARK}{token}'" for token in group) + ")"
+                 for group in required]
+        # Cast, not parsed: the parser would drop the marks.
+        narrowed = self._vector.op("@@")(cast(literal(" & ".join(keys)), TSQUERY))
+        if all(len(t.tokens) == 1 for t in query.terms):
+            return narrowed  # words and fields' words: what GIN answers exactly
+        # A phrase's pairs may lie apart ("a b" and "b c" are not "a b c"), and a phrase in
+        # a field must be in that field: the precise query re-checks the rows GIN found.
+        # (Alone, its alternatives, one per field, were estimated as their sum, and the
+        # planner read the whole table; the keys ANDed are estimated well.)
         expression = " & ".join(self._term(t, t.tokens) for t in query.terms)
-        precise = self._vector.op("@@")(self._tsquery(expression))
-        if all(len(t.tokens) == 1 and not t.field for t in query.terms):
-            return precise  # plain words: what GIN answers already
-        # GIN keeps neither positions nor weights, so a phrase or a field is a re-check of
-        # every row; and PostgreSQL estimates a phrase's alternatives (one per field) as
-        # their sum, so it chose a sequential scan of the whole table. Every word ANDed is
-        # what GIN answers and what the planner estimates well; the precise query then
-        # re-checks only those rows.
-        return and_(self._vector.op("@@")(self._tsquery(self._words(query))), precise)
+        return and_(narrowed, self._vector.op("@@")(self._tsquery(expression)))
 
     def rank(self, query: Query):
         expression = " & ".join(self._term(t, t.tokens) for t in query.terms)
@@ -240,10 +247,6 @@ class PostgresBackend(Backend):
         # The toned words follow the folded ones in the same vector, marked (schema.py);
         # cast, not parsed: the parser would drop the mark.
         return self._vector.op("@@")(cast(literal(expression), TSQUERY))
-
-    def has_facet_value(self, value_id: int):
-        # @> is what the GIN index over facet_values answers; the planner chooses.
-        return type_coerce(SearchDocument.facet_values, ARRAY(Integer)).contains([value_id])
 
     def facet_value_rows(self, facet_values):
         return func.unnest(type_coerce(facet_values, ARRAY(Integer))).table_valued(

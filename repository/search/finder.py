@@ -121,9 +121,10 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
 
     Newest first when the index gives that order for free (SQLite's FTS5 walks its
     doclists either way, a primary key too); PostgreSQL's GIN bitmap gives table order,
-    and sorting every hit to take the newest would cost what the cap saves. On SQLite the
-    collection, type, language and decade asked for are tokens of the same MATCH, so a
-    narrow filter reads only the documents it keeps instead of checking every match."""
+    and sorting every hit to take the newest would cost what the cap saves. The
+    collection, type, language and decade asked for are tokens the same match looks up
+    in the index, so a narrow filter reads only the documents it keeps instead of
+    checking every match."""
     backend = backend_for(session)
     statement = select(SearchDocument.id)
     # readable_aips's rule, on the copy of each AIP's access the document carries; it
@@ -134,20 +135,18 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
         # AIPs keep their rules.
         readable = or_(SearchDocument.kind == UNION_DOCUMENT, readable)
     conditions = [readable, SearchDocument.kind.in_(kinds)]
-    required: list[list[str]] = []   # groups of index tokens: one of each (filters_in_index)
+    required: list[list[str]] = []   # groups of index tokens: one of each
     for years in filter(None, (query.years, filters.date and parse_years(filters.date))):
         conditions.append(_years_overlap(years))  # exact; the decades only narrow
-        if backend.filters_in_index and (decades := _decade_tokens(session, years)):
+        if decades := _decade_tokens(session, years):
             required.append(decades)
     for name in filters.collection:
         ids = session.scalars(select(Collection.id).where(
             Collection.name == unicodedata.normalize("NFC", name))).all()
         if not ids:
             conditions.append(false())
-        elif backend.filters_in_index:
-            required.append([collection_token(i) for i in ids])
         else:
-            conditions.append(SearchDocument.collection_id.in_(ids))
+            required.append([collection_token(i) for i in ids])
     for value in filters.access:  # a column of every AIP document
         conditions.append(SearchDocument.access == unicodedata.normalize("NFC", value))
     for name, chosen in (("type", filters.type), ("lang", filters.lang)):
@@ -155,10 +154,8 @@ def _matched(session: Session, reader: Reader, query: Query, filters: Filters,
             value_id = _facet_value_id(session, name, unicodedata.normalize("NFC", value))
             if value_id is None:  # no document has ever had it
                 conditions.append(false())
-            elif backend.filters_in_index:
-                required.append([facet_token(value_id)])
             else:
-                conditions.append(backend.has_facet_value(value_id))
+                required.append([facet_token(value_id)])
     if query.terms or required:
         statement = backend.join(statement)
         if backend.expands_prefixes:

@@ -1,5 +1,5 @@
-"""Each backend's own index objects over search_documents (migrations 0015_search_compact
-and 0016_search_filters_in_index).
+"""Each backend's own index objects over search_documents (migrations 0015_search_compact,
+0016_search_filters_in_index and 0017_search_keys_postgresql).
 
 SQLite: two contentless FTS5 tables (``content=''``) keyed by the document's id. The folded
 text of the four weighted fields (title, creator, subject, body: what a reader's words are
@@ -21,12 +21,17 @@ change, a new version with the same description) keeps the document and its inde
 (``text_hash``); ``kho search reindex`` rebuilds the tables without the leftovers.
 
 PostgreSQL: one ``tsvector`` column with the ``simple`` configuration on the folded text
-(fields weighted A title, B creator, C subject, D the rest), followed by the words with
-their tones, marked and without positions (for ranking exact matches first), and a GIN index;
-no ``unaccent`` (not IMMUTABLE, and the fold already happened); a GIN index over each
-document's facet value ids; ``pg_trgm`` over the word list for "did you mean".
+(fields weighted A title, B creator, C subject, D the rest), followed by lexemes without
+positions, each marked so that no word the parser makes and no prefix reaches them: the
+words with their tones (for ranking exact matches first), and the keys its GIN index
+answers exactly (``postgres_keys``: pairs of adjacent words, the fields' words, the filter
+tokens); no ``unaccent`` (not IMMUTABLE, and the fold already happened); ``pg_trgm`` over
+the word list for "did you mean".
 """
 from __future__ import annotations
+
+import base64
+import zlib
 
 FTS_TABLE = "search_fts"
 MARKS_TABLE = "search_marks"
@@ -61,6 +66,15 @@ SQLITE_INDEX_CREATE = [
 ]
 SQLITE_INDEX_DROP = [f"DROP TABLE IF EXISTS {MARKS_TABLE}", f"DROP TABLE IF EXISTS {FTS_TABLE}"]
 
+# A row longer than about 2 kB has its longest value moved out of line (TOAST), and a
+# search vector, mostly distinct short strings, does not compress: every rank and re-check
+# of a match then read it back through the TOAST table's index (a common word's 10,000
+# first matches took twice as long). Rows are kept whole up to a page (0017).
+POSTGRES_INLINE_VECTORS = "ALTER TABLE search_documents SET (toast_tuple_target = 8160)"
+POSTGRES_TOAST_DEFAULT = "ALTER TABLE search_documents RESET (toast_tuple_target)"
+
+# 0015 to 0016 narrowed PostgreSQL's filters by facet value with this index; 0017 drops it
+# (the vector holds the filter tokens).
 POSTGRES_INDEX_CREATE = [
     "CREATE INDEX ix_search_documents_facet_values ON search_documents "
     "USING gin (facet_values)",
@@ -101,15 +115,54 @@ SQLITE_DROP = ["DROP TRIGGER IF EXISTS search_documents_au",
 # ('tho' <-> 'nguy':*) then finds nothing (a lexeme without positions fails a phrase).
 EXACT_MARK = "="
 
+# PostgreSQL's GIN index keeps which documents hold a lexeme, not where nor in which field:
+# a phrase or a field was a re-check of every row holding its words ('"thanh hoang"': 136,000
+# rows read for 2,800 found, half a second at a million records), and a filter a check of
+# every matching row. So the vector also holds, marked as the toned words are (no word
+# starts so, and a prefix never reaches them), lexemes the index answers exactly:
+PAIR_MARK = "+"       # two words next to each other in one field, hashed (``pair_key``)
+FIELD_MARK = "@"      # a word of the title, creator or subject: "@Bnguyen" (the field's weight)
+FILTER_MARK = "#"     # a filter token (FILTERS_COLUMN's): "#f12", "#c3", "#ylong"
+# A text with more distinct pairs than this (a long book's pages) keeps none and holds the
+# mark alone instead, which every phrase's pairs accept: such documents are rare and get
+# the precise re-check, so a vector stays far below PostgreSQL's 1 MB for one tsvector.
+MAX_PAIRS = 4000
+UNPAIRED = PAIR_MARK
+FIELD_WEIGHTS = {"title": "A", "creator": "B", "subject": "C"}
+
+
+def pair_key(first: str, second: str) -> str:
+    """The lexeme of two adjacent words: 24 bits of their CRC-32, so a pair costs 9 bytes
+    of the vector rather than 16 ("+thanh hoang"); two pairs that share it only send one
+    more row to the precise re-check a phrase has anyway."""
+    crc = zlib.crc32(f"{first} {second}".encode("utf-8")) & 0xFFFFFF
+    return PAIR_MARK + base64.urlsafe_b64encode(crc.to_bytes(3, "big")).decode("ascii")
+
+
+def postgres_keys(fields: dict[str, str], filters: str) -> list[str]:
+    """The marked lexemes of a document whose fields (name → text in search form, as
+    TEXT_COLUMNS) and filter tokens are given: its pairs, its fields' words, its filters."""
+    pairs: dict[str, None] = {}
+    keys: dict[str, None] = {}
+    for name, text in fields.items():
+        words = text.split()
+        pairs.update(dict.fromkeys(pair_key(a, b) for a, b in zip(words, words[1:])))
+        if name in FIELD_WEIGHTS:
+            keys.update(dict.fromkeys(f"{FIELD_MARK}{FIELD_WEIGHTS[name]}{w}" for w in words))
+    keys.update(dict.fromkeys(pairs if len(pairs) <= MAX_PAIRS else [UNPAIRED]))
+    keys.update(dict.fromkeys(FILTER_MARK + token for token in filters.split()))
+    return list(keys)
+
+
 # The search vector of a document written with bind parameters :v_title, :v_creator,
-# :v_subject, :v_body (text) and :v_exact (the marked toned words, a text array; see
-# upkeep._insert_documents).
+# :v_subject, :v_body (text) and :v_marked (the marked toned words and ``postgres_keys``,
+# a text array; see upkeep._insert_documents).
 POSTGRES_VECTOR = (
     "setweight(to_tsvector('simple'::regconfig, :v_title), 'A') || "
     "setweight(to_tsvector('simple'::regconfig, :v_creator), 'B') || "
     "setweight(to_tsvector('simple'::regconfig, :v_subject), 'C') || "
     "setweight(to_tsvector('simple'::regconfig, :v_body), 'D') || "
-    "array_to_tsvector(CAST(:v_exact AS text[]))")
+    "array_to_tsvector(CAST(:v_marked AS text[]))")
 
 POSTGRES_CREATE = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",

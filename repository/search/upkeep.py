@@ -226,7 +226,7 @@ _DEFAULTS = {c.name: None for c in SearchDocument.__table__.columns if c.name !=
 def _insert_documents(connection, documents: list[tuple[dict, DocumentText, str]]) -> None:
     """Insert search documents ((columns, text, filter tokens) each) and index them: on
     SQLite in the two full-text tables, under the ids the rows got; on PostgreSQL in the
-    row's search vector, computed here from the text (its facet value ids are a column)."""
+    row's search vector, computed here from the text and the filter tokens."""
     if not documents:
         return
     rows = [{**_DEFAULTS, "withdrawn": False, **columns} for columns, _, _ in documents]
@@ -252,7 +252,7 @@ def _insert_documents(connection, documents: list[tuple[dict, DocumentText, str]
             connection.exec_driver_sql(
                 f"INSERT INTO {MARKS_TABLE}(rowid, marks) VALUES (?, ?)", marks)
         return
-    from repository.search.schema import EXACT_MARK, POSTGRES_VECTOR
+    from repository.search.schema import EXACT_MARK, POSTGRES_VECTOR, postgres_keys
     columns = list(_DEFAULTS)
     values = [f"CAST(:{c} AS integer[])" if c == "facet_values" else f":{c}" for c in columns]
     statement = sql_text(
@@ -260,8 +260,9 @@ def _insert_documents(connection, documents: list[tuple[dict, DocumentText, str]
         f"({', '.join(values)}, {POSTGRES_VECTOR})")
     connection.execute(statement, [
         {**row, **{f"v_{name}": getattr(doc, name) for name in _TEXT},
-         "v_exact": [EXACT_MARK + word for word in doc.exact.split()]}
-        for row, (_, doc, _) in zip(rows, documents)])
+         "v_marked": [EXACT_MARK + word for word in doc.exact.split()] + postgres_keys(
+             {name: getattr(doc, name) for name in _TEXT}, filters)}
+        for row, (_, doc, filters) in zip(rows, documents)])
 
 
 _TEXT = ("title", "creator", "subject", "body")
