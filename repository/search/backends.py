@@ -199,27 +199,30 @@ class PostgresBackend(Backend):
         return func.json_agg(func.json_build_array(*columns))
 
     @staticmethod
-    def _keys(term: Term) -> str:
+    def _lexeme(text: str, prefix: bool = False) -> str:
+        """``text`` as one lexeme of tsquery input (cast, not parsed: marks are kept)."""
+        quoted = text.replace("\\", "\\\\").replace("'", "''")
+        return f"'{quoted}'" + (":*" if prefix else "")
+
+    def _keys(self, term: Term) -> str:
         """What the GIN index answers exactly for ``term`` (the words, or the field's words,
         and the pairs of a phrase: schema.postgres_keys), as tsquery input."""
-        def lexeme(text: str, prefix: bool) -> str:
-            quoted = text.replace("\\", "\\\\").replace("'", "''")
-            return f"'{quoted}'" + (":*" if prefix else "")
         tokens, last = term.tokens, len(term.tokens) - 1
         mark = FIELD_MARK + FIELD_WEIGHTS[term.field] if term.field else ""
-        keys = [lexeme(mark + token, term.prefix and n == last) for n, token in enumerate(tokens)]
+        keys = [self._lexeme(mark + token, term.prefix and n == last)
+                for n, token in enumerate(tokens)]
         # Pairs are hashed, so a prefix cannot be one: a phrase ending in a prefix has the
         # pairs before it only.
         whole = tokens[:-1] if term.prefix else tokens
         pairs = [pair_key(a, b) for a, b in zip(whole, whole[1:])]
         if pairs:
-            keys.append("(" + " & ".join(lexeme(p, False) for p in pairs)
-                        + f" | {lexeme(UNPAIRED, False)})")
+            keys.append("(" + " & ".join(map(self._lexeme, pairs))
+                        + f" | {self._lexeme(UNPAIRED)})")
         return " & ".join(keys)
 
     def match(self, query: Query, required=()):
         keys = [self._keys(t) for t in query.terms]
-        keys += ["(" + " | ".join(f"'{FILTER_MARK}{token}'" for token in group) + ")"
+        keys += ["(" + " | ".join(self._lexeme(FILTER_MARK + token) for token in group) + ")"
                  for group in required]
         # Cast, not parsed: the parser would drop the marks.
         narrowed = self._vector.op("@@")(cast(literal(" & ".join(keys)), TSQUERY))
@@ -240,7 +243,7 @@ class PostgresBackend(Backend):
         toned = [t for t in query.terms if t.has_tones and not t.prefix]
         if not toned:
             return None
-        expression = " & ".join(f"'{EXACT_MARK}{w}'" for t in toned for w in t.exact
+        expression = " & ".join(self._lexeme(EXACT_MARK + w) for t in toned for w in t.exact
                                 if not w.isascii())
         if not expression:
             return None

@@ -258,11 +258,13 @@ def _insert_documents(connection, documents: list[tuple[dict, DocumentText, str]
     statement = sql_text(
         f"INSERT INTO search_documents ({', '.join(columns)}, search_vector) VALUES "
         f"({', '.join(values)}, {POSTGRES_VECTOR})")
-    connection.execute(statement, [
-        {**row, **{f"v_{name}": getattr(doc, name) for name in _TEXT},
-         "v_marked": [EXACT_MARK + word for word in doc.exact.split()] + postgres_keys(
-             {name: getattr(doc, name) for name in _TEXT}, filters)}
-        for row, (_, doc, filters) in zip(rows, documents)])
+    parameters = []
+    for row, (_, doc, filters) in zip(rows, documents):
+        fields = {name: getattr(doc, name) for name in _TEXT}
+        parameters.append({**row, **{f"v_{name}": text for name, text in fields.items()},
+                           "v_marked": [EXACT_MARK + word for word in doc.exact.split()]
+                           + postgres_keys(fields, filters)})
+    connection.execute(statement, parameters)
 
 
 _TEXT = ("title", "creator", "subject", "body")
