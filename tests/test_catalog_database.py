@@ -44,7 +44,7 @@ def test_kho_catalog_upgrade_creates_then_reports_up_to_date(tmp_path):
 
 
 @pytest.mark.postgres
-def test_postgresql_plans_every_statement_for_its_own_parameters(postgres_url):
+def test_postgresql_plans_every_statement_for_its_own_parameters_uncompiled(postgres_url):
     # A search's best plan depends on its words; a generic plan, which PostgreSQL settles
     # on for a statement psycopg has prepared, made a pooled server's searches 3x slower.
     from sqlalchemy import text
@@ -54,6 +54,22 @@ def test_postgresql_plans_every_statement_for_its_own_parameters(postgres_url):
             with catalog.engine.connect() as connection:
                 assert connection.execute(text("SHOW plan_cache_mode")).scalar() == \
                     "force_custom_plan"
+                # Nor compiled, which a search at a million records is estimated to be
+                # worth and which cost it more than it saved.
+                assert connection.execute(text("SHOW jit")).scalar() == "off"
                 connection.rollback()
+    finally:
+        catalog.dispose()
+
+
+def test_sqlite_reads_its_pages_memory_mapped(tmp_path):
+    # A search at a million records looks up thousands of scattered rows: through a
+    # connection's own small page cache, each miss was a system call.
+    from repository.catalog.database import SQLITE_MMAP_BYTES
+    catalog = open_catalog(f"sqlite:///{tmp_path / 'kho.sqlite3'}")
+    try:
+        with catalog.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA mmap_size").scalar() >= min(
+                SQLITE_MMAP_BYTES, 2 ** 31 - 2 ** 16)
     finally:
         catalog.dispose()
