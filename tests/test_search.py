@@ -162,6 +162,7 @@ def test_a_prefix_finds_every_word_it_begins_however_many_and_however_long(catal
 
 
 def test_a_prefix_is_looked_up_as_the_words_it_stands_for(catalog):
+    from repository.search.backends import backend_for
     from repository.search.finder import MAX_PREFIX_WORDS, known_words
     from repository.search.query import parse_query
     with catalog.session() as session:
@@ -173,6 +174,12 @@ def test_a_prefix_is_looked_up_as_the_words_it_stands_for(catalog):
         assert prefix.words == ("nguyen", "nguyet", "nguy" + "x" * 96)
         assert known_words(session, parse_query("thu*")).terms[0].words is None
         assert known_words(session, parse_query("thuc")).terms[0].words is None
+        # Both indexes are asked for those words, not for every word the prefix begins:
+        # FTS5 and GIN gather a prefix's lists whole before they intersect anything.
+        expression = str(backend_for(session).match(known_words(
+            session, parse_query("tho nguy*"))).compile().params)
+        assert "nguyen" in expression and "nguyet" in expression, expression
+        assert '"nguy" *' not in expression and "'nguy':*" not in expression, expression
 
 
 def test_hits_carry_snippets_with_the_original_diacritics(holdings):

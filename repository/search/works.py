@@ -98,7 +98,9 @@ def search_works(session: Session, reader: Reader, text: str, *, own_library: st
     found_count = select(func.count()).select_from(found).scalar_subquery()
     rows = session.execute(
         select(works, func.count().over().label("total"), found_count.label("matches"))
-        .order_by(works.c.exact.desc(), works.c.score, works.c.first)
+        .order_by(works.c.exact.desc(),
+                  backend.rank_order(works.c.score) if query.terms else works.c.score,
+                  works.c.first)
         .limit(per_page).offset((page - 1) * per_page)).all()
     if rows:
         total, total_is_exact = rows[0].total, rows[0].matches <= total_cap
