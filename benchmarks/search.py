@@ -12,6 +12,10 @@ at most 2× the size of the Dublin Core text. Beyond 10,000 matches (KHO_SEARCH_
 a search counts, ranks and facets the first 10,000 found and says "more than": the hits
 column shows "10000+". The LIKE scan counts every match, as Kho did before.
 
+After Kho's queries, the same run builds each database's bare full-text index of the same
+records and times the same queries on it (search_floor.py): the floor under any search
+there, printed beside Kho's figures (``--no-floor`` skips it).
+
     .venv/bin/python benchmarks/search.py --records 100000
     .venv/bin/python benchmarks/search.py --records 100000,1000000 --backends sqlite,postgresql
 """
@@ -37,6 +41,9 @@ from repository.catalog import Aip, Collection, DublinCoreRecord, Reader, open_c
 from repository.catalog.visibility import readable_aips  # noqa: E402
 from repository.metadata import fold_for_search, primary_title, search_text  # noqa: E402
 from repository.search import Filters, index_status, reindex, search, search_works  # noqa: E402
+
+import search_floor  # noqa: E402  (beside this script)
+from search_floor import percentile  # noqa: E402
 
 POSTGRES = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 TARGET_P95_MS = {"plain": 50, "facets": 250}
@@ -178,12 +185,7 @@ def timed(fn) -> tuple[float, object]:
     return (time.perf_counter() - start) * 1000, value
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def run_backend(url: str, count: int, like: bool) -> dict:
+def run_backend(url: str, count: int, like: bool, floor: bool = True) -> dict:
     catalog = open_catalog(url)
     catalog.upgrade()
     reader = Reader(None, date(2026, 11, 25))
@@ -238,6 +240,11 @@ def run_backend(url: str, count: int, like: bool) -> dict:
             union.append((query, statistics.median(
                 timed(lambda: search_works(session, reader, query, own_library="Kho"))[0]
                 for _ in range(REPEATS))))
+    if floor:  # after Kho's queries, so its own tables were measured as they are alone
+        vocabulary, out["floor_build_s"] = search_floor.build(
+            catalog, search_floor.catalogued(catalog), search_floor.collections(catalog))
+        out["floor_size"] = search_floor.size_bytes(catalog)
+        out["floor"] = search_floor.measure(catalog, vocabulary, QUERIES, REPEATS)
     catalog.dispose()
     out["union"] = union
     out.update({"plain_p50": percentile(plain, 50), "plain_p95": percentile(plain, 95),
@@ -263,15 +270,22 @@ def report(backend: str, r: dict) -> None:
     print(f"load {r['load_s']:.1f} s; index build {r['index_build_s']:.1f} s; "
           f"Dublin Core text {r['dc_text_mb']:.1f} MB; index {r['index_mb']:.1f} MB "
           f"({r['size_ratio']:.2f}× the text; target ≤ {TARGET_SIZE_RATIO}×)")
-    print(f"{'query':32} {'filters':28} {'hits':>8} {'ms':>8} {'+facets':>8} {'LIKE ms':>9}")
-    for query, filters, total, p, f, like in r["queries"]:
+    floor = r.get("floor")
+    first_floor = next(iter(floor.values())) if floor else None  # FTS5, or stored vectors
+    print(f"{'query':32} {'filters':28} {'hits':>8} {'ms':>8} {'+facets':>8} {'LIKE ms':>9}"
+          + (f" {'floor: page':>11} {'counted':>8} {'ranked':>8}" if floor else ""))
+    for n, (query, filters, total, p, f, like) in enumerate(r["queries"]):
         like_text = f"{like:9.1f}" if like is not None else "        -"
+        floor_text = "".join(f" {first_floor['per_query'][n][name]:{w}.1f}" for name, w in
+                             (("page", 11), ("counted", 8), ("ranked", 8))) if floor else ""
         print(f"{query:32} {json.dumps(filters, ensure_ascii=False)[:28]:28} {total:>8} "
-              f"{p:8.1f} {f:8.1f} {like_text}")
+              f"{p:8.1f} {f:8.1f} {like_text}{floor_text}")
     print(f"without facets: p50 {r['plain_p50']:.1f} ms, p95 {r['plain_p95']:.1f} ms "
           f"(target ≤ {TARGET_P95_MS['plain']} ms at 1M)")
     print(f"with facets:    p50 {r['facets_p50']:.1f} ms, p95 {r['facets_p95']:.1f} ms "
           f"(target ≤ {TARGET_P95_MS['facets']} ms at 1M)")
+    if floor:
+        report_floor(backend, r)
     print("union search (one result per work), median ms: " + ", ".join(
         f"{query} {ms:.1f}" for query, ms in r["union"]))
     if r["like_p50"] is not None:
@@ -281,23 +295,33 @@ def report(backend: str, r: dict) -> None:
               f"{r['kho_same_p95'] / r['like_p95']:.3f}")
 
 
+def report_floor(backend: str, r: dict) -> None:
+    """The bare engine's figures (search_floor.py) beside Kho's."""
+    print(f"floor (search_floor.py: the same records and queries on {backend}'s own full text, "
+          f"bare; no access, tones or facet counts), built in {r['floor_build_s']:.1f} s:")
+    search_floor.report(r["floor"], r["floor_size"], r["dc_text_mb"], r["plain_p95"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", default="100000,1000000",
                         help="comma-separated record counts (default 100000,1000000)")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--no-like", action="store_true", help="skip the LIKE comparison")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the bare engine's floor (search_floor.py)")
     args = parser.parse_args()
     for count in (int(c) for c in args.records.split(",")):
         for backend in args.backends.split(","):
             if backend == "sqlite":
                 with tempfile.TemporaryDirectory(prefix="kho-search-bench-") as folder:
                     report(backend, run_backend(f"sqlite:///{folder}/kho.sqlite3", count,
-                                                not args.no_like))
+                                                not args.no_like, not args.no_floor))
             else:
                 admin, name, url = postgres_database()
                 try:
-                    report(backend, run_backend(url, count, not args.no_like))
+                    report(backend, run_backend(url, count, not args.no_like,
+                                                not args.no_floor))
                 finally:
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                     admin.close()
