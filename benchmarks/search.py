@@ -22,6 +22,7 @@ there, printed beside Kho's figures (``--no-floor`` skips it).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import secrets
@@ -122,11 +123,25 @@ def make_record(rng: random.Random) -> dict:
             "identifier": [{"value": f"TV-{rng.randint(1, 10**7):07d}"}]}
 
 
+def records(count: int, seed: int = 11):
+    """``count`` records, each as (its number from 0, the Dublin Core record, a roll in
+    [0, 1) for its access, its collection's name): the one sequence ``load`` and the floor
+    (search_floor.Generated) both take, so they describe the same records."""
+    rng = random.Random(seed)
+    for n in range(count):
+        yield n, make_record(rng), rng.random(), rng.choice(COLLECTIONS)
+
+
+def text_bytes(record: dict) -> int:
+    """The bytes of a record's Dublin Core text (its values, UTF-8)."""
+    return sum(len(v["value"].encode()) for vs in record.values() for v in vs)
+
+
 def load(catalog, count: int, seed: int = 11) -> int:
     """Insert ``count`` AIPs with descriptions (Core, in batches); the DC text's bytes."""
-    rng = random.Random(seed)
+    generated = records(count, seed)
     now = datetime.now(timezone.utc)
-    text_bytes = 0
+    dc_bytes = 0
     with catalog.engine.begin() as connection:
         ids = {}
         for name in COLLECTIONS:
@@ -134,27 +149,25 @@ def load(catalog, count: int, seed: int = 11) -> int:
                 name=name, title=name, access="public", created_at=now)
                 .returning(Collection.id)).scalar()
         for start in range(0, count, 5000):
-            aips, records = [], []
-            for n in range(start, min(count, start + 5000)):
-                record = make_record(rng)
-                text_bytes += sum(len(v["value"].encode()) for vs in record.values() for v in vs)
-                roll = rng.random()
+            aips, descriptions = [], []
+            for n, record, roll, collection in itertools.islice(generated, 5000):
+                dc_bytes += text_bytes(record)
                 access, until = (("public", None) if roll < 0.85 else
                                  ("restricted", None) if roll < 0.95 else
                                  ("embargoed", date(2040, 1, 1)))
                 aips.append({"id": n + 1, "identifier": f"aip-{n:08d}",
                              "ocfl_id": f"urn:uuid:{n}", "collection_id":
-                             ids[rng.choice(COLLECTIONS)], "location": "local",
+                             ids[collection], "location": "local",
                              "object_root": str(n), "current_version": 1,
                              "payload_digest": "x", "access": access, "embargo_until": until,
                              "total_size": 0, "file_count": 0, "created_at": now,
                              "updated_at": now})
-                records.append({"aip_id": n + 1, "record": record,
-                                "title": primary_title(record),
-                                "search_text": search_text(record), "updated_at": now})
+                descriptions.append({"aip_id": n + 1, "record": record,
+                                     "title": primary_title(record),
+                                     "search_text": search_text(record), "updated_at": now})
             connection.execute(insert(Aip), aips)
-            connection.execute(insert(DublinCoreRecord), records)
-    return text_bytes
+            connection.execute(insert(DublinCoreRecord), descriptions)
+    return dc_bytes
 
 
 def index_bytes(catalog) -> int:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import random
 import statistics
 import sys
 import tempfile
@@ -45,9 +44,9 @@ from repository.catalog import Aip, Collection, DublinCoreRecord, open_catalog  
 from repository.search.documents import decades_of, describe  # noqa: E402
 from repository.search.finder import MAX_PREFIX_WORDS, TOTAL_CAP  # noqa: E402
 from repository.search.query import Query, parse_query, parse_years  # noqa: E402
+from repository.search.schema import FIELD_WEIGHTS, TEXT_COLUMNS  # noqa: E402
 
-FIELD_WEIGHTS = {"title": "A", "creator": "B", "subject": "C"}
-SQLITE_COLUMNS = "{title creator subject body}"
+SQLITE_COLUMNS = "{" + " ".join(TEXT_COLUMNS) + "}"
 BATCH = 5000
 
 _VECTOR = ("setweight(to_tsvector('simple'::regconfig, {t}), 'A') || "
@@ -154,13 +153,10 @@ class Generated:
 
     def __iter__(self):
         import search  # noqa: PLC0415 (beside this script; it imports this module too)
-        rng = random.Random(self.seed)
-        for n in range(self.count):
-            record = search.make_record(rng)
-            self.text_bytes += sum(len(v["value"].encode()) for vs in record.values()
-                                   for v in vs)
-            rng.random()  # the access roll
-            yield n + 1, record, search.COLLECTIONS.index(rng.choice(search.COLLECTIONS)) + 1
+        for n, record, _, collection in search.records(self.count, self.seed):
+            self.text_bytes += search.text_bytes(record)
+            # search.load creates the collections in this order, so their ids are these.
+            yield n + 1, record, search.COLLECTIONS.index(collection) + 1
 
 
 def build(catalog, rows, collections: dict[str, int]) -> tuple[Vocabulary, float]:
